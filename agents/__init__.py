@@ -1,0 +1,5 @@
+"""Specialist agents, one module each."""
+
+from agents.base import AgentSpec
+
+__all__ = ["AgentSpec"]

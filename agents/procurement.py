@@ -1,0 +1,10 @@
+"""Procurement: purchase orders that cover what transfers cannot."""
+
+from agents.base import AgentSpec
+
+PROCUREMENT = AgentSpec(
+    name="procurement",
+    description="Raises expedite or alternate-supplier purchase orders in the ERP for shortfalls transfers cannot cover.",
+    prompt="procurement",
+    tools=("search_knowledge", "list_suppliers", "get_supplier", "get_budget", "create_purchase_order"),
+)

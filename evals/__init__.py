@@ -1,0 +1,1 @@
+"""Offline evaluation suites: datasets, evaluators and runners."""

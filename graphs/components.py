@@ -1,0 +1,186 @@
+"""Nodes shared by every topology: a specialist agent turn, the tool executor, the approval gate.
+
+Tool execution is where governance happens: permission checks (whatever the model asked
+for), human decisions, idempotency keys derived from the thread, clear tool errors, and
+one audit event per call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+from langchain_core.messages import AIMessage, AnyMessage, SystemMessage, ToolMessage
+from langchain_core.tools import BaseTool
+from langgraph.config import get_config
+from langgraph.types import Command, interrupt
+from pydantic import ValidationError
+
+from agents.base import AgentSpec
+from graphs.history import history_view
+from opsgraph.citations import collect_citations
+from opsgraph.context import OpsContext
+from opsgraph.governance.approvals import apply_edits, check_gate, gate_kind, parse_decision
+from opsgraph.prompts import load_prompt
+
+MAX_TOOL_RESULT_CHARS = 6000
+
+
+def thread_id() -> str:
+    """Thread id of the run being executed."""
+    return str(get_config().get("configurable", {}).get("thread_id", "no-thread"))
+
+
+def last_ai(messages: list[AnyMessage]) -> AIMessage | None:
+    """The most recent assistant message, if any."""
+    return next((m for m in reversed(messages) if isinstance(m, AIMessage)), None)
+
+
+def idempotency_key(thread: str, name: str, args: dict[str, Any]) -> str:
+    """Key for a write: the same request in the same thread is the same write, even after a crash."""
+    canonical = json.dumps(args, sort_keys=True, default=str)
+    return hashlib.sha256(f"{thread}|{name}|{canonical}".encode()).hexdigest()[:32]
+
+
+def audit_model_call(ctx: OpsContext, agent: str, position: int, record: dict, message: AIMessage) -> None:
+    """Write one model call (and the decision it made) to the audit store."""
+    decision = {"tool_calls": [{"name": c["name"], "args": c["args"]} for c in message.tool_calls]}
+    if not message.tool_calls:
+        decision["answer"] = str(message.content)[:2000]
+    ctx.audit.record(thread_id(), f"model:{agent}:{position}", "model_call", agent=agent, name=record["model"],
+                     args={k: record[k] for k in ("tier", "rule", "signals")}, result={**decision, "usage": record})
+
+
+def agent_turn(spec: AgentSpec, ctx: OpsContext, state: dict, prompt_values: dict[str, Any]) -> dict[str, Any]:
+    """Run one model round for ``spec``; returns the state update (message, call record, rounds)."""
+    rounds = int(state.get("agent_rounds") or 0) + 1
+    system = SystemMessage(load_prompt(spec.prompt, **prompt_values))
+    view = history_view(state["messages"], spec.name, spec.history)
+    message, record = ctx.gateway.invoke(spec.name, [system, *view], ctx.tools_for(spec))
+    message.name = spec.name
+    if message.tool_calls and rounds >= ctx.limit("max_agent_rounds"):
+        # Dropping the calls keeps the thread valid: no tool call is left without a result.
+        message = AIMessage(content=f"{spec.name} stopped after {rounds} rounds (limit).", name=spec.name, id=message.id)
+    audit_model_call(ctx, spec.name, len(state["messages"]), record, message)
+    return {"messages": [message], "calls": [record], "agent_rounds": rounds, "active_agent": spec.name}
+
+
+def needs_gate(message: AIMessage, ctx: OpsContext) -> bool:
+    """True when any requested call carries an approval rule (the gate decides if it applies)."""
+    return any(gate_kind(ctx.tools.get(c["name"])) for c in message.tool_calls)
+
+
+def approval_gate(state: dict, ctx: OpsContext) -> list[dict[str, Any]]:
+    """Ask a human about each gated call above its threshold; returns approval records."""
+    message = last_ai(state["messages"])
+    records = []
+    for call in message.tool_calls if message else []:
+        kind = gate_kind(ctx.tools.get(call["name"]))
+        check = check_gate(kind, call["args"], ctx.policy, ctx.world) if kind else None
+        if check is None or not check.needs_human:
+            continue
+        raw = interrupt(_approval_request(call, check, state.get("active_agent", "")))
+        decision = parse_decision(raw)
+        final = apply_edits(call["args"], decision["edits"]) if decision["decision"] == "edit" else call["args"]
+        record = {"kind": kind, "tool_call_id": call["id"], "decision": decision["decision"], "reason": decision["reason"],
+                  "by": decision["by"], "proposal": check.proposal, "final_args": final}
+        ctx.audit.record(thread_id(), f"approval:{call['id']}", "approval", agent=decision["by"], name=call["name"],
+                         args=call["args"], result=record)
+        records.append(record)
+    return records
+
+
+def _approval_request(call: dict, check: Any, agent: str) -> dict[str, Any]:
+    return {
+        "type": "approval",
+        "kind": check.kind,
+        "agent": agent,
+        "tool": call["name"],
+        "tool_call_id": call["id"],
+        "args": call["args"],
+        "proposal": check.proposal,
+        "amount_usd": check.amount_usd,
+        "threshold_usd": check.threshold_usd,
+        "policy": f"{check.rule} = {check.threshold_usd:,.2f}",
+        "options": ["approve", "reject", "edit"],
+    }
+
+
+def execute_tool_calls(state: dict, ctx: OpsContext) -> dict[str, Any]:
+    """Run the last assistant message's tool calls for the active agent; returns the state update."""
+    message = last_ai(state["messages"])
+    agent = state.get("active_agent") or (message.name if message else "")
+    decisions = {a["tool_call_id"]: a for a in state.get("approvals") or []}
+    results, actions = [], []
+    for call in message.tool_calls if message else []:
+        tool_message, action = _run_one(call, agent, ctx, decisions.get(call["id"]))
+        results.append(tool_message)
+        actions.append(action)
+    citations = [c for a in actions if a["ok"] for c in collect_citations(a["result"])]
+    return {"messages": results, "actions": actions, "citations": citations}
+
+
+def _run_one(call: dict, agent: str, ctx: OpsContext, decision: dict | None) -> tuple[ToolMessage, dict]:
+    name, args, call_id = call["name"], dict(call["args"]), call["id"]
+    tool = ctx.tool(name, agent)
+    if not ctx.policy.agent(agent).may_call(name):
+        return _refuse(call, agent, ctx, f"agent '{agent}' is not permitted to call '{name}' (policy.yaml)")
+    if tool is None:
+        return _finish(call, agent, ctx, "error", f"unknown tool '{name}'", writes=False)
+    writes = bool((tool.metadata or {}).get("writes"))
+    if decision and decision["decision"] == "reject":
+        text = f"rejected by {decision['by']}: {decision['reason'] or 'no reason given'}. Do not retry this action."
+        return _finish(call, agent, ctx, "rejected", text, writes=writes)
+    if decision:
+        args = decision["final_args"]
+    return _invoke(tool, call, args, agent, ctx, decision, writes)
+
+
+def _invoke(tool: BaseTool, call: dict, args: dict, agent: str, ctx: OpsContext, decision: dict | None, writes: bool):
+    payload = dict(args)
+    if writes:
+        payload["idempotency_key"] = idempotency_key(thread_id(), call["name"], args)
+    if decision and "approved_by" in _injected(tool):
+        payload["approved_by"] = decision["by"]
+    started = time.perf_counter()
+    try:
+        status, result = "done", tool.invoke(payload)
+    except ValidationError as exc:
+        status, result = "error", _validation_text(exc)
+    except Exception as exc:  # noqa: BLE001 - any tool failure goes back to the agent, never crashes the graph
+        status, result = "error", f"{type(exc).__name__}: {exc}"
+    elapsed = (time.perf_counter() - started) * 1000
+    return _finish(call, agent, ctx, status, result, writes=writes, args=args, latency_ms=elapsed)
+
+
+def _injected(tool: BaseTool) -> set[str]:
+    schema = tool.args_schema
+    fields = getattr(schema, "model_fields", {}) if schema is not None else {}
+    visible = set(tool.tool_call_schema.model_fields) if hasattr(tool.tool_call_schema, "model_fields") else set()
+    return set(fields) - visible
+
+
+def _validation_text(exc: ValidationError) -> str:
+    problems = [f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors()[:5]]
+    return "invalid arguments: " + "; ".join(problems)
+
+
+def _refuse(call: dict, agent: str, ctx: OpsContext, reason: str) -> tuple[ToolMessage, dict]:
+    return _finish(call, agent, ctx, "refused", f"refused: {reason}", writes=False)
+
+
+def _finish(call: dict, agent: str, ctx: OpsContext, status: str, result: Any, *, writes: bool,
+            args: dict | None = None, latency_ms: float = 0.0):
+    ok = status == "done"
+    text = json.dumps(result, default=str) if not isinstance(result, str) else result
+    if len(text) > MAX_TOOL_RESULT_CHARS:
+        text = text[:MAX_TOOL_RESULT_CHARS] + " …[truncated]"
+    kind = "tool_call" if status in ("done", "error") else f"tool_{status}"
+    ctx.audit.record(thread_id(), f"tool:{call['id']}", kind, agent=agent, name=call["name"],
+                     args=args if args is not None else call["args"], result=result, ok=ok)
+    message = ToolMessage(content=text, tool_call_id=call["id"], name=call["name"], status="success" if ok else "error")
+    action = {"agent": agent, "tool": call["name"], "tool_call_id": call["id"], "args": args or call["args"],
+              "writes": writes, "ok": ok, "status": status, "result": result, "latency_ms": round(latency_ms, 3)}
+    return message, action

@@ -1,0 +1,138 @@
+"""``supply_chain_exception``: a supervisor routes a late shipment through four specialists.
+
+    START -> supervisor -> {logistics, inventory, procurement, customer_comms} -> supervisor ...
+    specialist -> tools -> specialist   (tool rounds)
+    specialist -> approval -> tools     (purchase orders above the policy threshold)
+    supervisor -> report -> END
+
+The supervisor chooses with a typed structured output; every route is a ``Command`` with
+a ``Literal`` destination. A step limit and the kill switch end the run with a report.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langgraph.graph import START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+from pydantic import BaseModel, Field
+
+from agents.customer_comms import CUSTOMER_COMMS
+from agents.inventory import INVENTORY
+from agents.logistics import LOGISTICS
+from agents.procurement import PROCUREMENT
+from graphs.components import agent_turn, approval_gate, audit_model_call, execute_tool_calls, needs_gate, thread_id
+from graphs.incident import build_incident_report
+from graphs.state import SupplyChainInput, SupplyChainOutput, SupplyChainState
+from opsgraph.context import OpsContext, resolve_context
+from opsgraph.prompts import load_prompt
+
+GRAPH_ID = "supply_chain_exception"
+SUPERVISOR, TOOLS, APPROVAL, REPORT = "supervisor", "tools", "approval", "report"
+Worker = Literal["logistics", "inventory", "procurement", "customer_comms"]
+WORKERS = {spec.name: spec for spec in (LOGISTICS, INVENTORY, PROCUREMENT, CUSTOMER_COMMS)}
+assert set(WORKERS) == set(get_args(Worker)), "worker specs and the Worker literal must agree"
+
+
+class Route(BaseModel):
+    """The supervisor's decision."""
+
+    next: Literal["logistics", "inventory", "procurement", "customer_comms", "FINISH"] = Field(
+        description="The worker that acts next, or FINISH when nothing useful is left."
+    )
+    reason: str = Field(description="One sentence on why.")
+
+
+def event_message(event: dict) -> HumanMessage:
+    """The human turn that opens a run: the structured facts, then the report as written."""
+    facts = f"Inbound shipment {event['shipment_id']} is delayed by {event['delay_days']} days."
+    text = (event.get("description") or "").strip()
+    return HumanMessage(content=facts if not text or text == facts else f"{facts}\nReported: {text}", name="event")
+
+
+def intake(state: SupplyChainState) -> dict:
+    """Open the thread with the event unless the caller supplied messages."""
+    if state.get("messages"):
+        return {}
+    return {"messages": [event_message(state["event"])], "steps": 0}
+
+
+def _stop_reason(state: SupplyChainState, ctx: OpsContext) -> str | None:
+    if ctx.audit.stop_requested(thread_id()):
+        return "stopped by operator (kill switch)"
+    limit = ctx.limit("max_steps")
+    if int(state.get("steps") or 0) >= limit:
+        return f"step limit of {limit} supervisor turns reached before the work was finished"
+    return None
+
+
+def supervisor(
+    state: SupplyChainState, runtime: Runtime[OpsContext]
+) -> Command[Literal["logistics", "inventory", "procurement", "customer_comms", "report"]]:
+    """Pick the next worker, or finish."""
+    ctx = resolve_context(runtime.context)
+    stop = _stop_reason(state, ctx)
+    if stop:
+        return Command(goto=REPORT, update={"stop_reason": stop})
+    system = SystemMessage(load_prompt("supervisor"))
+    route, record = ctx.gateway.structured(SUPERVISOR, [system, *state["messages"]], Route)
+    goto = REPORT if route.next == "FINISH" or route.next in (state.get("visited") or []) else route.next
+    note = AIMessage(content=f"-> {goto}: {route.reason}", name=SUPERVISOR)
+    audit_model_call(ctx, SUPERVISOR, len(state["messages"]), record, note)
+    update = {"messages": [note], "calls": [record], "steps": int(state.get("steps") or 0) + 1}
+    if goto != REPORT:
+        update |= {"visited": [goto], "active_agent": goto, "agent_rounds": 0}
+    return Command(goto=goto, update=update)
+
+
+def make_worker(name: str):
+    """Node for one specialist: a model round, then tools, approval, or back to the supervisor."""
+    spec = WORKERS[name]
+
+    def worker(state: SupplyChainState, runtime: Runtime[OpsContext]) -> Command[Literal["tools", "approval", "supervisor"]]:
+        ctx = resolve_context(runtime.context)
+        update = agent_turn(spec, ctx, state, {"event": state["event"]})
+        message = update["messages"][0]
+        if not message.tool_calls:
+            return Command(goto=SUPERVISOR, update=update)
+        return Command(goto=APPROVAL if needs_gate(message, ctx) else TOOLS, update=update)
+
+    worker.__name__ = name
+    return worker
+
+
+def approval(state: SupplyChainState, runtime: Runtime[OpsContext]) -> Command[Literal["tools"]]:
+    """Hold gated calls (purchase orders above threshold) for a human decision."""
+    return Command(goto=TOOLS, update={"approvals": approval_gate(state, resolve_context(runtime.context))})
+
+
+def tools(
+    state: SupplyChainState, runtime: Runtime[OpsContext]
+) -> Command[Literal["logistics", "inventory", "procurement", "customer_comms"]]:
+    """Execute the active worker's tool calls and hand control back to it."""
+    update = execute_tool_calls(state, resolve_context(runtime.context))
+    return Command(goto=state["active_agent"], update=update)
+
+
+def report(state: SupplyChainState, runtime: Runtime[OpsContext]) -> dict:
+    """Assemble the structured incident report from what the run actually did."""
+    return {"report": build_incident_report(state)}
+
+
+def build_supply_chain_graph() -> StateGraph:
+    """The uncompiled ``supply_chain_exception`` graph; the caller picks the checkpointer."""
+    graph = StateGraph(SupplyChainState, context_schema=OpsContext, input_schema=SupplyChainInput,
+                       output_schema=SupplyChainOutput)
+    graph.add_node("intake", intake)
+    graph.add_node(SUPERVISOR, supervisor)
+    for name in WORKERS:
+        graph.add_node(name, make_worker(name))
+    graph.add_node(APPROVAL, approval)
+    graph.add_node(TOOLS, tools)
+    graph.add_node(REPORT, report)
+    graph.add_edge(START, "intake")
+    graph.add_edge("intake", SUPERVISOR)
+    graph.set_finish_point(REPORT)
+    return graph

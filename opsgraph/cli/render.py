@@ -1,0 +1,102 @@
+"""Rendering of steps, reports, approvals and audit trails for the terminal."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+
+def _short(value: Any, limit: int = 90) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def call_summary(name: str, args: dict[str, Any]) -> str:
+    """One-line summary of a tool call."""
+    inner = ", ".join(f"{k}={_short(v, 40)}" for k, v in args.items())
+    return f"{name}({inner})"
+
+
+def step_printer(console: Console):
+    """A callback for Runner that prints one line per agent step."""
+
+    def on_step(node: str, update: dict[str, Any]) -> None:
+        if node == "__interrupt__":
+            console.print("[yellow]⏸  waiting for human approval[/yellow]")
+            return
+        for message in update.get("messages", []) or []:
+            _print_message(console, node, message)
+
+    return on_step
+
+
+def _print_message(console: Console, node: str, message: Any) -> None:
+    kind = getattr(message, "type", "")
+    if kind == "ai" and message.tool_calls:
+        for call in message.tool_calls:
+            console.print(f"  [cyan]{message.name or node}[/cyan] → {call_summary(call['name'], call['args'])}")
+    elif kind == "ai":
+        label = message.name or node
+        first = str(message.content).splitlines()[0] if message.content else ""
+        style = "magenta" if label == "supervisor" else "green"
+        console.print(f"[{style}]{label}[/{style}] {_short(first, 110)}")
+    elif kind == "tool":
+        mark = "[red]✗[/red]" if message.status == "error" else "[green]✓[/green]"
+        console.print(f"    {mark} {message.name}: {_short(message.content, 100)}")
+
+
+def print_report(console: Console, report: dict[str, Any]) -> None:
+    """The incident report as a panel."""
+    lines = [f"[bold]{report['title']}[/bold] — outcome: {report['outcome']}"]
+    if report.get("stop_reason"):
+        lines.append(f"[red]stopped:[/red] {report['stop_reason']}")
+    lines.append(report["what_happened"])
+    lines.append(f"Orders affected: {', '.join(report['orders_affected']) or 'none'}")
+    lines.append(f"Customers notified: {', '.join(report['customers_notified']) or 'none'}")
+    for t in report["transfers"]:
+        lines.append(f"Transfer: {t.get('quantity')} × {t.get('sku_id')} {t.get('from_dc_id')} → {t.get('to_dc_id')}")
+    for po in report["purchase_orders"]:
+        total = f"${po['total_usd']:,.2f}" if po.get("total_usd") is not None else "-"
+        lines.append(f"Purchase order: {po.get('po_id') or '(none)'} {po.get('supplier_id')} {total} [{po['status']}]")
+    for a in report["approvals"]:
+        lines.append(f"Approval: {a['kind']} {a['decision']} by {a['by']}" + (f" — {a['reason']}" if a["reason"] else ""))
+    lines.append("Actions: " + ("; ".join(report["actions_taken"]) or "none"))
+    if report["policies_cited"]:
+        lines.append("Policies: " + "; ".join(report["policies_cited"]))
+    cost = report["cost"]
+    lines.append(f"Cost: ${cost['total_usd']:.4f} over {cost['model_calls']} model calls "
+                 f"({cost['input_tokens']} in / {cost['output_tokens']} out tokens)")
+    console.print(Panel("\n".join(lines), title="Incident report", expand=False))
+
+
+def print_pending(console: Console, thread_id: str, pending: list[dict[str, Any]]) -> None:
+    """What is waiting for a human, and how to answer."""
+    for item in pending:
+        proposal = item.get("proposal", {})
+        console.print(Panel(
+            f"[bold]{item.get('kind', 'approval')}[/bold] proposed by {item.get('agent')}: "
+            f"{call_summary(item.get('tool', ''), item.get('args', {}))}\n"
+            f"Amount: ${item.get('amount_usd', 0):,.2f} — above {item.get('policy')}\n"
+            f"Supplier: {proposal.get('supplier_name', proposal.get('supplier_id', '-'))}",
+            title="Approval required", expand=False,
+        ))
+    console.print(f"Resume with: opsgraph runs resume {thread_id} --approve | --reject --reason '…' | "
+                  "--edit '{\"quantity\": 100}'")
+
+
+def cost_table(cost: dict[str, Any]) -> Table:
+    """Per-agent and per-tier cost breakdown."""
+    table = Table(title="Cost by agent and tier")
+    for column in ("group", "name", "calls", "tokens", "cost (USD)"):
+        table.add_column(column)
+    for group in ("by_agent", "by_tier"):
+        for name, row in cost.get(group, {}).items():
+            table.add_row(group[3:], name, str(row["calls"]), str(row["tokens"]), f"{row['cost_usd']:.6f}")
+    table.add_row("total", "", str(cost.get("model_calls", 0)),
+                  str(cost.get("input_tokens", 0) + cost.get("output_tokens", 0)), f"{cost.get('total_usd', 0):.6f}")
+    return table

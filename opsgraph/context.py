@@ -1,0 +1,120 @@
+"""The run context every graph receives (LangGraph ``context``): settings and live services.
+
+Connectors, the audit store, the model gateway and the knowledge retriever are created by
+the caller and injected here; nodes never create them and nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.tools import BaseTool
+
+from agents.base import AgentSpec
+from opsgraph.governance.audit import AuditStore
+from opsgraph.governance.policy import Policy, load_policy
+from opsgraph.models.gateway import ModelFactory, ModelGateway
+from opsgraph.settings import Settings, load_settings
+
+RETRIEVAL_TOOL = "search_knowledge"
+
+
+@dataclass(frozen=True)
+class OpsContext:
+    """Everything a node needs besides the graph state."""
+
+    settings: Settings
+    policy: Policy
+    world: Any
+    audit: AuditStore
+    gateway: ModelGateway
+    tools: dict[str, BaseTool]
+    retriever: Any = None
+    max_steps: int | None = None
+    _agent_tools: dict[str, BaseTool] = field(default_factory=dict, repr=False)
+
+    def limit(self, name: str) -> int:
+        """A run limit from policy.yaml (``limits.<name>``), with per-run overrides."""
+        if name == "max_steps" and self.max_steps is not None:
+            return self.max_steps
+        return int(self.policy.get(f"limits.{name}"))
+
+    def tool(self, name: str, agent: str) -> BaseTool | None:
+        """The executable tool ``name`` as seen by ``agent`` (retrieval is filtered per agent)."""
+        if name == RETRIEVAL_TOOL:
+            return self._retrieval_tool(agent)
+        return self.tools.get(name)
+
+    def tools_for(self, spec: AgentSpec) -> list[BaseTool]:
+        """The tools ``spec`` is built with, as bound to its model."""
+        found = (self.tool(name, spec.name) for name in spec.tools)
+        return [tool for tool in found if tool is not None]
+
+    def _retrieval_tool(self, agent: str) -> BaseTool | None:
+        if self.retriever is None:
+            return None
+        if agent not in self._agent_tools:
+            from tools.retrieval import build_retrieval_tool
+
+            self._agent_tools[agent] = build_retrieval_tool(self.retriever, agent)
+        return self._agent_tools[agent]
+
+
+def build_context(
+    settings: Settings | None = None,
+    *,
+    routing: str = "routed",
+    model_factory: ModelFactory | None = None,
+    world: Any = None,
+    audit: AuditStore | None = None,
+    retriever: Any = None,
+    with_knowledge: bool = True,
+    max_steps: int | None = None,
+) -> OpsContext:
+    """Create the services for a run from settings; anything passed in is used as is."""
+    settings = settings or load_settings()
+    policy = load_policy(settings.policy_path)
+    if world is None:
+        from tools.world import World
+
+        world = World.open(settings.world_path, seed=settings.world_seed, latency_ms=settings.connector_latency_ms)
+    from tools.catalog import build_tools
+
+    if retriever is None and with_knowledge:
+        retriever = _default_retriever(settings, policy)
+    return OpsContext(
+        settings=settings,
+        policy=policy,
+        world=world,
+        audit=audit or AuditStore(settings.audit_path),
+        gateway=ModelGateway(settings, policy, routing=routing, factory=model_factory),
+        tools=build_tools(world),
+        retriever=retriever,
+        max_steps=max_steps,
+    )
+
+
+def _default_retriever(settings: Settings, policy: Policy) -> Any:
+    try:
+        from opsgraph.knowledge.retrieval import Retriever
+    except ImportError:  # knowledge layer not installed in this build
+        return None
+    return Retriever(settings, policy)
+
+
+_server_context: list[OpsContext] = []
+
+
+def resolve_context(context: Any) -> OpsContext:
+    """The run context of a node; built from settings when the caller sent none.
+
+    LangGraph Server passes plain JSON (or nothing) as context, so a server process builds
+    its services once, on first use, from the same settings the CLI reads.
+    """
+    if isinstance(context, OpsContext):
+        return context
+    overrides = context if isinstance(context, dict) else {}
+    if not _server_context:
+        _server_context.append(build_context(routing=str(overrides.get("routing", "routed"))))
+    return _server_context[0]

@@ -1,0 +1,168 @@
+"""Append-only audit store and run registry (SQLite).
+
+Audit events can only be inserted: triggers reject UPDATE and DELETE. Each event has a
+key unique within its thread, so a step replayed after a crash records nothing twice.
+The run registry (one row per thread) is the mutable index behind ``opsgraph runs list``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    event_key TEXT NOT NULL,
+    agent TEXT,
+    kind TEXT NOT NULL,
+    name TEXT,
+    args TEXT,
+    result TEXT,
+    ok INTEGER NOT NULL DEFAULT 1,
+    UNIQUE (thread_id, event_key)
+);
+CREATE INDEX IF NOT EXISTS audit_by_thread ON audit_events (thread_id, seq);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit_events
+BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit_events
+BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+CREATE TABLE IF NOT EXISTS runs (
+    thread_id TEXT PRIMARY KEY,
+    graph_id TEXT NOT NULL,
+    title TEXT,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    stop_requested INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One audited decision, tool call, refusal or approval."""
+
+    seq: int
+    ts: str
+    thread_id: str
+    agent: str | None
+    kind: str
+    name: str | None
+    args: Any
+    result: Any
+    ok: bool
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Registry row of one thread."""
+
+    thread_id: str
+    graph_id: str
+    title: str | None
+    status: str
+    created_at: str
+    updated_at: str
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class AuditStore:
+    """SQLite-backed append-only audit log plus the run registry."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._conn.close()
+
+    def record(
+        self, thread_id: str, event_key: str, kind: str, *, agent: str | None = None, name: str | None = None,
+        args: Any = None, result: Any = None, ok: bool = True,
+    ) -> bool:
+        """Append an event; returns False when this (thread, key) was already recorded."""
+        row = (_now(), thread_id, event_key, agent, kind, name, _dump(args), _dump(result), int(ok))
+        with self._lock:
+            cursor = self._conn.execute(
+                "INSERT OR IGNORE INTO audit_events (ts, thread_id, event_key, agent, kind, name, args, result, ok)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row,
+            )
+        return cursor.rowcount == 1
+
+    def events(self, thread_id: str, kind: str | None = None) -> list[AuditEvent]:
+        """Events of one thread in the order they were written."""
+        sql = "SELECT seq, ts, thread_id, agent, kind, name, args, result, ok FROM audit_events WHERE thread_id = ?"
+        params: tuple = (thread_id,)
+        if kind:
+            sql, params = sql + " AND kind = ?", (thread_id, kind)
+        with self._lock:
+            rows = self._conn.execute(sql + " ORDER BY seq", params).fetchall()
+        return [AuditEvent(r[0], r[1], r[2], r[3], r[4], r[5], _load(r[6]), _load(r[7]), bool(r[8])) for r in rows]
+
+    def register_run(self, thread_id: str, graph_id: str, title: str | None, status: str = "running") -> None:
+        """Create or refresh the registry row of a thread."""
+        now = _now()
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO runs (thread_id, graph_id, title, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(thread_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at",
+                (thread_id, graph_id, title, status, now, now),
+            )
+
+    def set_status(self, thread_id: str, status: str) -> None:
+        """Update the status of a registered run."""
+        with self._lock:
+            self._conn.execute("UPDATE runs SET status = ?, updated_at = ? WHERE thread_id = ?", (status, _now(), thread_id))
+
+    def run(self, thread_id: str) -> RunInfo | None:
+        """Registry row of ``thread_id``, or None."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT thread_id, graph_id, title, status, created_at, updated_at FROM runs WHERE thread_id = ?",
+                (thread_id,),
+            ).fetchone()
+        return RunInfo(*row) if row else None
+
+    def runs(self, limit: int = 50) -> list[RunInfo]:
+        """Most recent runs first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT thread_id, graph_id, title, status, created_at, updated_at FROM runs"
+                " ORDER BY updated_at DESC LIMIT ?", (limit,),
+            ).fetchall()
+        return [RunInfo(*row) for row in rows]
+
+    def request_stop(self, thread_id: str, stop: bool = True) -> None:
+        """Set or clear the kill switch of a thread (checked at every step boundary)."""
+        with self._lock:
+            self._conn.execute("UPDATE runs SET stop_requested = ? WHERE thread_id = ?", (int(stop), thread_id))
+
+    def stop_requested(self, thread_id: str) -> bool:
+        """True when someone asked this thread to stop."""
+        with self._lock:
+            row = self._conn.execute("SELECT stop_requested FROM runs WHERE thread_id = ?", (thread_id,)).fetchone()
+        return bool(row and row[0])
+
+
+def _dump(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, default=str, sort_keys=True)
+
+
+def _load(text: str | None) -> Any:
+    return None if text is None else json.loads(text)

@@ -1,0 +1,193 @@
+"""``opsgraph kb``: ingest the knowledge corpus, search it as an agent, show what is stored.
+
+Mounted by the main CLI as ``opsgraph kb``; heavy imports (Chroma, onnxruntime) happen
+inside the commands so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+kb_app = typer.Typer(
+    help="Knowledge base: ingest the policy/SOP corpus into Chroma, search it as an agent, show stats.\n\n"
+    "Examples:\n\n"
+    "  opsgraph kb ingest\n\n"
+    '  opsgraph kb search "who must approve a large purchase order" --as procurement\n\n'
+    "  opsgraph kb stats",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+console = Console()
+err = Console(stderr=True)
+
+
+def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Print errors a user can fix as one line and exit 1, without a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from opsgraph.errors import UserError
+        from opsgraph.governance.policy import PolicyError
+        from opsgraph.settings import SettingsError
+
+        try:
+            return fn(*args, **kwargs)
+        except (UserError, PolicyError, SettingsError) as exc:
+            err.print(f"error: {exc}", markup=False, highlight=False)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err.print("interrupted; run the command again to finish (ingestion is idempotent)")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _settings() -> Any:
+    from opsgraph.settings import load_settings
+
+    return load_settings()
+
+
+@kb_app.command("ingest")
+@_user_errors
+def ingest_cmd(
+    path: Optional[Path] = typer.Argument(None, help="Corpus directory (default: the shipped knowledge/)."),
+    rebuild: bool = typer.Option(False, "--rebuild", help="Drop the collection and embed everything again "
+                                                          "(needed after changing the embedding)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Embed new and changed documents, drop deleted ones; unchanged files cost nothing.
+
+    Example: opsgraph kb ingest ./knowledge
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from opsgraph.knowledge.ingest import IngestProgress, ingest
+
+    settings = _settings()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True, disable=as_json) as bar:
+        task = bar.add_task("ingesting", total=None)
+
+        def on_progress(step: IngestProgress) -> None:
+            bar.update(task, total=step.total, completed=step.done, description=f"{step.action:9} {step.source}")
+
+        report = ingest(path, settings, on_progress, rebuild=rebuild)
+    if as_json:
+        console.print_json(json.dumps(report.as_dict()))
+        return
+    _print_report(report)
+
+
+def _print_report(report: Any) -> None:
+    table = Table("files added", "changed", "deleted", "unchanged", "chunks embedded", "chunks deleted",
+                  "chunks total", "seconds", title=f"ingested into {report.store}")
+    table.add_row(*(str(v) for v in (report.files_added, report.files_changed, report.files_deleted,
+                                     report.files_unchanged, report.chunks_embedded, report.chunks_deleted,
+                                     report.chunks_total, f"{report.seconds:.2f}")))
+    console.print(table)
+    console.print(f"embedding: {report.embedding}")
+
+
+@kb_app.command("search")
+@_user_errors
+def search_cmd(
+    query: str = typer.Argument(..., help='What to look for, e.g. "refund approval limit".'),
+    agent: Optional[str] = typer.Option(None, "--as", help="Search with this agent's permissions "
+                                                           "(default: operator, full access)."),
+    k: int = typer.Option(5, "-k", "--k", min=1, max=50, help="How many chunks to show."),
+    mode: Optional[str] = typer.Option(None, "--mode", help="Ranking: hybrid (default), vector or lexical."),
+    as_json: bool = typer.Option(False, "--json", help="Print the hits as JSON."),
+) -> None:
+    """Rank knowledge chunks for a question, with scores and citations.
+
+    Example: opsgraph kb search "who must approve a large purchase order" --as procurement
+    """
+    from opsgraph.governance.policy import load_policy
+    from opsgraph.knowledge.retrieval import Retriever
+
+    settings = _settings()
+    retriever = Retriever(settings, load_policy(settings.policy_path))
+    retriever.scope(agent)  # unknown agent: fail before loading anything
+    if not retriever.store.exists() and not as_json:
+        err.print("the knowledge store is empty; ingesting the shipped corpus first…")
+    hits = retriever.search(query, agent=agent, k=k, mode=mode)
+    if as_json:
+        console.print_json(json.dumps([h.as_dict() for h in hits]))
+        return
+    who = f"as {agent}" if agent else "as operator (full access)"
+    table = Table("#", "score", "citation", "access", "text", title=f"{query!r} {who}")
+    for rank, hit in enumerate(hits, start=1):
+        table.add_row(str(rank), f"{hit.score:.3f}", hit.citation, hit.access, _brief(hit.text))
+    console.print(table if hits else f"no results {who}")
+
+
+def _brief(text: str, limit: int = 240) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+@kb_app.command("stats")
+@_user_errors
+def stats_cmd(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
+    """Documents and chunks per department, the embedding that built the store, and where it is."""
+    stats = collect_stats(_settings())
+    if as_json:
+        console.print_json(json.dumps(stats))
+        return
+    console.print(f"store: {stats['store']}")
+    console.print(f"embedding: {stats['embedding'] or '-'} (settings select {stats['configured_embedding']})")
+    if not stats["chunks"]:
+        console.print("the collection is empty; run 'opsgraph kb ingest'")
+        return
+    table = Table("department", "documents", "chunks", "access levels",
+                  title=f"{stats['documents']} documents, {stats['chunks']} chunks")
+    for name, row in sorted(stats["departments"].items()):
+        table.add_row(name, str(row["documents"]), str(row["chunks"]), ", ".join(row["access"]))
+    console.print(table)
+
+
+def _access_order(level: str) -> tuple[int, str]:
+    order = ("public", "internal", "confidential", "restricted")
+    return (order.index(level) if level in order else len(order), level)
+
+
+def collect_stats(settings: Any) -> dict[str, Any]:
+    """What ``kb stats`` shows, as plain data (reads metadata only; loads no model)."""
+    from opsgraph.knowledge.store import KnowledgeStore, iter_records
+
+    store = KnowledgeStore(settings)
+    raw = store.peek()
+    meta = dict(raw.metadata or {}) if raw is not None else {}
+    records = list(iter_records(raw, include=["metadatas"])) if raw is not None else []
+    sources: dict[str, set[str]] = defaultdict(set)
+    chunks: Counter[str] = Counter()
+    access: dict[str, set[str]] = defaultdict(set)
+    for record in records:
+        m = record["metadatas"] or {}
+        dept = str(m.get("department"))
+        sources[dept].add(str(m.get("source")))
+        chunks[dept] += 1
+        access[dept].add(str(m.get("access")))
+    return {
+        "store": store.location,
+        "collection": raw.name if raw is not None else None,
+        "embedding": meta.get("embedding"),
+        "embedding_dim": meta.get("embedding_dim"),
+        "configured_embedding": settings.embedding,
+        "revision": meta.get("revision"),
+        "documents": sum(len(s) for s in sources.values()),
+        "chunks": len(records),
+        "departments": {d: {"documents": len(sources[d]), "chunks": chunks[d],
+                            "access": sorted(access[d], key=_access_order)}
+                        for d in sources},
+    }

@@ -1,0 +1,155 @@
+"""The Chroma store holding the knowledge chunks.
+
+One collection, ``opsgraph_knowledge``, in a persistent store under the data home, or on a
+Chroma server when ``settings.chroma_url`` is set. The collection's metadata records which
+embedding built it (spec + dimension) so that opening it with another embedding fails with
+an explanation instead of returning meaningless neighbours.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+from urllib.parse import urlparse
+
+from opsgraph.knowledge.embeddings import build_embedding_function
+from opsgraph.knowledge.errors import EmbeddingMismatchError, KnowledgeError
+from opsgraph.settings import Settings
+
+COLLECTION_NAME = "opsgraph_knowledge"
+SCHEMA_VERSION = 1
+PAGE_SIZE = 1000
+
+
+def _chroma_settings() -> Any:
+    from chromadb.config import Settings as ChromaSettings
+
+    # No product telemetry: the store must stay silent on the network.
+    return ChromaSettings(anonymized_telemetry=False)
+
+
+def make_client(settings: Settings) -> Any:
+    """A Chroma client: HTTP when ``chroma_url`` is set, otherwise a persistent local store."""
+    import chromadb
+
+    if not settings.chroma_url:
+        settings.chroma_path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.chroma_path), settings=_chroma_settings())
+    url = urlparse(settings.chroma_url if "://" in settings.chroma_url else f"http://{settings.chroma_url}")
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise KnowledgeError(f"chroma_url {settings.chroma_url!r} must look like http://host:8000")
+    port = url.port or (443 if url.scheme == "https" else 8000)
+    try:
+        return chromadb.HttpClient(host=url.hostname, port=port, ssl=url.scheme == "https",
+                                   settings=_chroma_settings())
+    except Exception as exc:  # noqa: BLE001 - connection errors come in many types
+        raise KnowledgeError(f"cannot reach the Chroma server at {settings.chroma_url}: {exc}") from None
+
+
+class KnowledgeStore:
+    """Access to the knowledge collection; the client is created on first use."""
+
+    def __init__(self, settings: Settings, embedding_function: Any = None, *, client: Any = None) -> None:
+        """Remember what to open; nothing is connected or loaded yet."""
+        self.settings = settings
+        self._ef = embedding_function
+        self._client = client
+
+    @property
+    def location(self) -> str:
+        """Where the store lives, for messages and ``kb stats``."""
+        return self.settings.chroma_url or str(self.settings.chroma_path)
+
+    @property
+    def client(self) -> Any:
+        """The Chroma client (created once)."""
+        if self._client is None:
+            self._client = make_client(self.settings)
+        return self._client
+
+    @property
+    def embedding_function(self) -> Any:
+        """The embedding function the settings select (built once, loaded on first call)."""
+        if self._ef is None:
+            self._ef = build_embedding_function(self.settings)
+        return self._ef
+
+    def exists(self) -> bool:
+        """True when the collection has been created."""
+        return self.peek() is not None
+
+    def peek(self) -> Any:
+        """The collection without an embedding function (to read metadata), or None if absent."""
+        # embedding_function=None skips Chroma's own conflict check so we can explain it ourselves.
+        try:
+            return self.client.get_collection(COLLECTION_NAME, embedding_function=None)
+        except Exception as exc:  # noqa: BLE001 - chroma raises NotFoundError or ValueError
+            if "does not exist" in str(exc) or "not found" in str(exc).lower():
+                return None
+            raise KnowledgeError(f"cannot open the knowledge store at {self.location}: {exc}") from None
+
+    def open(self, *, create: bool = False) -> Any:
+        """The collection bound to the embedding function, or None when absent and not ``create``."""
+        raw = self.peek()
+        if raw is None:
+            return self._create() if create else None
+        check_embedding(raw.metadata or {}, self.embedding_function, self.location)
+        try:
+            return self.client.get_collection(COLLECTION_NAME, embedding_function=self.embedding_function)
+        except ValueError as exc:  # Chroma's own conflict check, should ours ever miss one
+            raise EmbeddingMismatchError(f"knowledge store at {self.location}: {exc}") from None
+
+    def _create(self) -> Any:
+        ef = self.embedding_function
+        metadata = {"embedding": ef.spec, "schema": SCHEMA_VERSION, "revision": 0}
+        if ef.dimension:
+            metadata["embedding_dim"] = int(ef.dimension)
+        return self.client.create_collection(
+            COLLECTION_NAME, embedding_function=ef, metadata=metadata,
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+
+    def reset(self) -> None:
+        """Delete the collection (``kb ingest --rebuild``)."""
+        if self.exists():
+            self.client.delete_collection(COLLECTION_NAME)
+
+    def describe(self) -> dict[str, Any]:
+        """Collection metadata as stored (embedding, dimension, revision), or {} when absent."""
+        raw = self.peek()
+        return dict(raw.metadata or {}) if raw is not None else {}
+
+
+def check_embedding(metadata: dict[str, Any], ef: Any, location: str) -> None:
+    """Refuse a collection that another embedding built (or one opsgraph did not create)."""
+    built_with = metadata.get("embedding")
+    if built_with is None:
+        raise EmbeddingMismatchError(
+            f"the collection {COLLECTION_NAME!r} at {location} was not created by opsgraph "
+            "(no embedding recorded); rebuild it with 'opsgraph kb ingest --rebuild'"
+        )
+    dim = metadata.get("embedding_dim")
+    if built_with != ef.spec or (dim and ef.dimension and int(dim) != int(ef.dimension)):
+        raise EmbeddingMismatchError(
+            f"the knowledge store at {location} was built with embedding {built_with!r}"
+            f"{f' ({dim} dimensions)' if dim else ''} but the settings select {ef.spec!r}; "
+            f"set OPSGRAPH_EMBEDDING={built_with} or rebuild with 'opsgraph kb ingest --rebuild'"
+        )
+
+
+def update_metadata(collection: Any, **changes: Any) -> None:
+    """Merge ``changes`` into the collection metadata (Chroma replaces it as a whole)."""
+    merged = {**(collection.metadata or {}), **changes}
+    collection.modify(metadata=merged)
+
+
+def iter_records(collection: Any, *, include: list[str], where: dict | None = None) -> Iterator[dict[str, Any]]:
+    """Every record of ``collection`` (optionally filtered), fetched in pages."""
+    offset = 0
+    while True:
+        page = collection.get(include=include, where=where, limit=PAGE_SIZE, offset=offset)
+        ids = page["ids"]
+        for i, record_id in enumerate(ids):
+            yield {"id": record_id, **{key: page[key][i] for key in include}}
+        if len(ids) < PAGE_SIZE:
+            return
+        offset += PAGE_SIZE

@@ -1,0 +1,199 @@
+"""Filling tool arguments from what the conversation shows, the way a careful model would.
+
+Sources, in order of trust: a single earlier result object that carries every required
+parameter (a proposed purchase order, say); values under the same key in earlier results;
+entities written in the request (ids, "5 days", "$120.50"); free text for prose fields.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator
+
+from opsgraph.models import textsim
+from opsgraph.models.offline.conversation import ID_PATTERN, Conversation
+
+PROSE_FIELDS = ("reason", "justification", "note", "message", "body", "summary", "description", "query", "subject")
+_MONEY = re.compile(r"\$\s?([0-9][0-9,]*(?:\.[0-9]{1,2})?)")
+_NUMBER_UNIT = re.compile(r"\b([0-9]+(?:\.[0-9]+)?)\s*([a-z]+)")
+
+
+def properties(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Parameter name -> JSON schema of a tool's parameters."""
+    return schema.get("properties", {}) or {}
+
+
+def required(schema: dict[str, Any]) -> list[str]:
+    """Names of the required parameters."""
+    return list(schema.get("required", []) or [])
+
+
+def candidate_argument_sets(tool: str, schema: dict[str, Any], convo: Conversation, step: str) -> Iterator[dict[str, Any]]:
+    """Yield plausible argument sets for one tool, best first; each is complete for required params.
+
+    A call with structured parameters (lists, objects) is only made from one earlier object
+    that carries all of it (a proposed purchase order, say): assembling such a call from
+    values scattered over several results would mix up unrelated records.
+    """
+    props, needed = properties(schema), required(schema)
+    if any(_is_structured(props[p]) for p in needed) or len(needed) >= 3:
+        for obj in convo.objects(exclude_tool=tool):
+            if all(p in obj and _fits(props[p], obj[p]) for p in needed):
+                yield _complete({p: obj[p] for p in props if p in obj and _fits(props[p], obj[p])}, props, convo, step)
+        if any(_is_structured(props[p]) for p in needed):
+            return
+    args = fill_individually(tool, props, needed, convo, step)
+    if args is not None:
+        yield args
+
+
+def _complete(args: dict[str, Any], props: dict[str, dict], convo: Conversation, step: str) -> dict[str, Any]:
+    for name, spec in props.items():
+        if name not in args and any(word in name for word in PROSE_FIELDS):
+            args[name] = prose_value(name, convo, step)
+    return args
+
+
+def fill_individually(tool: str, props: dict[str, dict], needed: list[str], convo: Conversation, step: str) -> dict | None:
+    """Fill each parameter on its own; None when a required one cannot be found."""
+    args: dict[str, Any] = {}
+    for name, spec in props.items():
+        value = find_value(name, spec, convo, step, name in needed, exclude_tool=tool)
+        if value is None:
+            if name in needed:
+                return None
+            continue
+        args[name] = value
+    return args
+
+
+def find_value(name: str, spec: dict[str, Any], convo: Conversation, step: str, is_required: bool,
+               exclude_tool: str | None = None) -> Any:
+    """Best value for one parameter, or None."""
+    kind = spec.get("type")
+    if "enum" in spec:
+        return _pick_enum(spec["enum"], convo) if is_required else None
+    if kind == "string" and any(word in name for word in PROSE_FIELDS):
+        return prose_value(name, convo, step) if is_required or name in ("reason", "justification", "note") else None
+    found = _from_results(name, spec, convo, exclude_tool)
+    if found is not None:
+        return found
+    if kind == "array" and name.endswith("_ids"):
+        return _collect_ids(name[:-4] + "_id", convo, exclude_tool) or None
+    if kind == "string" and name.endswith("_id"):
+        return _id_from_text(name, spec, convo)
+    if kind in ("integer", "number"):
+        return _number_from_text(name, kind, convo.request)
+    return None
+
+
+def _from_results(name: str, spec: dict[str, Any], convo: Conversation, exclude_tool: str | None) -> Any:
+    for obj in convo.objects(exclude_tool):
+        if name in obj and obj[name] not in (None, "", []) and _fits(spec, obj[name]):
+            return obj[name]
+    return None
+
+
+def _collect_ids(key: str, convo: Conversation, exclude_tool: str | None) -> list[str]:
+    # The most recent result that lists several entities is what the step is about.
+    for result in reversed(convo.results):
+        if result.is_error or result.name == exclude_tool:
+            continue
+        values = _values_under(result.data, key)
+        if values:
+            return list(dict.fromkeys(values))
+    return []
+
+
+def _values_under(data: Any, key: str) -> list[Any]:
+    if isinstance(data, dict):
+        found = [data[key]] if key in data and isinstance(data[key], str) else []
+        return found + [v for value in data.values() for v in _values_under(value, key)]
+    if isinstance(data, list):
+        return [v for item in data for v in _values_under(item, key)]
+    return []
+
+
+def _id_prefixes(name: str, spec: dict[str, Any], convo: Conversation) -> set[str]:
+    prefixes = {m.group(1) for m in ID_PATTERN.finditer(spec.get("description", ""))}
+    for obj in convo.objects():
+        value = obj.get(name)
+        if isinstance(value, str) and (match := ID_PATTERN.fullmatch(value)):
+            prefixes.add(match.group(1))
+    return prefixes
+
+
+def _id_from_text(name: str, spec: dict[str, Any], convo: Conversation) -> str | None:
+    prefixes = _id_prefixes(name, spec, convo)
+    for candidate in convo.ids():
+        prefix = candidate.split("-", 1)[0]
+        if prefix in prefixes or (not prefixes and is_abbreviation(prefix, name[: -len("_id")])):
+            return candidate
+    return None
+
+
+def is_abbreviation(prefix: str, noun: str) -> bool:
+    """True when ``prefix`` reads as an abbreviation of ``noun`` (SH: shipment, TCK: ticket)."""
+    prefix, noun = prefix.lower(), noun.lower().replace("_", "")
+    if not noun.startswith(prefix[0]):
+        return False
+    position = 0
+    for letter in prefix:
+        position = noun.find(letter, position) + 1
+        if position == 0:
+            return False
+    return True
+
+
+def _number_from_text(name: str, kind: str, text: str) -> int | float | None:
+    words = set(textsim.tokens(name))
+    if "usd" in name or "amount" in name or "price" in name:
+        match = _MONEY.search(text)
+        if match:
+            return float(match.group(1).replace(",", ""))
+    for match in _NUMBER_UNIT.finditer(text.lower()):
+        if textsim.stem(match.group(2)) in words:
+            number = float(match.group(1))
+            return int(number) if kind == "integer" else number
+    return None
+
+
+def _pick_enum(options: list[Any], convo: Conversation) -> Any:
+    text = convo.request + "\n" + convo.transcript
+    scored = [(textsim.coverage(str(option), text), -index, option) for index, option in enumerate(options)]
+    return max(scored)[2]
+
+
+def prose_value(name: str, convo: Conversation, step: str) -> str:
+    """Free text for a prose parameter: the request for reasons, the step for queries."""
+    if name == "query":
+        return _query_text(convo, step)
+    request = " ".join(convo.request.split())
+    return request[:300] if request else step[:300]
+
+
+def _query_text(convo: Conversation, step: str) -> str:
+    # A search query combines what the step is about with the request's key terms.
+    terms = [t for t in convo.request.split() if not ID_PATTERN.fullmatch(t.strip(".,;:"))]
+    return (step.rstrip(".") + ": " + " ".join(terms))[:300]
+
+
+def _is_structured(spec: dict[str, Any]) -> bool:
+    # A list of plain ids or words is not a record; a list of objects is.
+    if spec.get("type") == "array":
+        return (spec.get("items") or {}).get("type") not in ("string", "integer", "number")
+    return spec.get("type") == "object" or "$ref" in spec or "anyOf" in spec
+
+
+def _fits(spec: dict[str, Any], value: Any) -> bool:
+    kind = spec.get("type")
+    checks = {
+        "string": lambda v: isinstance(v, str),
+        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        "boolean": lambda v: isinstance(v, bool),
+        "array": lambda v: isinstance(v, list) and len(v) > 0,
+        "object": lambda v: isinstance(v, dict),
+    }
+    check = checks.get(kind)
+    return check(value) if check else value is not None

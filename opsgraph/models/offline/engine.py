@@ -1,0 +1,135 @@
+"""The offline engine's decisions: which tools to call next, what to answer, how to fill a schema.
+
+It is not a language model. It reads what a model would read (the prompt's procedure,
+the bound tool schemas, the conversation and tool results) and acts deterministically:
+every decision can be traced to a step in the prompt or a value in the conversation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from opsgraph.citations import collect_citations
+from opsgraph.models import textsim
+from opsgraph.models.offline.arguments import candidate_argument_sets
+from opsgraph.models.offline.conversation import Conversation, call_key
+
+# Below this share of a step's words found in a tool's name and description, the step is
+# treated as reasoning the model does itself, not as a tool call.
+STEP_MATCH_THRESHOLD = 0.25
+MAX_PARALLEL_CALLS = 6
+_TOOL_NAME = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """What the engine knows of a bound tool: its OpenAI-format function schema."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+    @classmethod
+    def from_openai(cls, tool: dict[str, Any]) -> "ToolSpec":
+        """Read ``{"type": "function", "function": {...}}``."""
+        fn = tool.get("function", tool)
+        return cls(fn["name"], fn.get("description", ""), fn.get("parameters", {}) or {})
+
+    @property
+    def text(self) -> str:
+        """Name and description, the words a step is matched against."""
+        return self.name.replace("_", " ") + ". " + self.description
+
+
+def named_tools(step: str) -> set[str]:
+    """Identifiers in a step that look like tool names (snake_case words)."""
+    return set(_TOOL_NAME.findall(step))
+
+
+def match_step(step: str, tools: list[ToolSpec]) -> ToolSpec | None:
+    """The bound tool a procedure step asks for, if any.
+
+    A step that names a tool the agent was not given is skipped rather than matched to a
+    look-alike: the prompt asked for that tool and no other.
+    """
+    named = named_tools(step)
+    if named:
+        return next((tool for tool in tools if tool.name in named), None)
+    scored = [(textsim.coverage(step, tool.text) + 0.5 * textsim.coverage(tool.name, step), tool) for tool in tools]
+    best = max(scored, key=lambda pair: pair[0], default=(0.0, None))
+    return best[1] if best[0] >= STEP_MATCH_THRESHOLD else None
+
+
+def plan_steps(convo: Conversation, tools: list[ToolSpec]) -> list[tuple[str, ToolSpec]]:
+    """Pair each procedure step with its tool; without a procedure, rank tools by the request."""
+    steps = convo.procedure
+    if steps:
+        pairs = [(step, match_step(step, tools)) for step in steps]
+        return [(step, tool) for step, tool in pairs if tool is not None]
+    ranked = sorted(tools, key=lambda t: -textsim.coverage(t.text, convo.request))
+    return [(convo.request, tool) for tool in ranked if textsim.coverage(tool.text, convo.request) > 0.1]
+
+
+def next_tool_calls(convo: Conversation, tools: list[ToolSpec]) -> list[dict[str, Any]]:
+    """Tool calls for the earliest step that still has work; empty when the agent is done."""
+    for step, tool in plan_steps(convo, tools):
+        calls = []
+        for args in candidate_argument_sets(tool.name, tool.parameters, convo, step):
+            key = call_key(tool.name, args)
+            if key not in convo.done_calls and all(key != call_key(c["name"], c["args"]) for c in calls):
+                calls.append({"name": tool.name, "args": args})
+        if calls:
+            return calls[:MAX_PARALLEL_CALLS]
+    return []
+
+
+def call_id(seed: str, name: str, args: dict[str, Any]) -> str:
+    """Deterministic tool-call id, stable across re-runs of the same conversation."""
+    digest = hashlib.sha1((seed + call_key(name, args)).encode()).hexdigest()[:20]
+    return f"call_{digest}"
+
+
+def final_answer(convo: Conversation, role: str) -> str:
+    """A templated report of what this turn's tool results showed."""
+    results = convo.turn_results
+    if not results:
+        return f"{role}: no action was needed for this request; nothing in my tools applied."
+    lines = [f"{role} report:"]
+    lines += [render_result(r.name, r.data, r.is_error) for r in results]
+    citations = sorted({c for r in results for c in collect_citations(r.data)})
+    if citations:
+        lines.append("Sources: " + "; ".join(citations))
+    return "\n".join(lines)
+
+
+def render_result(name: str, data: Any, is_error: bool) -> str:
+    """One line per tool result: scalar facts and the size of each list."""
+    # The tool name stands on its own header line so it is never read as a claim.
+    if is_error:
+        return f"- {name}:\n  failed: {str(data)[:300]}"
+    if not isinstance(data, dict):
+        return f"- {name}:\n  {str(data)[:300]}"
+    facts = [f"{k}={v}" for k, v in data.items() if isinstance(v, (str, int, float, bool)) and k != "text"][:10]
+    lists = [_render_list(k, v) for k, v in data.items() if isinstance(v, list)]
+    return f"- {name}:\n  " + "; ".join(facts + lists)
+
+
+def _render_list(key: str, items: list[Any]) -> str:
+    if not items:
+        return f"{key}: none"
+    ids = [_first_id(item) for item in items[:8]]
+    shown = ", ".join(i for i in ids if i)
+    return f"{key}: {len(items)}" + (f" ({shown})" if shown else "")
+
+
+def _first_id(item: Any) -> str:
+    if isinstance(item, dict):
+        for key, value in item.items():
+            if key.endswith("_id") and isinstance(value, str):
+                return value
+        return json.dumps(item, default=str)[:60]
+    return str(item)[:60]

@@ -1,0 +1,50 @@
+"""One entry point that turns a ``provider:model`` spec into a LangChain chat model."""
+
+from __future__ import annotations
+
+from langchain_core.language_models import BaseChatModel
+
+PROVIDERS = ("openai", "offline")
+
+
+class ModelSpecError(ValueError):
+    """A model spec is malformed or names an unknown provider."""
+
+
+def parse_model_spec(spec: str) -> tuple[str, str]:
+    """Split ``"provider:model"``; the provider must be one opsgraph supports."""
+    if not isinstance(spec, str) or ":" not in spec:
+        raise ModelSpecError(f"model spec {spec!r} must look like 'provider:model', e.g. 'openai:gpt-4o-mini'")
+    provider, model = spec.split(":", 1)
+    if provider not in PROVIDERS:
+        raise ModelSpecError(f"unknown model provider {provider!r} in {spec!r}; expected one of {', '.join(PROVIDERS)}")
+    if not model:
+        raise ModelSpecError(f"model spec {spec!r} names no model")
+    return provider, model
+
+
+def load_chat_model(
+    spec: str,
+    *,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    timeout: float = 60.0,
+    max_retries: int = 2,
+) -> BaseChatModel:
+    """Build the chat model for ``spec``; ``openai`` honours a base URL (vLLM, Ollama, llama.cpp)."""
+    provider, model = parse_model_spec(spec)
+    if provider == "offline":
+        from opsgraph.models.offline.chat_model import OfflineChatModel
+
+        return OfflineChatModel(model_name=spec)
+    from langchain_openai import ChatOpenAI  # deferred: importing it costs ~0.5 s
+
+    # Local OpenAI-compatible servers usually ignore the key but the client insists on one.
+    return ChatOpenAI(
+        model=model,
+        api_key=api_key or ("not-needed" if base_url else None),
+        base_url=base_url,
+        timeout=timeout,
+        max_retries=max_retries,
+        temperature=0,
+    )

@@ -1,0 +1,163 @@
+"""Compile, start, resume and inspect runs of any graph id with the configured checkpointer.
+
+Python users can use LangGraph directly::
+
+    from opsgraph.runner import open_runner
+    with open_runner() as runner:
+        graph = runner.graph("supply_chain_exception")      # compiled, checkpointed
+        config = {"configurable": {"thread_id": "t-1"}}
+        graph.invoke({"event": {...}}, config, context=runner.context)
+
+or the higher-level ``runner.start(...)`` / ``runner.resume(...)`` used by the CLI.
+"""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
+
+from opsgraph.context import OpsContext, build_context
+from opsgraph.errors import UserError
+from opsgraph.governance.approvals import DecisionError, parse_decision
+from opsgraph.persistence import open_checkpointer
+from opsgraph.registry import get_entry
+from opsgraph.settings import Settings, load_settings
+
+StepCallback = Callable[[str, dict[str, Any]], None]
+RECURSION_LIMIT = 200
+
+
+@dataclass
+class RunResult:
+    """Where a run stands after it returned control."""
+
+    thread_id: str
+    graph_id: str
+    status: str
+    values: dict[str, Any] = field(default_factory=dict)
+    pending: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def report(self) -> dict[str, Any] | None:
+        """The graph's final report, when it has one."""
+        return self.values.get("report")
+
+
+def compile_graph(graph_id: str, checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
+    """Compile the graph registered as ``graph_id`` with ``checkpointer``."""
+    return get_entry(graph_id).builder().compile(checkpointer=checkpointer, name=graph_id)
+
+
+class Runner:
+    """Runs graphs under thread ids with one checkpointer and one run context."""
+
+    def __init__(self, checkpointer: BaseCheckpointSaver, context: OpsContext):
+        self.checkpointer, self.context = checkpointer, context
+        self._graphs: dict[str, CompiledStateGraph] = {}
+
+    def graph(self, graph_id: str) -> CompiledStateGraph:
+        """Compiled, checkpointed graph for ``graph_id`` (cached)."""
+        if graph_id not in self._graphs:
+            self._graphs[graph_id] = compile_graph(graph_id, self.checkpointer)
+        return self._graphs[graph_id]
+
+    def make_input(self, graph_id: str, options: dict[str, Any]) -> dict[str, Any]:
+        """Validated graph input from CLI-style options (raises UserError)."""
+        return get_entry(graph_id).make_input(options, self.context.world)
+
+    def start(self, graph_id: str, graph_input: dict[str, Any], thread_id: str | None = None,
+              on_step: StepCallback | None = None) -> RunResult:
+        """Start a new run; ``thread_id`` must not exist yet."""
+        thread_id = thread_id or f"{graph_id.split('_')[0]}-{uuid.uuid4().hex[:8]}"
+        if self.context.audit.run(thread_id) is not None:
+            raise UserError(f"thread {thread_id!r} already exists; resume it or pick another id")
+        self.context.audit.register_run(thread_id, graph_id, get_entry(graph_id).title(graph_input))
+        return self._drive(graph_id, thread_id, graph_input, on_step)
+
+    def resume(self, thread_id: str, decision: Any = None, on_step: StepCallback | None = None) -> RunResult:
+        """Continue a thread: answer its pending approval, or carry on after a crash or stop."""
+        info = self._require(thread_id)
+        pending = self.pending(thread_id)
+        if pending and decision is None:
+            raise UserError(f"thread {thread_id} is waiting for approval; resume with --approve, --reject or --edit")
+        if not pending and decision is not None:
+            raise UserError(f"thread {thread_id} has no pending approval to decide")
+        if decision is not None:
+            try:
+                decision = parse_decision(decision)
+            except DecisionError as exc:
+                raise UserError(str(exc)) from None
+        self.context.audit.request_stop(thread_id, False)
+        self.context.audit.set_status(thread_id, "running")
+        command = Command(resume=decision) if decision is not None else None
+        return self._drive(info.graph_id, thread_id, command, on_step)
+
+    def status(self, thread_id: str) -> RunResult:
+        """Current status of a thread without running anything."""
+        info = self._require(thread_id)
+        return self._result(info.graph_id, thread_id)
+
+    def pending(self, thread_id: str) -> list[dict[str, Any]]:
+        """Interrupt payloads the thread is waiting on."""
+        info = self._require(thread_id)
+        snapshot = self.graph(info.graph_id).get_state(self.config(thread_id))
+        return [i.value for i in snapshot.interrupts]
+
+    def config(self, thread_id: str) -> dict[str, Any]:
+        """LangGraph config for a thread."""
+        return {"configurable": {"thread_id": thread_id}, "recursion_limit": RECURSION_LIMIT}
+
+    def _require(self, thread_id: str):
+        info = self.context.audit.run(thread_id)
+        if info is None:
+            raise UserError(f"no run with thread id {thread_id!r}; see 'opsgraph runs list'")
+        return info
+
+    def _drive(self, graph_id: str, thread_id: str, payload: Any, on_step: StepCallback | None) -> RunResult:
+        graph = self.graph(graph_id)
+        try:
+            for update in graph.stream(payload, self.config(thread_id), context=self.context, stream_mode="updates"):
+                for node, data in update.items():
+                    if on_step:
+                        on_step(node, data if isinstance(data, dict) else {"value": data})
+        except BaseException:
+            self.context.audit.set_status(thread_id, "failed")
+            raise
+        return self._result(graph_id, thread_id)
+
+    def _result(self, graph_id: str, thread_id: str) -> RunResult:
+        snapshot = self.graph(graph_id).get_state(self.config(thread_id))
+        pending = [i.value for i in snapshot.interrupts]
+        values = dict(snapshot.values)
+        status = _status(snapshot.next, pending, values)
+        self.context.audit.set_status(thread_id, status)
+        return RunResult(thread_id, graph_id, status, values, pending)
+
+
+def _status(next_nodes: tuple, pending: list, values: dict) -> str:
+    if pending:
+        return "awaiting_approval"
+    if next_nodes:
+        return "interrupted"
+    report = values.get("report") or {}
+    return "stopped" if report.get("outcome") == "stopped" else "completed"
+
+
+@contextmanager
+def open_runner(settings: Settings | None = None, **context_options: Any) -> Iterator[Runner]:
+    """A Runner with the configured checkpointer and a fresh run context; closes both after."""
+    settings = settings or load_settings()
+    context = build_context(settings, **context_options)
+    try:
+        with open_checkpointer(settings.effective_checkpoint_url) as saver:
+            yield Runner(saver, context)
+    finally:
+        context.audit.close()
+        if hasattr(context.world, "close"):
+            context.world.close()

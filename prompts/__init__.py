@@ -1,0 +1,1 @@
+"""Prompt templates (markdown files loaded by opsgraph.prompts.load_prompt)."""

@@ -1,0 +1,23 @@
+"""Connectors to the mock enterprise systems; each one could be swapped for a real client."""
+
+from tools.connectors.base import (
+    Conflict,
+    ConnectorError,
+    FaultPlan,
+    NotFound,
+    TransientError,
+    UnknownEntity,
+    ValidationFailed,
+    WorldError,
+)
+
+__all__ = [
+    "Conflict",
+    "ConnectorError",
+    "FaultPlan",
+    "NotFound",
+    "TransientError",
+    "UnknownEntity",
+    "ValidationFailed",
+    "WorldError",
+]

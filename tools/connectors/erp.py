@@ -1,0 +1,211 @@
+"""ERP: suppliers and their price lists, budgets per cost centre, purchase orders."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from datetime import date, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tools.connectors.base import Connector, ValidationFailed, money, next_id, norm_id, not_found, validate
+from tools.connectors.wms import load_dc, load_sku
+
+
+class PurchaseOrderLine(BaseModel):
+    """One SKU and quantity on a purchase order."""
+
+    sku_id: str
+    quantity: int = Field(gt=0, le=100_000)
+
+
+class PurchaseOrderRequest(BaseModel):
+    """What a buyer asks the ERP to order; prices come from the supplier's price list."""
+
+    # Proposals may carry extra fields (estimated_total_usd, supplier_name): they are not part of the order.
+    model_config = ConfigDict(extra="ignore")
+
+    supplier_id: str
+    dc_id: str
+    lines: list[PurchaseOrderLine] = Field(min_length=1, max_length=50)
+    justification: str = Field("", max_length=2000)
+    expedite: bool = False
+    cost_center: str = "CC-OPS"
+
+
+def parse_request(req: Any) -> PurchaseOrderRequest:
+    """Validate and normalise a purchase order request (dict or model)."""
+    request = validate(PurchaseOrderRequest, req)
+    request.supplier_id, request.dc_id = norm_id(request.supplier_id), norm_id(request.dc_id)
+    request.cost_center = norm_id(request.cost_center)
+    for line in request.lines:
+        line.sku_id = norm_id(line.sku_id)
+    skus = [line.sku_id for line in request.lines]
+    duplicates = sorted({sku for sku in skus if skus.count(sku) > 1})
+    if duplicates:
+        raise ValidationFailed(f"{', '.join(duplicates)} appears on more than one line; combine the quantities into one line")
+    return request
+
+
+def _supplier_row(conn: sqlite3.Connection, supplier_id: str) -> sqlite3.Row:
+    row = conn.execute("SELECT * FROM suppliers WHERE supplier_id = ?", (norm_id(supplier_id),)).fetchone()
+    if row is None:
+        raise not_found("supplier", supplier_id)
+    return row
+
+
+def _supplier_summary(row: sqlite3.Row) -> dict[str, Any]:
+    return {"supplier_id": row["supplier_id"], "supplier_name": row["name"], "country": row["country"],
+            "category": row["category"], "approved": bool(row["approved"]), "reliability": row["reliability"],
+            "esg_score": row["esg_score"], "lead_time_days": row["lead_time_days"],
+            "financial_health": row["financial_health"]}
+
+
+def load_supplier(conn: sqlite3.Connection, supplier_id: str) -> dict[str, Any]:
+    """A supplier with quarterly performance history and aggregates; raises NotFound."""
+    row = _supplier_row(conn, supplier_id)
+    history = [dict(r) for r in conn.execute(
+        "SELECT period, deliveries, on_time, defect_rate FROM supplier_performance WHERE supplier_id = ? ORDER BY period",
+        (row["supplier_id"],))]
+    deliveries = sum(h["deliveries"] for h in history)
+    offered = conn.execute("SELECT COUNT(*) FROM supplier_prices WHERE supplier_id = ?", (row["supplier_id"],)).fetchone()[0]
+    open_pos = conn.execute("SELECT COUNT(*) FROM purchase_orders WHERE supplier_id = ? AND status = 'issued'",
+                            (row["supplier_id"],)).fetchone()[0]
+    return {
+        **_supplier_summary(row), "performance": history,
+        "on_time_rate": round(sum(h["on_time"] for h in history) / deliveries, 3) if deliveries else None,
+        "defect_rate": round(sum(h["defect_rate"] * h["deliveries"] for h in history) / deliveries, 4) if deliveries else None,
+        "skus_offered": offered, "open_purchase_orders": open_pos,
+    }
+
+
+def load_budget(conn: sqlite3.Connection, cost_center: str) -> dict[str, Any]:
+    """A cost centre's budget for the current period; raises NotFound."""
+    row = conn.execute("SELECT * FROM budgets WHERE cost_center = ?", (norm_id(cost_center),)).fetchone()
+    if row is None:
+        raise not_found("cost center", cost_center)
+    return {"cost_center": row["cost_center"], "name": row["name"], "amount_usd": row["amount_usd"],
+            "spent_usd": row["spent_usd"], "remaining_usd": money(row["amount_usd"] - row["spent_usd"]),
+            "period": row["period"]}
+
+
+def load_purchase_order(conn: sqlite3.Connection, po_id: str) -> dict[str, Any]:
+    """A purchase order with its lines; raises NotFound."""
+    row = conn.execute("SELECT p.*, s.name AS supplier_name FROM purchase_orders p JOIN suppliers s "
+                       "ON s.supplier_id = p.supplier_id WHERE p.po_id = ?", (norm_id(po_id),)).fetchone()
+    if row is None:
+        raise not_found("purchase order", po_id)
+    lines = [{"sku_id": r["sku_id"], "quantity": r["quantity"], "unit_price": r["unit_price"],
+              "line_total": money(r["quantity"] * r["unit_price"])} for r in conn.execute(
+        "SELECT * FROM purchase_order_lines WHERE po_id = ? ORDER BY line_no", (row["po_id"],))]
+    header = {k: row[k] for k in ("po_id", "supplier_id", "supplier_name", "dc_id", "cost_center", "status",
+                                  "total_usd", "justification", "approved_by", "order_date", "expected_date")}
+    return {**header, "expedite": bool(row["expedite"]), "lines": lines}
+
+
+def price_request(conn: sqlite3.Connection, req: PurchaseOrderRequest, today: date) -> dict[str, Any]:
+    """Price a request from the supplier's price list, checking every reference exists."""
+    supplier = _supplier_row(conn, req.supplier_id)
+    load_dc(conn, req.dc_id)
+    load_budget(conn, req.cost_center)
+    lines = []
+    for line in req.lines:
+        load_sku(conn, line.sku_id)
+        price = conn.execute("SELECT unit_price FROM supplier_prices WHERE supplier_id = ? AND sku_id = ?",
+                             (req.supplier_id, line.sku_id)).fetchone()
+        if price is None:
+            sellers = [r[0] for r in conn.execute("SELECT supplier_id FROM supplier_prices WHERE sku_id = ? "
+                                                  "ORDER BY supplier_id", (line.sku_id,))]
+            raise ValidationFailed(f"supplier {req.supplier_id} does not sell {line.sku_id}; "
+                                   f"suppliers that do: {', '.join(sellers) or 'none'}")
+        lines.append({"sku_id": line.sku_id, "quantity": line.quantity, "unit_price": price[0],
+                      "line_total": money(line.quantity * price[0])})
+    lead = supplier["lead_time_days"]
+    # Expedited orders ship by air from the supplier: a quarter of the lead time, at least two days.
+    days = max(2, math.ceil(lead / 4)) if req.expedite else lead
+    return {"supplier_id": req.supplier_id, "supplier_name": supplier["name"], "dc_id": req.dc_id,
+            "cost_center": req.cost_center, "expedite": req.expedite, "lines": lines,
+            "total_usd": money(sum(line["line_total"] for line in lines)),
+            "approved_supplier": bool(supplier["approved"]), "lead_time_days": days,
+            "expected_date": (today + timedelta(days=days)).isoformat()}
+
+
+class ERP(Connector):
+    """Enterprise resource planning: who we buy from, what it costs, what we may spend."""
+
+    system = "erp"
+    operations = ("list_suppliers", "get_supplier", "get_budget", "quote_purchase_order",
+                  "create_purchase_order", "get_purchase_order", "list_purchase_orders")
+
+    def list_suppliers(self, sku_id: str) -> dict[str, Any]:
+        """Suppliers offering a SKU with price, lead time, approval, reliability and ESG score; cheapest first."""
+        def read(conn: sqlite3.Connection) -> dict[str, Any]:
+            sku = load_sku(conn, sku_id)
+            rows = conn.execute("SELECT s.*, p.unit_price FROM supplier_prices p JOIN suppliers s ON "
+                                "s.supplier_id = p.supplier_id WHERE p.sku_id = ? ORDER BY p.unit_price, s.supplier_id",
+                                (sku["sku_id"],)).fetchall()
+            offers = [{**_supplier_summary(r), "unit_price": r["unit_price"]} for r in rows]
+            return {"sku_id": sku["sku_id"], "sku_name": sku["name"], "suppliers": offers, "count": len(offers)}
+        return self._read("list_suppliers", read)
+
+    def get_supplier(self, supplier_id: str) -> dict[str, Any]:
+        """A supplier's profile, scores and quarterly performance history."""
+        return self._read("get_supplier", lambda conn: load_supplier(conn, supplier_id))
+
+    def get_budget(self, cost_center: str = "CC-OPS") -> dict[str, Any]:
+        """Budget, spend and remaining amount of a cost centre."""
+        return self._read("get_budget", lambda conn: load_budget(conn, cost_center))
+
+    def quote_purchase_order(self, req: Any) -> dict[str, Any]:
+        """Price a purchase order request without writing anything."""
+        request = parse_request(req)
+        return self._read("quote_purchase_order", lambda conn: price_request(conn, request, self.today))
+
+    def create_purchase_order(self, req: Any, idempotency_key: str, approved_by: str | None = None) -> dict[str, Any]:
+        """Issue a purchase order from an approved supplier and charge its cost centre."""
+        request = parse_request(req)
+        if not request.justification.strip():
+            raise ValidationFailed("justification is required: say why this purchase order is needed")
+        approver = (approved_by or "").strip() or None
+        # approved_by is who signed off, not part of the request: a replay after approval is the same order.
+        return self._write("create_purchase_order", idempotency_key, request.model_dump(),
+                           lambda conn: self._issue(conn, request, approver, str(idempotency_key).strip()))
+
+    def _issue(self, conn: sqlite3.Connection, req: PurchaseOrderRequest, approver: str | None, key: str) -> dict:
+        quote = price_request(conn, req, self.today)
+        if not quote["approved_supplier"]:
+            raise ValidationFailed(f"supplier {req.supplier_id} ({quote['supplier_name']}) is not an approved supplier; "
+                                   "choose an approved one (see list_suppliers)")
+        budget = load_budget(conn, req.cost_center)
+        if quote["total_usd"] > budget["remaining_usd"]:
+            raise ValidationFailed(f"cost centre {req.cost_center} has ${budget['remaining_usd']:,.2f} left in "
+                                   f"{budget['period']}; this purchase order needs ${quote['total_usd']:,.2f}")
+        po_id = next_id(conn, "purchase_orders", "po_id", "PO-", 5)
+        conn.execute("INSERT INTO purchase_orders VALUES (?, ?, ?, ?, 'issued', ?, ?, ?, ?, ?, ?, ?)",
+                     (po_id, req.supplier_id, req.dc_id, req.cost_center, quote["total_usd"], int(req.expedite),
+                      req.justification, approver, key, self.today.isoformat(), quote["expected_date"]))
+        conn.executemany("INSERT INTO purchase_order_lines VALUES (?, ?, ?, ?, ?)",
+                         [(po_id, n, line["sku_id"], line["quantity"], line["unit_price"])
+                          for n, line in enumerate(quote["lines"], start=1)])
+        conn.execute("UPDATE budgets SET spent_usd = ROUND(spent_usd + ?, 2) WHERE cost_center = ?",
+                     (quote["total_usd"], req.cost_center))
+        return {"po_id": po_id, "status": "issued", **quote, "justification": req.justification,
+                "approved_by": approver, "order_date": self.today.isoformat(),
+                "budget_remaining_usd": money(budget["remaining_usd"] - quote["total_usd"])}
+
+    def get_purchase_order(self, po_id: str) -> dict[str, Any]:
+        """A purchase order with its lines."""
+        return self._read("get_purchase_order", lambda conn: load_purchase_order(conn, po_id))
+
+    def list_purchase_orders(self, supplier_id: str | None = None) -> dict[str, Any]:
+        """Purchase order headers, optionally for one supplier, oldest first."""
+        def read(conn: sqlite3.Connection) -> dict[str, Any]:
+            where, params = "", ()
+            if supplier_id:
+                params = (_supplier_row(conn, supplier_id)["supplier_id"],)
+                where = "WHERE supplier_id = ?"
+            rows = conn.execute("SELECT po_id, supplier_id, dc_id, status, total_usd, order_date, expected_date, "
+                                f"approved_by FROM purchase_orders {where} ORDER BY po_id", params).fetchall()
+            return {"purchase_orders": [dict(r) for r in rows], "count": len(rows)}
+        return self._read("list_purchase_orders", read)

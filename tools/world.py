@@ -1,0 +1,265 @@
+"""The mock enterprise as one SQLite file, with a connector per system.
+
+    world = World.open(Path("world.db"))          # created and seeded on first use
+    world.tms.get_shipment("SH-0001")
+    world.show("purchase_order", "PO-00001")
+    case = world.clone_to(tmp / "case.db")       # isolated copy for one eval case
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from datetime import date
+from pathlib import Path
+from typing import Any, Callable
+
+from tools import seed as seeding
+from tools.connectors import billing, crm, erp, notifications, tms, wms
+from tools.connectors.base import Database, FaultPlan, Runtime, UnknownEntity, WorldError
+
+SCHEMA_VERSION = "1"
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE skus (sku_id TEXT PRIMARY KEY, name TEXT NOT NULL, category TEXT NOT NULL, unit_cost REAL NOT NULL,
+    unit_price REAL NOT NULL, weight_kg REAL NOT NULL);
+CREATE TABLE dcs (dc_id TEXT PRIMARY KEY, name TEXT NOT NULL, city TEXT NOT NULL, region TEXT NOT NULL);
+CREATE TABLE stock (dc_id TEXT NOT NULL REFERENCES dcs, sku_id TEXT NOT NULL REFERENCES skus,
+    on_hand INTEGER NOT NULL CHECK (on_hand >= 0), reserved INTEGER NOT NULL CHECK (reserved >= 0),
+    reorder_point INTEGER NOT NULL CHECK (reorder_point >= 0), PRIMARY KEY (dc_id, sku_id));
+CREATE TABLE suppliers (supplier_id TEXT PRIMARY KEY, name TEXT NOT NULL, country TEXT NOT NULL,
+    category TEXT NOT NULL, approved INTEGER NOT NULL, reliability REAL NOT NULL, esg_score INTEGER NOT NULL,
+    lead_time_days INTEGER NOT NULL, financial_health INTEGER NOT NULL);
+CREATE TABLE supplier_prices (supplier_id TEXT NOT NULL REFERENCES suppliers, sku_id TEXT NOT NULL REFERENCES skus,
+    unit_price REAL NOT NULL CHECK (unit_price > 0), PRIMARY KEY (supplier_id, sku_id));
+CREATE INDEX supplier_prices_sku ON supplier_prices (sku_id);
+CREATE TABLE supplier_performance (supplier_id TEXT NOT NULL REFERENCES suppliers, period TEXT NOT NULL,
+    deliveries INTEGER NOT NULL, on_time INTEGER NOT NULL, defect_rate REAL NOT NULL,
+    PRIMARY KEY (supplier_id, period));
+CREATE TABLE customers (customer_id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL,
+    tier TEXT NOT NULL CHECK (tier IN ('platinum', 'gold', 'silver', 'bronze')),
+    plan TEXT NOT NULL CHECK (plan IN ('basic', 'pro', 'enterprise')), region TEXT NOT NULL,
+    customer_since TEXT NOT NULL);
+CREATE TABLE plan_changes (change_id INTEGER PRIMARY KEY, customer_id TEXT NOT NULL REFERENCES customers,
+    old_plan TEXT NOT NULL, new_plan TEXT NOT NULL, business_date TEXT NOT NULL);
+CREATE TABLE sales_orders (order_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL REFERENCES customers,
+    dc_id TEXT NOT NULL REFERENCES dcs, status TEXT NOT NULL CHECK (status IN ('open', 'shipped', 'delivered')),
+    order_date TEXT NOT NULL, promised_date TEXT NOT NULL);
+CREATE INDEX sales_orders_dc ON sales_orders (dc_id, status);
+CREATE INDEX sales_orders_customer ON sales_orders (customer_id);
+CREATE TABLE sales_order_lines (order_id TEXT NOT NULL REFERENCES sales_orders, line_no INTEGER NOT NULL,
+    sku_id TEXT NOT NULL REFERENCES skus, quantity INTEGER NOT NULL CHECK (quantity > 0),
+    unit_price REAL NOT NULL, PRIMARY KEY (order_id, line_no));
+CREATE TABLE carriers (carrier_id TEXT PRIMARY KEY, name TEXT NOT NULL, on_time_rate REAL NOT NULL,
+    modes TEXT NOT NULL, base_fee_usd REAL NOT NULL);
+CREATE TABLE shipments (shipment_id TEXT PRIMARY KEY, supplier_id TEXT NOT NULL REFERENCES suppliers,
+    carrier_id TEXT NOT NULL REFERENCES carriers, mode TEXT NOT NULL, origin TEXT NOT NULL,
+    origin_country TEXT NOT NULL, dc_id TEXT NOT NULL REFERENCES dcs,
+    status TEXT NOT NULL CHECK (status IN ('in_transit', 'delayed', 'delivered')), eta TEXT NOT NULL,
+    original_eta TEXT NOT NULL, delay_days INTEGER NOT NULL DEFAULT 0, delay_reason TEXT);
+CREATE TABLE shipment_lines (shipment_id TEXT NOT NULL REFERENCES shipments, line_no INTEGER NOT NULL,
+    sku_id TEXT NOT NULL REFERENCES skus, quantity INTEGER NOT NULL CHECK (quantity > 0),
+    PRIMARY KEY (shipment_id, line_no));
+CREATE TABLE shipment_events (event_id INTEGER PRIMARY KEY, shipment_id TEXT NOT NULL REFERENCES shipments,
+    kind TEXT NOT NULL, detail TEXT NOT NULL, business_date TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE stock_transfers (transfer_id TEXT PRIMARY KEY, sku_id TEXT NOT NULL REFERENCES skus,
+    from_dc_id TEXT NOT NULL REFERENCES dcs, to_dc_id TEXT NOT NULL REFERENCES dcs,
+    quantity INTEGER NOT NULL CHECK (quantity > 0), business_date TEXT NOT NULL);
+CREATE TABLE budgets (cost_center TEXT PRIMARY KEY, name TEXT NOT NULL, amount_usd REAL NOT NULL,
+    spent_usd REAL NOT NULL, period TEXT NOT NULL);
+CREATE TABLE purchase_orders (po_id TEXT PRIMARY KEY, supplier_id TEXT NOT NULL REFERENCES suppliers,
+    dc_id TEXT NOT NULL REFERENCES dcs, cost_center TEXT NOT NULL REFERENCES budgets,
+    status TEXT NOT NULL CHECK (status IN ('issued', 'received', 'cancelled')), total_usd REAL NOT NULL,
+    expedite INTEGER NOT NULL, justification TEXT NOT NULL, approved_by TEXT, idempotency_key TEXT UNIQUE,
+    order_date TEXT NOT NULL, expected_date TEXT NOT NULL);
+CREATE TABLE purchase_order_lines (po_id TEXT NOT NULL REFERENCES purchase_orders, line_no INTEGER NOT NULL,
+    sku_id TEXT NOT NULL REFERENCES skus, quantity INTEGER NOT NULL CHECK (quantity > 0),
+    unit_price REAL NOT NULL, PRIMARY KEY (po_id, line_no));
+CREATE TABLE invoices (invoice_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL REFERENCES customers,
+    order_id TEXT REFERENCES sales_orders, amount_usd REAL NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('open', 'paid', 'disputed', 'refunded', 'partially_refunded')),
+    issued_date TEXT NOT NULL, due_date TEXT NOT NULL, dispute_reason TEXT, disputed_usd REAL NOT NULL DEFAULT 0);
+CREATE INDEX invoices_customer ON invoices (customer_id);
+CREATE TABLE payments (payment_id TEXT PRIMARY KEY, invoice_id TEXT NOT NULL REFERENCES invoices,
+    amount_usd REAL NOT NULL, paid_date TEXT NOT NULL, method TEXT NOT NULL);
+CREATE TABLE refunds (refund_id TEXT PRIMARY KEY, invoice_id TEXT NOT NULL REFERENCES invoices,
+    amount_usd REAL NOT NULL CHECK (amount_usd > 0), reason TEXT NOT NULL, approved_by TEXT,
+    issued_date TEXT NOT NULL);
+CREATE TABLE tickets (ticket_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL REFERENCES customers,
+    subject TEXT NOT NULL, body TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('open', 'pending', 'resolved', 'closed')),
+    priority TEXT NOT NULL CHECK (priority IN ('low', 'normal', 'high', 'urgent')),
+    category TEXT NOT NULL CHECK (category IN ('billing', 'technical', 'account')), opened_date TEXT NOT NULL);
+CREATE TABLE ticket_notes (ticket_id TEXT NOT NULL REFERENCES tickets, note_no INTEGER NOT NULL,
+    status TEXT NOT NULL, note TEXT NOT NULL, business_date TEXT NOT NULL, PRIMARY KEY (ticket_id, note_no));
+CREATE TABLE outbox (outbox_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL REFERENCES customers,
+    channels TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL, order_ids TEXT NOT NULL,
+    business_date TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE idempotency (key TEXT PRIMARY KEY, operation TEXT NOT NULL, request_hash TEXT NOT NULL,
+    result TEXT NOT NULL, created_at TEXT NOT NULL);
+"""
+
+# Tables reported by counts(), in a readable order.
+MAIN_TABLES = ("skus", "dcs", "stock", "suppliers", "supplier_prices", "customers", "sales_orders", "carriers",
+               "shipments", "purchase_orders", "budgets", "invoices", "payments", "refunds", "tickets",
+               "stock_transfers", "outbox", "idempotency")
+
+ENTITY_ALIASES = {"po": "purchase_order", "purchase-order": "purchase_order", "sales_order": "order",
+                  "warehouse": "dc", "cost_center": "budget", "outbox": "message", "product": "sku"}
+
+
+def _remove_db_files(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _build(path: Path, seed: int) -> None:
+    """Create and seed the world in a temp file, then move it into place (never a half-seeded file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    _remove_db_files(tmp)
+    conn = sqlite3.connect(str(tmp), isolation_level=None)
+    try:
+        # The temp file is thrown away on failure, so durability is not needed while seeding.
+        conn.execute("PRAGMA journal_mode=OFF")
+        conn.execute("PRAGMA synchronous=OFF")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("BEGIN")
+        _create(conn)
+        seeding.seed_world(conn, seed)
+        conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.close()
+        _remove_db_files(tmp)
+        raise
+    conn.close()
+    os.replace(tmp, path)
+
+
+def _create(conn: sqlite3.Connection) -> None:
+    # executescript() would commit the open transaction, so run the DDL statement by statement.
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+class World:
+    """One seeded company: a SQLite file plus ERP, WMS, TMS, CRM, billing and notification connectors."""
+
+    def __init__(self, path: Path, *, latency_ms: int = 0, faults: FaultPlan | None = None) -> None:
+        """Attach to an existing world file; use :meth:`open` or :meth:`reset` to create one."""
+        self.path = Path(path)
+        self._db = Database(self.path)
+        try:
+            meta = _read_meta(self._db, self.path)
+        except BaseException:
+            self._db.close()
+            raise
+        self.seed = int(meta["seed"])
+        self.today: date = date.fromisoformat(meta["business_date"])
+        self.latency_ms = int(latency_ms)
+        _check_faults(faults)
+        runtime = Runtime(self._db, self.today, self.latency_ms, faults)
+        self.erp = erp.ERP(runtime)
+        self.wms = wms.WMS(runtime)
+        self.tms = tms.TMS(runtime)
+        self.crm = crm.CRM(runtime)
+        self.billing = billing.Billing(runtime)
+        self.notifications = notifications.Notifications(runtime)
+
+    @classmethod
+    def open(cls, path: Path | str, *, seed: int = 7, latency_ms: int = 0, faults: FaultPlan | None = None) -> "World":
+        """Open the world at ``path``, creating and seeding it first if the file does not exist."""
+        path = Path(path)
+        if not path.exists():
+            _build(path, seed)
+        return cls(path, latency_ms=latency_ms, faults=faults)
+
+    @classmethod
+    def reset(cls, path: Path | str, *, seed: int = 7) -> "World":
+        """Delete the world at ``path`` (if any) and seed a fresh one."""
+        path = Path(path)
+        _remove_db_files(path)
+        _build(path, seed)
+        return cls(path)
+
+    def clone_to(self, path: Path | str) -> "World":
+        """Copy this world (current state included) to ``path`` and open the copy, same latency, no faults."""
+        path = Path(path)
+        if path.resolve() == self.path.resolve():
+            raise WorldError(f"cannot clone a world onto itself ({path})")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_db_files(path)
+        self._db.backup_to(path)
+        return World(path, latency_ms=self.latency_ms)
+
+    def entities(self) -> list[str]:
+        """Entity kinds accepted by :meth:`show`."""
+        return sorted(self._viewers())
+
+    def show(self, entity: str, entity_id: str) -> dict[str, Any]:
+        """One record as JSON-ready data, e.g. ``show("shipment", "SH-0001")`` with its lines."""
+        kind = str(entity).strip().lower().replace(" ", "_")
+        kind = ENTITY_ALIASES.get(kind, kind)
+        viewer = self._viewers().get(kind)
+        if viewer is None:
+            raise UnknownEntity(f"unknown entity {entity!r}; choose one of: {', '.join(self.entities())}")
+        with self._db.read() as conn:
+            return viewer(conn, entity_id)
+
+    def counts(self) -> dict[str, int]:
+        """Number of rows in each main table."""
+        with self._db.read() as conn:
+            return {table: conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] for table in MAIN_TABLES}
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._db.close()
+
+    def __enter__(self) -> "World":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"World(path={str(self.path)!r}, seed={self.seed}, today={self.today.isoformat()})"
+
+    @staticmethod
+    def _viewers() -> dict[str, Callable[[sqlite3.Connection, str], dict[str, Any]]]:
+        return {
+            "shipment": tms.load_shipment, "carrier": tms.load_carrier, "sku": wms.load_sku, "dc": wms.load_dc,
+            "transfer": wms.load_transfer, "supplier": erp.load_supplier, "budget": erp.load_budget,
+            "purchase_order": erp.load_purchase_order, "customer": crm.load_customer, "order": crm.load_order,
+            "ticket": crm.load_ticket, "invoice": billing.load_invoice, "refund": billing.load_refund,
+            "message": notifications.load_message,
+        }
+
+
+def operation_names() -> set[str]:
+    """Every connector operation a FaultPlan may name, e.g. ``erp.create_purchase_order``."""
+    classes = (erp.ERP, wms.WMS, tms.TMS, crm.CRM, billing.Billing, notifications.Notifications)
+    return {f"{cls.system}.{name}" for cls in classes for name in cls.operations}
+
+
+def _check_faults(faults: FaultPlan | None) -> None:
+    if faults is None:
+        return
+    unknown = sorted(set(faults.operations) - operation_names())
+    if unknown:
+        raise ValueError(f"FaultPlan names unknown operations: {', '.join(unknown)}; "
+                         "use names like 'erp.create_purchase_order' (see tools.world.operation_names())")
+
+
+def _read_meta(db: Database, path: Path) -> dict[str, str]:
+    try:
+        with db.read() as conn:
+            meta = {row["key"]: row["value"] for row in conn.execute("SELECT key, value FROM meta")}
+    except sqlite3.DatabaseError as exc:
+        raise WorldError(f"{path} is not an opsgraph world ({exc}); recreate it with `opsgraph world reset`") from None
+    if meta.get("schema_version") != SCHEMA_VERSION:
+        raise WorldError(f"{path} has world schema {meta.get('schema_version')!r}, expected {SCHEMA_VERSION}; "
+                         "recreate it with `opsgraph world reset`")
+    return meta
