@@ -68,6 +68,19 @@ def test_sh0004_delay_affects_nothing(world: World) -> None:
     assert plan["transfers"] == [] and plan["purchase_orders"] == []
 
 
+@pytest.mark.parametrize("name", ["po_above_threshold", "po_below_threshold", "transfers_only", "no_impact"])
+def test_shipment_scenarios_hold_across_their_delay_range(world: World, tmp_path: Path, name: str) -> None:
+    scenario = SCENARIOS[name]
+    for days in scenario["same_for_delay_days"]:
+        with world.clone_to(tmp_path / f"{name}-{days}.db") as case:
+            case.tms.report_shipment_delay(scenario["shipment_id"], days, "late", "d")
+            plan = case.wms.plan_replenishment(scenario["shipment_id"])
+            assert case.wms.find_affected_orders(scenario["shipment_id"])["order_ids"] == scenario["affected_orders"]
+            expected = scenario.get("purchase_order")
+            assert [po["estimated_total_usd"] for po in plan["purchase_orders"]] == ([expected["total_usd"]] if expected else [])
+            assert len(plan["transfers"]) == len(scenario.get("transfers", []))
+
+
 def test_create_purchase_order_writes_rows_charges_budget_and_replays(world: World) -> None:
     world.tms.report_shipment_delay("SH-0002", 5, "customs hold", "d2")
     request = {**po_request(world.wms.plan_replenishment("SH-0002")), "cost_center": "CC-OPS"}

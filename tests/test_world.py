@@ -108,6 +108,13 @@ def test_open_refuses_a_file_that_is_not_a_world(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(WorldError, match="not an opsgraph world"):
         World.open(path)
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(WorldError, match="not an opsgraph world"):
+        World.open(garbage)
+    with pytest.raises(WorldError, match="no world at"):
+        World(tmp_path / "missing.db")
+    assert not (tmp_path / "missing.db").exists()
 
 
 def test_fault_plan_must_name_real_operations(tmp_path: Path) -> None:

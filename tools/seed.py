@@ -23,8 +23,9 @@ see :data:`SCENARIOS` for the same facts as data):
 * ``SH-0003`` -- rail shipment to DC-CENTRAL, ETA 2026-03-06, 120 x SKU-005. A 5-day delay
   leaves SO-0007 (CUST-003) and SO-0008 (CUST-001) short by 50; transfers of 30 from
   DC-EAST and 20 from DC-SOUTH cover it fully, so no purchase order.
-* ``SH-0004`` -- ocean shipment to DC-SOUTH, ETA 2026-03-10, SKU-006. A delay affects no
-  order: SO-0010 is due earlier but covered by stock, SO-0009 is due after the new ETA.
+* ``SH-0004`` -- ocean shipment to DC-SOUTH, ETA 2026-03-10, SKU-006. A delay of up to 14
+  days affects no order: SO-0010 is due earlier but covered by stock, SO-0009 is due after
+  the new ETA.
 * Support: ``INV-0001`` ($189.00, CUST-005 silver) was charged twice -- disputed,
   refundable, under the $500 auto-refund limit -- with open billing ticket ``TCK-0001``.
   ``INV-0002`` ($2,460.00, CUST-008 platinum) is disputed for damaged goods ($738.00), with
@@ -34,8 +35,10 @@ see :data:`SCENARIOS` for the same facts as data):
 * Compliance: ``SUP-013`` is not approved; ``SUP-017`` has an ESG score of 32;
   ``SUP-019`` has weak financial health (24/100).
 
-Random data never uses the scenario SKUs (SKU-001, -002, -003, -005, -006) in open orders
-or shipments, so the scenarios hold for every seed.
+Each shipment scenario gives the same orders, transfers and totals for any delay in its
+``same_for_delay_days`` range (SH-0001: 5-16 days; a 4-day delay still needs one PO above
+the threshold, $29,240). Random data never uses the scenario SKUs (SKU-001, -002, -003,
+-005, -006) in open orders or shipments, so the scenarios hold for every seed.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ BUSINESS_DATE = date(2026, 3, 2)
 SCENARIOS: dict[str, dict[str, Any]] = {
     "po_above_threshold": {
         "shipment_id": "SH-0001", "dc_id": "DC-EAST", "delay_days": 5, "new_eta": "2026-03-09",
+        "same_for_delay_days": (5, 16),
         "affected_orders": ["SO-0001", "SO-0002", "SO-0003", "SO-0004"],
         "customers": {"CUST-001": "platinum", "CUST-002": "gold", "CUST-003": "silver", "CUST-004": "bronze"},
         "shortfall": {"SKU-001": 270, "SKU-002": 120},
@@ -61,6 +65,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     },
     "po_below_threshold": {
         "shipment_id": "SH-0002", "dc_id": "DC-WEST", "delay_days": 5, "new_eta": "2026-03-10",
+        "same_for_delay_days": (4, 60),
         "affected_orders": ["SO-0005", "SO-0006"],
         "customers": {"CUST-009": "gold", "CUST-010": "silver"},
         "shortfall": {"SKU-003": 65},
@@ -69,6 +74,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     },
     "transfers_only": {
         "shipment_id": "SH-0003", "dc_id": "DC-CENTRAL", "delay_days": 5, "new_eta": "2026-03-11",
+        "same_for_delay_days": (4, 60),
         "affected_orders": ["SO-0007", "SO-0008"],
         "customers": {"CUST-003": "silver", "CUST-001": "platinum"},
         "shortfall": {"SKU-005": 50},
@@ -77,6 +83,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     },
     "no_impact": {
         "shipment_id": "SH-0004", "dc_id": "DC-SOUTH", "delay_days": 5, "new_eta": "2026-03-15",
+        "same_for_delay_days": (1, 14),
         "affected_orders": [], "unaffected_orders": ["SO-0009", "SO-0010"],
     },
     "duplicate_charge": {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import uuid
 from datetime import date
 from pathlib import Path
 from typing import Any, Callable
@@ -117,7 +118,7 @@ def _remove_db_files(path: Path) -> None:
 def _build(path: Path, seed: int) -> None:
     """Create and seed the world in a temp file, then move it into place (never a half-seeded file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     _remove_db_files(tmp)
     conn = sqlite3.connect(str(tmp), isolation_level=None)
     try:
@@ -150,17 +151,12 @@ class World:
 
     def __init__(self, path: Path, *, latency_ms: int = 0, faults: FaultPlan | None = None) -> None:
         """Attach to an existing world file; use :meth:`open` or :meth:`reset` to create one."""
+        _check_faults(faults)
         self.path = Path(path)
-        self._db = Database(self.path)
-        try:
-            meta = _read_meta(self._db, self.path)
-        except BaseException:
-            self._db.close()
-            raise
+        self._db, meta = _attach(self.path)
         self.seed = int(meta["seed"])
         self.today: date = date.fromisoformat(meta["business_date"])
         self.latency_ms = int(latency_ms)
-        _check_faults(faults)
         runtime = Runtime(self._db, self.today, self.latency_ms, faults)
         self.erp = erp.ERP(runtime)
         self.wms = wms.WMS(runtime)
@@ -171,7 +167,10 @@ class World:
 
     @classmethod
     def open(cls, path: Path | str, *, seed: int = 7, latency_ms: int = 0, faults: FaultPlan | None = None) -> "World":
-        """Open the world at ``path``, creating and seeding it first if the file does not exist."""
+        """Open the world at ``path``, creating and seeding it first if the file does not exist.
+
+        ``seed`` only matters when the file is created; an existing world keeps its data.
+        """
         path = Path(path)
         if not path.exists():
             _build(path, seed)
@@ -253,13 +252,21 @@ def _check_faults(faults: FaultPlan | None) -> None:
                          "use names like 'erp.create_purchase_order' (see tools.world.operation_names())")
 
 
-def _read_meta(db: Database, path: Path) -> dict[str, str]:
+def _attach(path: Path) -> tuple[Database, dict[str, str]]:
+    """Open the database and read its meta table; a file that is not a world is a clear error."""
+    if not path.is_file():
+        raise WorldError(f"no world at {path}; create one with World.open() or `opsgraph world reset`")
+    db = None
     try:
+        db = Database(path)
         with db.read() as conn:
             meta = {row["key"]: row["value"] for row in conn.execute("SELECT key, value FROM meta")}
     except sqlite3.DatabaseError as exc:
+        if db is not None:
+            db.close()
         raise WorldError(f"{path} is not an opsgraph world ({exc}); recreate it with `opsgraph world reset`") from None
     if meta.get("schema_version") != SCHEMA_VERSION:
+        db.close()
         raise WorldError(f"{path} has world schema {meta.get('schema_version')!r}, expected {SCHEMA_VERSION}; "
                          "recreate it with `opsgraph world reset`")
-    return meta
+    return db, meta

@@ -7,7 +7,7 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from opsgraph.cli.main import _print_json, _settings, app, console, runs_app, user_errors, world_app
+from opsgraph.cli.app import _print_json, _settings, app, console, runs_app, user_errors, world_app
 from opsgraph.cli.render import cost_table, print_pending, print_report, step_printer
 from opsgraph.errors import UserError
 

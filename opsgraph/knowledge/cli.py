@@ -15,6 +15,7 @@ from typing import Any, Callable, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 kb_app = typer.Typer(
     help="Knowledge base: ingest the policy/SOP corpus into Chroma, search it as an agent, show stats.\n\n"
@@ -42,7 +43,7 @@ def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except (UserError, PolicyError, SettingsError) as exc:
-            err.print(f"error: {exc}", markup=False, highlight=False)
+            err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err.print("interrupted; run the command again to finish (ingestion is idempotent)")
@@ -89,13 +90,15 @@ def ingest_cmd(
 
 
 def _print_report(report: Any) -> None:
-    table = Table("files added", "changed", "deleted", "unchanged", "chunks embedded", "chunks deleted",
-                  "chunks total", "seconds", title=f"ingested into {report.store}")
-    table.add_row(*(str(v) for v in (report.files_added, report.files_changed, report.files_deleted,
-                                     report.files_unchanged, report.chunks_embedded, report.chunks_deleted,
-                                     report.chunks_total, f"{report.seconds:.2f}")))
+    table = Table("", "files", "chunks", title=f"ingested into {report.store}", title_justify="left")
+    table.add_row("added", str(report.files_added), "")
+    table.add_row("changed", str(report.files_changed), "")
+    table.add_row("deleted", str(report.files_deleted), str(report.chunks_deleted))
+    table.add_row("unchanged", str(report.files_unchanged), "")
+    table.add_row("embedded", "", str(report.chunks_embedded))
+    table.add_row("in store", "", str(report.chunks_total))
     console.print(table)
-    console.print(f"embedding: {report.embedding}")
+    console.print(f"embedding: {report.embedding}   time: {report.seconds:.2f} s", markup=False)
 
 
 @kb_app.command("search")
@@ -125,10 +128,13 @@ def search_cmd(
         console.print_json(json.dumps([h.as_dict() for h in hits]))
         return
     who = f"as {agent}" if agent else "as operator (full access)"
-    table = Table("#", "score", "citation", "access", "text", title=f"{query!r} {who}")
+    # Rows are in fused rank order; "score" is the cosine similarity of each chunk to the query.
+    table = Table(title=Text(f"{query!r} {who}"))
+    for name in ("#", "score", "citation", "access", "text"):
+        table.add_column(name, overflow="fold", ratio=3 if name in ("citation", "text") else None)
     for rank, hit in enumerate(hits, start=1):
-        table.add_row(str(rank), f"{hit.score:.3f}", hit.citation, hit.access, _brief(hit.text))
-    console.print(table if hits else f"no results {who}")
+        table.add_row(str(rank), f"{hit.score:.3f}", Text(hit.citation), hit.access, Text(_brief(hit.text)))
+    console.print(table if hits else Text(f"no results {who}"))
 
 
 def _brief(text: str, limit: int = 240) -> str:
@@ -144,8 +150,9 @@ def stats_cmd(as_json: bool = typer.Option(False, "--json", help="Print as JSON.
     if as_json:
         console.print_json(json.dumps(stats))
         return
-    console.print(f"store: {stats['store']}")
-    console.print(f"embedding: {stats['embedding'] or '-'} (settings select {stats['configured_embedding']})")
+    console.print(f"store: {stats['store']}", markup=False)
+    console.print(f"embedding: {stats['embedding'] or '-'} (settings select {stats['configured_embedding']})",
+                  markup=False)
     if not stats["chunks"]:
         console.print("the collection is empty; run 'opsgraph kb ingest'")
         return

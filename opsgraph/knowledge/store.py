@@ -80,8 +80,9 @@ class KnowledgeStore:
     def peek(self) -> Any:
         """The collection without an embedding function (to read metadata), or None if absent."""
         # embedding_function=None skips Chroma's own conflict check so we can explain it ourselves.
+        client = self.client  # connection problems already carry a clear message
         try:
-            return self.client.get_collection(COLLECTION_NAME, embedding_function=None)
+            return client.get_collection(COLLECTION_NAME, embedding_function=None)
         except Exception as exc:  # noqa: BLE001 - chroma raises NotFoundError or ValueError
             if "does not exist" in str(exc) or "not found" in str(exc).lower():
                 return None

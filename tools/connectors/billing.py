@@ -85,6 +85,8 @@ class Billing(Connector):
         """Refund up to the invoice's refundable balance (payments minus earlier refunds)."""
         req = validate(RefundRequest, {"invoice_id": invoice_id, "amount_usd": amount_usd, "reason": reason})
         req.invoice_id, req.amount_usd = norm_id(req.invoice_id), money(req.amount_usd)
+        if req.amount_usd <= 0:
+            raise ValidationFailed("amount_usd must be at least $0.01")
         approver = (approved_by or "").strip() or None
         # approved_by records who signed off; it is not part of the request identity.
         return self._write("issue_refund", idempotency_key, req.model_dump(),

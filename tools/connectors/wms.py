@@ -81,27 +81,35 @@ def _due_lines(conn: sqlite3.Connection, shipment: dict[str, Any]) -> list[sqlit
 
 
 def affected_orders(conn: sqlite3.Connection, shipment: dict[str, Any]) -> dict[str, Any]:
-    """Order lines the DC cannot serve before the shipment arrives, and the shortfall per SKU.
+    """Order lines the DC cannot serve before the shipment arrives, and the shortfall per SKU."""
+    # A delivered shipment's goods are already on the shelf: no order waits for it any more.
+    affected = [] if shipment["status"] == "delivered" else _allocate(conn, shipment)
+    short: dict[str, int] = {}
+    for line in affected:
+        short[line["sku_id"]] = short.get(line["sku_id"], 0) + line["short_quantity"]
+    return {
+        "shipment_id": shipment["shipment_id"], "dc_id": shipment["dc_id"], "new_eta": shipment["eta"],
+        "shipment_status": shipment["status"], "affected_orders": affected,
+        "order_ids": list(dict.fromkeys(a["order_id"] for a in affected)),
+        "customer_ids": list(dict.fromkeys(a["customer_id"] for a in affected)),
+        "shortfall": [{"sku_id": sku, "dc_id": shipment["dc_id"], "quantity": qty} for sku, qty in sorted(short.items())],
+    }
 
-    Available stock is allocated to due lines earliest promise first (higher tier first on
-    the same day); a line that is not fully covered is affected.
+
+def _allocate(conn: sqlite3.Connection, shipment: dict[str, Any]) -> list[dict[str, Any]]:
+    """Give available stock to due lines, earliest promise first (higher tier first on the same day).
+
+    A line that is not fully covered is affected, with the uncovered part as short_quantity.
     """
     left = {line["sku_id"]: level["available"] for line in shipment["lines"]
             for level in stock_levels(conn, line["sku_id"]) if level["dc_id"] == shipment["dc_id"]}
-    affected, short = [], {}
+    affected = []
     for row in _due_lines(conn, shipment):
         covered = min(max(left.get(row["sku_id"], 0), 0), row["quantity"])
         left[row["sku_id"]] = left.get(row["sku_id"], 0) - covered
         if covered < row["quantity"]:
             affected.append({**dict(row), "short_quantity": row["quantity"] - covered})
-            short[row["sku_id"]] = short.get(row["sku_id"], 0) + row["quantity"] - covered
-    order_ids = list(dict.fromkeys(a["order_id"] for a in affected))
-    return {
-        "shipment_id": shipment["shipment_id"], "dc_id": shipment["dc_id"], "new_eta": shipment["eta"],
-        "shipment_status": shipment["status"], "affected_orders": affected, "order_ids": order_ids,
-        "customer_ids": list(dict.fromkeys(a["customer_id"] for a in affected)),
-        "shortfall": [{"sku_id": sku, "dc_id": shipment["dc_id"], "quantity": qty} for sku, qty in sorted(short.items())],
-    }
+    return affected
 
 
 def _spare_by_dc(conn: sqlite3.Connection, sku_id: str, exclude_dc: str) -> list[tuple[str, int]]:

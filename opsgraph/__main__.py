@@ -1,0 +1,5 @@
+"""``python -m opsgraph`` runs the command line."""
+
+from opsgraph.cli.main import main
+
+main()
