@@ -67,6 +67,20 @@ def agent_turn(spec: AgentSpec, ctx: OpsContext, state: dict, prompt_values: dic
     return {"messages": [message], "calls": [record], "agent_rounds": rounds, "active_agent": spec.name}
 
 
+def guard_step(state: dict, ctx: OpsContext, counter: str = "steps") -> str | None:
+    """Check the run's limits at a step boundary; returns why the run must stop, or None.
+
+    Every topology calls this before each routing decision, so the kill switch and the
+    step limit behave the same in every graph.
+    """
+    if ctx.audit.stop_requested(thread_id()):
+        return "stopped by operator (kill switch)"
+    limit = ctx.limit("max_steps")
+    if int(state.get(counter) or 0) >= limit:
+        return f"step limit of {limit} supervisor turns reached before the work was finished"
+    return None
+
+
 def needs_gate(message: AIMessage, ctx: OpsContext) -> bool:
     """True when any requested call carries an approval rule (the gate decides if it applies)."""
     return any(gate_kind(ctx.tools.get(c["name"])) for c in message.tool_calls)

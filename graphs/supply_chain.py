@@ -23,7 +23,7 @@ from agents.customer_comms import CUSTOMER_COMMS
 from agents.inventory import INVENTORY
 from agents.logistics import LOGISTICS
 from agents.procurement import PROCUREMENT
-from graphs.components import agent_turn, approval_gate, audit_model_call, execute_tool_calls, needs_gate, thread_id
+from graphs.components import agent_turn, approval_gate, audit_model_call, execute_tool_calls, guard_step, needs_gate
 from graphs.incident import build_incident_report
 from graphs.state import SupplyChainInput, SupplyChainOutput, SupplyChainState
 from opsgraph.context import OpsContext, resolve_context
@@ -59,21 +59,12 @@ def intake(state: SupplyChainState) -> dict:
     return {"messages": [event_message(state["event"])], "steps": 0}
 
 
-def _stop_reason(state: SupplyChainState, ctx: OpsContext) -> str | None:
-    if ctx.audit.stop_requested(thread_id()):
-        return "stopped by operator (kill switch)"
-    limit = ctx.limit("max_steps")
-    if int(state.get("steps") or 0) >= limit:
-        return f"step limit of {limit} supervisor turns reached before the work was finished"
-    return None
-
-
 def supervisor(
     state: SupplyChainState, runtime: Runtime[OpsContext]
 ) -> Command[Literal["logistics", "inventory", "procurement", "customer_comms", "report"]]:
     """Pick the next worker, or finish."""
     ctx = resolve_context(runtime.context)
-    stop = _stop_reason(state, ctx)
+    stop = guard_step(state, ctx)
     if stop:
         return Command(goto=REPORT, update={"stop_reason": stop})
     system = SystemMessage(load_prompt("supervisor"))

@@ -21,6 +21,8 @@ class GraphEntry:
     builder: Callable[[], StateGraph]
     make_input: Callable[[dict[str, Any], Any], dict[str, Any]]
     title: Callable[[dict[str, Any]], str]
+    # Turns one line typed in the chat REPL into graph input (new thread or next turn).
+    chat_input: Callable[[str, Any], dict[str, Any]] | None = None
 
 
 _SHIPMENT = re.compile(r"\bSH-\d{4}\b")
@@ -79,6 +81,7 @@ def graph_entries() -> dict[str, GraphEntry]:
             "A late inbound shipment: logistics, inventory, procurement and customer comms under a supervisor.",
             _supply_chain_builder, supply_chain_input,
             lambda inp: f"shipment {inp['event']['shipment_id']} +{inp['event']['delay_days']}d",
+            chat_input=lambda text, world: supply_chain_input({"event": text}, world),
         ),
     ]
     return {entry.graph_id: entry for entry in entries}

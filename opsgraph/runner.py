@@ -122,10 +122,11 @@ class Runner:
     def _drive(self, graph_id: str, thread_id: str, payload: Any, on_step: StepCallback | None) -> RunResult:
         graph = self.graph(graph_id)
         try:
-            for update in graph.stream(payload, self.config(thread_id), context=self.context, stream_mode="updates"):
-                for node, data in update.items():
-                    if on_step:
-                        on_step(node, data if isinstance(data, dict) else {"value": data})
+            with tracing(self.context.settings, graph_id, thread_id):
+                for update in graph.stream(payload, self.config(thread_id), context=self.context, stream_mode="updates"):
+                    for node, data in update.items():
+                        if on_step:
+                            on_step(node, data if isinstance(data, dict) else {"value": data})
         except BaseException:
             self.context.audit.set_status(thread_id, "failed")
             raise
@@ -138,6 +139,16 @@ class Runner:
         status = _status(snapshot.next, pending, values)
         self.context.audit.set_status(thread_id, status)
         return RunResult(thread_id, graph_id, status, values, pending)
+
+
+def tracing(settings: Settings, graph_id: str, thread_id: str):
+    """LangSmith tracing on only when a key is configured; otherwise off, whatever the environment says."""
+    from langsmith import tracing_context
+
+    if not settings.langsmith_enabled:
+        return tracing_context(enabled=False)
+    return tracing_context(enabled=True, project_name=settings.langsmith_project,
+                           metadata={"graph_id": graph_id, "thread_id": thread_id})
 
 
 def _status(next_nodes: tuple, pending: list, values: dict) -> str:
