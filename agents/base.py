@@ -17,3 +17,5 @@ class AgentSpec:
     prompt: str
     tools: tuple[str, ...]
     history: HistoryPolicy = "full"
+    # Agents this one may hand the conversation to (handoff topologies make the tools).
+    handoffs: tuple[str, ...] = ()

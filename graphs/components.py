@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from typing import Any
+from typing import Any, Sequence
 
 from langchain_core.messages import AIMessage, AnyMessage, SystemMessage, ToolMessage
 from langchain_core.tools import BaseTool
@@ -19,10 +19,11 @@ from langgraph.types import Command, interrupt
 from pydantic import ValidationError
 
 from agents.base import AgentSpec
-from graphs.history import history_view
+from graphs.history import context_policy, history_view
 from opsgraph.citations import collect_citations
 from opsgraph.context import OpsContext
 from opsgraph.governance.approvals import apply_edits, check_gate, gate_kind, parse_decision
+from opsgraph.governance.budgets import budget_request, exhausted, load_budgets, merge_budget
 from opsgraph.prompts import load_prompt
 
 MAX_TOOL_RESULT_CHARS = 6000
@@ -45,20 +46,34 @@ def idempotency_key(thread: str, name: str, args: dict[str, Any]) -> str:
 
 
 def audit_model_call(ctx: OpsContext, agent: str, position: int, record: dict, message: AIMessage) -> None:
-    """Write one model call (and the decision it made) to the audit store."""
+    """Write one model call (and the decision it made) to the audit store; an escalated first attempt too."""
     decision = {"tool_calls": [{"name": c["name"], "args": c["args"]} for c in message.tool_calls]}
     if not message.tool_calls:
         decision["answer"] = str(message.content)[:2000]
+    first = record.get("escalated_from")
+    if first:
+        ctx.audit.record(thread_id(), f"model:{agent}:{position}:escalated", "model_call", agent=agent,
+                         name=first["model"], args={k: first[k] for k in ("tier", "rule", "signals")},
+                         result={"escalated": first["escalation_reason"], "usage": first}, ok=False)
+    usage = {k: v for k, v in record.items() if k != "escalated_from"}
     ctx.audit.record(thread_id(), f"model:{agent}:{position}", "model_call", agent=agent, name=record["model"],
-                     args={k: record[k] for k in ("tier", "rule", "signals")}, result={**decision, "usage": record})
+                     args={k: record[k] for k in ("tier", "rule", "signals")}, result={**decision, "usage": usage})
 
 
-def agent_turn(spec: AgentSpec, ctx: OpsContext, state: dict, prompt_values: dict[str, Any]) -> dict[str, Any]:
-    """Run one model round for ``spec``; returns the state update (message, call record, rounds)."""
+def agent_turn(spec: AgentSpec, ctx: OpsContext, state: dict, prompt_values: dict[str, Any],
+               extra_tools: Sequence[BaseTool] = ()) -> dict[str, Any]:
+    """Run one model round for ``spec``; returns the state update (message, call record, rounds).
+
+    The agent sees the thread through its context policy (``agents.<name>.history`` in
+    policy.yaml, else ``spec.history``). ``extra_tools`` are bound besides the catalog tools
+    of ``spec``: tools a topology makes itself, such as handoffs.
+    """
     rounds = int(state.get("agent_rounds") or 0) + 1
+    enforce_budget(state, ctx, agent=spec.name)
     system = SystemMessage(load_prompt(spec.prompt, **prompt_values))
-    view = history_view(state["messages"], spec.name, spec.history)
-    message, record = ctx.gateway.invoke(spec.name, [system, *view], ctx.tools_for(spec))
+    view = history_view(state["messages"], spec.name, context_policy(spec.name, ctx.policy, spec.history))
+    tools = [*ctx.tools_for(spec), *extra_tools]
+    message, record = ctx.gateway.invoke(spec.name, [system, *view], tools, state=state)
     message.name = spec.name
     if message.tool_calls and rounds >= ctx.limit("max_agent_rounds"):
         # Dropping the calls keeps the thread valid: no tool call is left without a result.
@@ -70,15 +85,34 @@ def agent_turn(spec: AgentSpec, ctx: OpsContext, state: dict, prompt_values: dic
 def guard_step(state: dict, ctx: OpsContext, counter: str = "steps") -> str | None:
     """Check the run's limits at a step boundary; returns why the run must stop, or None.
 
-    Every topology calls this before each routing decision, so the kill switch and the
-    step limit behave the same in every graph.
+    Every topology calls this before each routing decision, so the kill switch, the step
+    limit and the budgets behave the same in every graph. A spent budget does not end the
+    run: it pauses it with a ``{"type": "budget"}`` interrupt until someone raises the cap.
     """
     if ctx.audit.stop_requested(thread_id()):
         return "stopped by operator (kill switch)"
     limit = ctx.limit("max_steps")
     if int(state.get(counter) or 0) >= limit:
         return f"step limit of {limit} supervisor turns reached before the work was finished"
+    enforce_budget(state, ctx)
     return None
+
+
+def enforce_budget(state: dict, ctx: OpsContext, agent: str | None = None) -> None:
+    """Pause the run (LangGraph interrupt, state checkpointed) while a cap that applies is spent.
+
+    Checks the run's caps and every agent's, or only ``agent``'s before that agent's call.
+    The resume value (new caps, also written to state ``budget`` by the runner) is applied
+    at once; if the raised caps are still spent the run pauses again.
+    """
+    calls = list(state.get("calls") or [])
+    overrides = state.get("budget") or {}
+    while found := exhausted(load_budgets(ctx.policy, overrides), calls, agent):
+        request = budget_request(found, len(calls))
+        ctx.audit.record(thread_id(), f"budget:{len(calls)}:{request['budget']}", "budget_exhausted",
+                         agent=agent, name=request["budget"], result=request, ok=False)
+        raised = interrupt(request)
+        overrides = merge_budget(overrides, raised if isinstance(raised, dict) else {})
 
 
 def needs_gate(message: AIMessage, ctx: OpsContext) -> bool:
@@ -122,13 +156,17 @@ def _approval_request(call: dict, check: Any, agent: str) -> dict[str, Any]:
     }
 
 
-def execute_tool_calls(state: dict, ctx: OpsContext) -> dict[str, Any]:
-    """Run the last assistant message's tool calls for the active agent; returns the state update."""
+def execute_tool_calls(state: dict, ctx: OpsContext, calls: Sequence[dict] | None = None) -> dict[str, Any]:
+    """Run the last assistant message's tool calls (or only ``calls`` of them) for the active agent.
+
+    Returns the state update. A topology that handles some calls itself (handoffs) passes
+    the others as ``calls`` and answers the rest, so every call still gets one tool message.
+    """
     message = last_ai(state["messages"])
     agent = state.get("active_agent") or (message.name if message else "")
     decisions = {a["tool_call_id"]: a for a in state.get("approvals") or []}
     results, actions = [], []
-    for call in message.tool_calls if message else []:
+    for call in calls if calls is not None else (message.tool_calls if message else []):
         tool_message, action = _run_one(call, agent, ctx, decisions.get(call["id"]))
         results.append(tool_message)
         actions.append(action)
@@ -185,6 +223,19 @@ def _refuse(call: dict, agent: str, ctx: OpsContext, reason: str) -> tuple[ToolM
     return _finish(call, agent, ctx, "refused", f"refused: {reason}", writes=False)
 
 
+def refuse_call(call: dict, agent: str, ctx: OpsContext, reason: str) -> tuple[ToolMessage, dict]:
+    """Answer a call the agent may not make: a refusal tool message, an action and a ``tool_refused`` audit event."""
+    return _refuse(call, agent, ctx, reason)
+
+
+def skip_call(call: dict, agent: str, ctx: OpsContext, reason: str) -> tuple[ToolMessage, dict]:
+    """Answer a call that is deliberately not executed (a second handoff in one message, say).
+
+    The tool message keeps the thread valid for any chat API; the audit event is ``tool_skipped``.
+    """
+    return _finish(call, agent, ctx, "skipped", f"not executed: {reason}", writes=False)
+
+
 def _finish(call: dict, agent: str, ctx: OpsContext, status: str, result: Any, *, writes: bool,
             args: dict | None = None, latency_ms: float = 0.0):
     ok = status == "done"
@@ -192,7 +243,8 @@ def _finish(call: dict, agent: str, ctx: OpsContext, status: str, result: Any, *
     if len(text) > MAX_TOOL_RESULT_CHARS:
         text = text[:MAX_TOOL_RESULT_CHARS] + " …[truncated]"
     kind = "tool_call" if status in ("done", "error") else f"tool_{status}"
-    ctx.audit.record(thread_id(), f"tool:{call['id']}", kind, agent=agent, name=call["name"],
+    # The agent is part of the key: agents running in parallel may issue identical call ids.
+    ctx.audit.record(thread_id(), f"tool:{agent}:{call['id']}", kind, agent=agent, name=call["name"],
                      args=args if args is not None else call["args"], result=result, ok=ok)
     message = ToolMessage(content=text, tool_call_id=call["id"], name=call["name"], status="success" if ok else "error")
     action = {"agent": agent, "tool": call["name"], "tool_call_id": call["id"], "args": args or call["args"],

@@ -11,6 +11,24 @@ from typing import Sequence
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
 
 from agents.base import HistoryPolicy
+from opsgraph.governance.policy import Policy, PolicyError
+
+HISTORY_POLICIES: tuple[str, ...] = ("full", "last_message", "summary", "own_turns")
+
+
+def context_policy(agent: str, policy: Policy, default: HistoryPolicy = "full") -> HistoryPolicy:
+    """``agent``'s context policy: ``agents.<agent>.history`` in policy.yaml, else ``default``.
+
+    Reading it from the policy lets operators change what an agent sees without a code
+    change; an unknown value is a configuration error, not a silent fallback.
+    """
+    try:
+        chosen = policy.get(f"agents.{agent}.history")
+    except PolicyError:
+        return default
+    if chosen not in HISTORY_POLICIES:
+        raise PolicyError(f"agents.{agent}.history is {chosen!r}; use one of {', '.join(HISTORY_POLICIES)}")
+    return chosen
 
 
 def _last_request(messages: Sequence[AnyMessage]) -> int:

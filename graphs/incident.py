@@ -31,6 +31,7 @@ def cost_summary(calls: list[dict]) -> dict[str, Any]:
         "input_tokens": sum(c["input_tokens"] for c in calls),
         "output_tokens": sum(c["output_tokens"] for c in calls),
         "total_usd": round(sum(c["cost_usd"] for c in calls), 8),
+        "escalations": sum(1 for c in calls if c.get("escalated")),
         "by_agent": dict(by_agent),
         "by_tier": dict(by_tier),
     }

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal, NotRequired, TypedDict
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 
+from opsgraph.governance.budgets import merge_budget
+
 
 def merge_unique(left: list[str] | None, right: list[str] | None) -> list[str]:
     """Append items not already present, keeping first-seen order."""
@@ -28,6 +30,49 @@ class CallRecord(TypedDict):
     latency_ms: float
     rule: str
     signals: dict[str, Any]
+    call_id: NotRequired[str]
+    router_ms: NotRequired[float]
+    escalated: NotRequired[bool]  # this attempt was retried on the large tier
+    escalation_reason: NotRequired[str | None]
+    validation: NotRequired[str | None]  # what was wrong with (or recovered from) the answer
+
+
+def add_calls(left: list[CallRecord] | None, right: list[CallRecord] | None) -> list[CallRecord]:
+    """Append call records; an escalated call brings its first attempt (``escalated_from``) along.
+
+    A record whose ``call_id`` is already present replaces it: that is how an earlier
+    small-tier call is marked escalated when a checker's rejection sends its retry to large.
+    """
+    merged = list(left or [])
+    index = {c["call_id"]: i for i, c in enumerate(merged) if c.get("call_id")}
+    for record in right or []:
+        first = record.get("escalated_from")
+        attempts = [first, {k: v for k, v in record.items() if k != "escalated_from"}] if first else [record]
+        for attempt in attempts:
+            position = index.get(attempt.get("call_id")) if attempt.get("call_id") else None
+            if position is None:
+                index[attempt.get("call_id")] = len(merged)
+                merged.append(attempt)
+            else:
+                merged[position] = attempt
+    return merged
+
+
+class ReviewRecord(TypedDict):
+    """A checker's verdict on a maker agent's answer; a rejection sends the retry to the large tier."""
+
+    agent: str
+    reviewer: str
+    approved: bool
+    reason: str
+
+
+class BudgetOverrides(TypedDict, total=False):
+    """Per-run caps that replace policy.yaml ``budgets`` (kept in state so a resumed run sees them)."""
+
+    max_usd: float
+    max_tokens: int
+    agents: dict[str, dict[str, float]]
 
 
 class ActionRecord(TypedDict):
@@ -39,7 +84,7 @@ class ActionRecord(TypedDict):
     args: dict[str, Any]
     writes: bool
     ok: bool
-    status: Literal["done", "error", "refused", "rejected"]
+    status: Literal["done", "error", "refused", "rejected", "skipped"]
     result: Any
     latency_ms: float
 
@@ -65,10 +110,12 @@ class OpsState(TypedDict):
     agent_rounds: int
     visited: Annotated[list[str], operator.add]
     actions: Annotated[list[ActionRecord], operator.add]
-    calls: Annotated[list[CallRecord], operator.add]
+    calls: Annotated[list[CallRecord], add_calls]
     approvals: Annotated[list[ApprovalRecord], operator.add]
     citations: Annotated[list[str], merge_unique]
     stop_reason: str | None
+    reviews: Annotated[list[ReviewRecord], operator.add]
+    budget: Annotated[BudgetOverrides, merge_budget]
 
 
 class ShipmentEvent(TypedDict):
@@ -116,3 +163,333 @@ class SupplyChainState(OpsState):
 
     event: ShipmentEvent
     report: IncidentReport
+
+
+class StepCheck(TypedDict):
+    """The validation of one step's output in a sequential chain."""
+
+    step: str
+    agent: str
+    ok: bool
+    errors: list[str]
+
+
+class ContractReport(TypedDict):
+    """What a contract review found, for approvers and for evals."""
+
+    title: str
+    outcome: Literal["completed", "stopped"]
+    stop_reason: str | None
+    contract_id: str
+    supplier: str | None
+    recommendation: str | None
+    highest_risk: str | None
+    flagged_risks: list[dict[str, Any]]
+    rationale: str | None
+    terms: dict[str, Any] | None
+    validation: list[StepCheck]
+    steps: list[str]
+    policies_cited: list[str]
+    cost: dict[str, Any]
+
+
+class ContractReviewInput(TypedDict):
+    """Input of ``contract_review``."""
+
+    contract_id: str
+    messages: NotRequired[list[AnyMessage]]
+
+
+class ContractReviewOutput(TypedDict):
+    """Output of ``contract_review``."""
+
+    report: ContractReport
+    messages: list[AnyMessage]
+
+
+class ContractReviewState(OpsState):
+    """Full state of ``contract_review``: each step's validated output, and the draft under check."""
+
+    contract_id: str
+    draft: dict[str, Any] | None
+    terms: dict[str, Any] | None
+    compliance: dict[str, Any] | None
+    summary: dict[str, Any] | None
+    validation: Annotated[list[StepCheck], operator.add]
+    report: ContractReport
+
+
+class RiskFinding(TypedDict):
+    """One assessor's scored finding on a supplier (invalid findings are kept, but do not vote)."""
+
+    assessor: str
+    dimension: str
+    supplier_id: str
+    score: float
+    risk_level: str
+    confidence: float
+    evidence: list[str]
+    citations: list[str]
+    valid: bool
+    errors: list[str]
+
+
+class RiskReport(TypedDict):
+    """The reconciled supplier risk rating, how it was reached and whether people must look."""
+
+    title: str
+    outcome: Literal["completed", "stopped"]
+    stop_reason: str | None
+    supplier_id: str
+    supplier_name: str | None
+    risk_level: str | None
+    score: float | None
+    method: str
+    votes: dict[str, float]
+    findings: list[RiskFinding]
+    disagreement: dict[str, Any] | None
+    needs_review: bool
+    review_reasons: list[str]
+    actions: str | None
+    policies_cited: list[str]
+    cost: dict[str, Any]
+
+
+class SupplierRiskInput(TypedDict):
+    """Input of ``supplier_risk``."""
+
+    supplier_id: str
+    messages: NotRequired[list[AnyMessage]]
+
+
+class SupplierRiskOutput(TypedDict):
+    """Output of ``supplier_risk``."""
+
+    report: RiskReport
+    messages: list[AnyMessage]
+
+
+class SupplierRiskState(OpsState):
+    """Full state of ``supplier_risk``: findings arrive from assessors running in parallel."""
+
+    supplier_id: str
+    findings: Annotated[list[RiskFinding], operator.add]
+    reconciled: dict[str, Any] | None
+    report: RiskReport
+
+
+class AssessorState(TypedDict):
+    """State of one assessor branch: its own conversation (``transcript``), apart from the others'."""
+
+    assessor: str
+    supplier_id: str
+    transcript: Annotated[list[AnyMessage], add_messages]
+    active_agent: str
+    agent_rounds: int
+    actions: Annotated[list[ActionRecord], operator.add]
+    calls: Annotated[list[CallRecord], add_calls]
+    citations: Annotated[list[str], merge_unique]
+    budget: Annotated[BudgetOverrides, merge_budget]
+    findings: Annotated[list[RiskFinding], operator.add]
+    visited: Annotated[list[str], operator.add]
+    messages: Annotated[list[AnyMessage], add_messages]
+
+
+class AssessorOutput(TypedDict):
+    """What an assessor branch hands back to ``supplier_risk``: its finding, report and accounting."""
+
+    findings: list[RiskFinding]
+    visited: list[str]
+    messages: list[AnyMessage]
+    actions: list[ActionRecord]
+    calls: list[CallRecord]
+    citations: list[str]
+
+
+# --- support_desk (handoff) -------------------------------------------------------------
+
+
+class HandoffRecord(TypedDict):
+    """One performed handoff between agents of the support desk."""
+
+    from_agent: str
+    to_agent: str
+    reason: str
+    tool_call_id: str
+    request: int
+
+
+class SupportReport(TypedDict):
+    """What one customer message on a ``support_desk`` thread led to."""
+
+    title: str
+    outcome: Literal["answered", "escalated", "stopped"]
+    stop_reason: str | None
+    reply: str
+    route: list[str]
+    handoffs: list[dict[str, Any]]
+    escalation: dict[str, Any] | None
+    actions_taken: list[str]
+    refunds: list[dict[str, Any]]
+    tickets_updated: list[dict[str, Any]]
+    plan_changes: list[dict[str, Any]]
+    approvals: list[dict[str, Any]]
+    policies_cited: list[str]
+    cost: dict[str, Any]
+    summary: list[str]
+
+
+class SupportInput(TypedDict):
+    """Input of ``support_desk``: the customer's message (one per turn), optionally who they are."""
+
+    messages: list[AnyMessage]
+    customer_id: NotRequired[str]
+
+
+class SupportOutput(TypedDict):
+    """Output of ``support_desk``."""
+
+    messages: list[AnyMessage]
+    report: SupportReport
+
+
+class SupportState(OpsState):
+    """Full state of ``support_desk``; ``route``/``handoff_count`` restart with each customer message."""
+
+    customer_id: str | None
+    requests: int
+    turn_start: int
+    route: list[str]
+    handoff_count: int
+    handoffs: Annotated[list[HandoffRecord], operator.add]
+    escalation: dict[str, Any] | None
+    report: SupportReport
+
+
+# --- procurement_review (group chat, maker-checker) ------------------------------------
+
+
+class PurchaseRequest(TypedDict):
+    """What a requester asks procurement to buy."""
+
+    sku_id: str
+    quantity: int
+    dc_id: str
+    needed_by: NotRequired[str | None]
+    preferred_supplier_id: NotRequired[str | None]
+    cost_center: NotRequired[str]
+    notes: NotRequired[str]
+
+
+class VerdictRecord(TypedDict):
+    """One reviewer's typed verdict on one round's proposal."""
+
+    round: int
+    reviewer: str
+    verdict: Literal["approve", "revise", "reject"]
+    reasons: list[str]
+    confidence: float
+    required_changes: dict[str, Any]
+
+
+class RoundDecision(TypedDict):
+    """How one review round's verdicts were combined (see graphs/procurement_review.py)."""
+
+    round: int
+    decision: Literal["approve", "revise", "reject"]
+    rule: str
+
+
+class ProcurementReport(TypedDict):
+    """What a ``procurement_review`` run decided and did, for people and for evals."""
+
+    title: str
+    outcome: Literal["approved", "rejected", "escalated", "stopped"]
+    stop_reason: str | None
+    request: dict[str, Any]
+    proposal: dict[str, Any] | None
+    rounds: int
+    decisions: list[dict[str, Any]]
+    verdicts: list[dict[str, Any]]
+    conflict_rule: str
+    escalation: dict[str, Any] | None
+    purchase_order: dict[str, Any] | None
+    approvals: list[dict[str, Any]]
+    policies_cited: list[str]
+    cost: dict[str, Any]
+    agents: list[str]
+    summary: list[str]
+
+
+class ProcurementInput(TypedDict):
+    """Input of ``procurement_review``."""
+
+    request: PurchaseRequest
+    messages: NotRequired[list[AnyMessage]]
+
+
+class ProcurementOutput(TypedDict):
+    """Output of ``procurement_review``."""
+
+    report: ProcurementReport
+    messages: list[AnyMessage]
+
+
+class ProcurementState(OpsState):
+    """Full state of ``procurement_review``; ``messages`` is the shared review thread (the audit trail)."""
+
+    request: PurchaseRequest
+    amended: dict[str, Any]
+    round: int
+    floor_start: int
+    proposal: dict[str, Any] | None
+    verdicts: Annotated[list[VerdictRecord], operator.add]
+    decisions: Annotated[list[RoundDecision], operator.add]
+    escalation: dict[str, Any] | None
+    report: ProcurementReport
+
+
+# --- operations_director (hierarchical) ------------------------------------------------
+
+
+def merge_dicts(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
+    """Shallow merge; the right side wins per key."""
+    return {**(left or {}), **(right or {})}
+
+
+class DirectorReport(TypedDict):
+    """What the teams did under the operations director."""
+
+    title: str
+    outcome: Literal["completed", "stopped"]
+    stop_reason: str | None
+    teams: dict[str, dict[str, Any]]
+    purchase_orders: list[dict[str, Any]]
+    approvals: list[dict[str, Any]]
+    cost: dict[str, Any]
+    agents: list[str]
+    summary: list[str]
+
+
+class DirectorInput(TypedDict):
+    """Input of ``operations_director``: a shipment event, a purchase request, or both."""
+
+    event: NotRequired[ShipmentEvent]
+    request: NotRequired[PurchaseRequest]
+    messages: NotRequired[list[AnyMessage]]
+
+
+class DirectorOutput(TypedDict):
+    """Output of ``operations_director``."""
+
+    report: DirectorReport
+    messages: list[AnyMessage]
+
+
+class DirectorState(OpsState):
+    """Full state of ``operations_director``; each team's own thread lives in its subgraph checkpoint."""
+
+    event: ShipmentEvent
+    request: PurchaseRequest
+    team_reports: Annotated[dict[str, dict[str, Any]], merge_dicts]
+    report: DirectorReport

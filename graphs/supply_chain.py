@@ -68,7 +68,7 @@ def supervisor(
     if stop:
         return Command(goto=REPORT, update={"stop_reason": stop})
     system = SystemMessage(load_prompt("supervisor"))
-    route, record = ctx.gateway.structured(SUPERVISOR, [system, *state["messages"]], Route)
+    route, record = ctx.gateway.structured(SUPERVISOR, [system, *state["messages"]], Route, state=state)
     goto = REPORT if route.next == "FINISH" or route.next in (state.get("visited") or []) else route.next
     note = AIMessage(content=f"-> {goto}: {route.reason}", name=SUPERVISOR)
     audit_model_call(ctx, SUPERVISOR, len(state["messages"]), record, note)

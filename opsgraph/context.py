@@ -89,7 +89,7 @@ def build_context(
         world=world,
         audit=audit or AuditStore(settings.audit_path),
         gateway=ModelGateway(settings, policy, routing=routing, factory=model_factory),
-        tools=build_tools(world),
+        tools=build_tools(world, policy),
         retriever=retriever,
         max_steps=max_steps,
     )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable
-
-from langgraph.graph import StateGraph
+from typing import TYPE_CHECKING, Any, Callable
 
 from opsgraph.errors import UserError
+
+if TYPE_CHECKING:  # importing LangGraph costs ~1 s; `opsgraph chat` and `graphs` list ids without it
+    from langgraph.graph import StateGraph
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,9 @@ class GraphEntry:
     title: Callable[[dict[str, Any]], str]
     # Turns one line typed in the chat REPL into graph input (new thread or next turn).
     chat_input: Callable[[str, Any], dict[str, Any]] | None = None
+    # Representative CLI-style options (as for make_input) on the seeded world: router
+    # calibration and the routing benchmark run these.
+    samples: tuple[dict[str, Any], ...] = ()
 
 
 _SHIPMENT = re.compile(r"\bSH-\d{4}\b")
@@ -73,6 +77,95 @@ def _supply_chain_builder() -> StateGraph:
     return build_supply_chain_graph()
 
 
+def _contract_review_builder() -> StateGraph:
+    from graphs.contract_review import build_contract_review_graph
+
+    return build_contract_review_graph()
+
+
+def _supplier_risk_builder() -> StateGraph:
+    from graphs.supplier_risk import build_supplier_risk_graph
+
+    return build_supplier_risk_graph()
+
+
+def _review_entries() -> list[GraphEntry]:
+    from opsgraph import review_inputs as inputs
+
+    return [
+        GraphEntry(
+            "contract_review", "sequential",
+            "A supplier contract: extract terms, check them against our standard terms, summarise the flagged risks; "
+            "every step's output is validated before the next step runs.",
+            _contract_review_builder, inputs.contract_review_input, lambda inp: f"contract {inp['contract_id']}",
+            chat_input=inputs.contract_review_chat,
+            samples=tuple({"contract": f"CTR-{n}"} for n in range(1001, 1007)),
+        ),
+        GraphEntry(
+            "supplier_risk", "concurrent",
+            "Finance, operations and ESG assessors score one supplier in parallel; a reconciler merges them by "
+            "confidence-weighted vote and flags disagreements.",
+            _supplier_risk_builder, inputs.supplier_risk_input, lambda inp: f"supplier {inp['supplier_id']}",
+            chat_input=inputs.supplier_risk_chat,
+            samples=tuple({"supplier": s} for s in ("SUP-001", "SUP-013", "SUP-017", "SUP-019", "SUP-006")),
+        ),
+    ]
+
+
+def _support_desk_builder() -> StateGraph:
+    from graphs.support_desk import build_support_desk_graph
+
+    return build_support_desk_graph()
+
+
+def _procurement_review_builder() -> StateGraph:
+    from graphs.procurement_review import build_procurement_review_graph
+
+    return build_procurement_review_graph()
+
+
+def _operations_director_builder() -> StateGraph:
+    from graphs.operations_director import build_operations_director_graph
+
+    return build_operations_director_graph()
+
+
+def _orchestration_entries() -> list[GraphEntry]:
+    from opsgraph import orchestration_inputs as inputs
+
+    return [
+        GraphEntry(
+            "support_desk", "handoff",
+            "A customer message: triage hands it to billing, technical support or account management; the "
+            "specialist keeps the conversation; too many handoffs or a ping-pong go to a human.",
+            _support_desk_builder, inputs.support_desk_input, inputs.support_title, chat_input=inputs.support_desk_chat,
+            samples=({"message": "I was charged twice for invoice INV-0001; please refund the duplicate charge. "
+                                 "Ticket TCK-0001."},
+                     {"message": "Since my password change our sync fails with error 401. Ticket TCK-0002."},
+                     {"message": "Please upgrade us from the pro plan to the enterprise plan. Ticket TCK-0003."}),
+        ),
+        GraphEntry(
+            "procurement_review", "group chat, maker-checker",
+            "A purchase request: a buyer proposes a purchase order, compliance and finance review it in one thread "
+            "until all approve (then it is raised) or the rounds run out (then a human decides).",
+            _procurement_review_builder, inputs.procurement_review_input, inputs.request_title,
+            chat_input=inputs.procurement_review_chat,
+            samples=({"request": "65 units of SKU-003 for DC-WEST from SUP-006"},
+                     {"request": "20 units of SKU-001 for DC-EAST from SUP-013"},
+                     {"request": "100 units of SKU-001 for DC-EAST from SUP-001"}),
+        ),
+        GraphEntry(
+            "operations_director", "hierarchical",
+            "A top supervisor delegates to team supervisors running as subgraphs: the supply chain team and the "
+            "procurement team.",
+            _operations_director_builder, inputs.operations_director_input, inputs.director_title,
+            chat_input=inputs.operations_director_chat,
+            samples=({"shipment": "SH-0002", "delay_days": 4},
+                     {"request": "65 units of SKU-003 for DC-WEST from SUP-006"}),
+        ),
+    ]
+
+
 def graph_entries() -> dict[str, GraphEntry]:
     """Every registered workflow by graph id."""
     entries = [
@@ -82,8 +175,13 @@ def graph_entries() -> dict[str, GraphEntry]:
             _supply_chain_builder, supply_chain_input,
             lambda inp: f"shipment {inp['event']['shipment_id']} +{inp['event']['delay_days']}d",
             chat_input=lambda text, world: supply_chain_input({"event": text}, world),
+            samples=tuple({"shipment": shipment, "delay_days": days} for shipment, days in (
+                ("SH-0001", 5), ("SH-0002", 4), ("SH-0003", 6), ("SH-0004", 2),
+                ("SH-0001", 2), ("SH-0002", 10), ("SH-0003", 12), ("SH-0005", 3))),
         ),
     ]
+    entries += _review_entries()
+    entries += _orchestration_entries()
     return {entry.graph_id: entry for entry in entries}
 
 

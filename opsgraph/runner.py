@@ -72,31 +72,68 @@ class Runner:
         return get_entry(graph_id).make_input(options, self.context.world)
 
     def start(self, graph_id: str, graph_input: dict[str, Any], thread_id: str | None = None,
-              on_step: StepCallback | None = None) -> RunResult:
-        """Start a new run; ``thread_id`` must not exist yet."""
+              on_step: StepCallback | None = None, *, budget: dict[str, Any] | None = None) -> RunResult:
+        """Start a new run; ``thread_id`` must not exist yet. ``budget`` overrides policy caps for this run
+        (``opsgraph.governance.budgets.budget_overrides`` builds it)."""
         thread_id = thread_id or f"{graph_id.split('_')[0]}-{uuid.uuid4().hex[:8]}"
         if self.context.audit.run(thread_id) is not None:
             raise UserError(f"thread {thread_id!r} already exists; resume it or pick another id")
+        if budget:
+            self._require_budget_field(graph_id)
         self.context.audit.register_run(thread_id, graph_id, get_entry(graph_id).title(graph_input))
-        return self._drive(graph_id, thread_id, graph_input, on_step)
+        payload: Any = graph_input
+        if budget:
+            # Input schemas carry only the graph's inputs, so the caps are written to state
+            # after the input is in and before the first node runs.
+            for _ in self.graph(graph_id).stream(graph_input, self.config(thread_id), context=self.context,
+                                                 interrupt_before="*"):
+                pass
+            payload = Command(update={"budget": budget})
+        return self._drive(graph_id, thread_id, payload, on_step)
 
-    def resume(self, thread_id: str, decision: Any = None, on_step: StepCallback | None = None) -> RunResult:
-        """Continue a thread: answer its pending approval, or carry on after a crash or stop."""
+    def resume(self, thread_id: str, decision: Any = None, on_step: StepCallback | None = None, *,
+               budget: dict[str, Any] | None = None) -> RunResult:
+        """Continue a thread: answer its pending approval, raise a spent budget (``budget``),
+        or carry on after a crash or a stop (kill switch)."""
         info = self._require(thread_id)
-        pending = self.pending(thread_id)
-        if pending and decision is None:
-            raise UserError(f"thread {thread_id} is waiting for approval; resume with --approve, --reject or --edit")
-        if not pending and decision is not None:
-            raise UserError(f"thread {thread_id} has no pending approval to decide")
-        if decision is not None:
-            try:
-                decision = parse_decision(decision)
-            except DecisionError as exc:
-                raise UserError(str(exc)) from None
+        snapshot = self.graph(info.graph_id).get_state(self.config(thread_id))
+        decision = self._check_resume(thread_id, snapshot, decision, budget)
+        if budget:
+            self._require_budget_field(info.graph_id)
         self.context.audit.request_stop(thread_id, False)
         self.context.audit.set_status(thread_id, "running")
-        command = Command(resume=decision) if decision is not None else None
-        return self._drive(info.graph_id, thread_id, command, on_step)
+        if budget:
+            self.context.audit.record(thread_id, f"budget_raised:{uuid.uuid4().hex[:12]}", "budget_raised",
+                                      name="budget", args=budget)
+        update = {"budget": budget} if budget else None
+        if snapshot.interrupts:
+            command = _answer(snapshot.interrupts, decision, budget, update)
+            return self._drive(info.graph_id, thread_id, command, on_step)
+        config = _before_stop(self.graph(info.graph_id), snapshot, self.config(thread_id))
+        command = Command(update=update) if update else None
+        return self._drive(info.graph_id, thread_id, command, on_step, config=config)
+
+    def _check_resume(self, thread_id: str, snapshot: Any, decision: Any, budget: dict[str, Any] | None) -> Any:
+        pending = [i.value for i in snapshot.interrupts]
+        approvals = [p for p in pending if not _is_budget(p)]
+        for paused in filter(_is_budget, pending):
+            _check_raise(thread_id, paused, budget or {})
+        if approvals and decision is None:
+            raise UserError(f"thread {thread_id} is waiting for approval; resume with --approve, --reject or --edit")
+        if not approvals and decision is not None:
+            raise UserError(f"thread {thread_id} has no pending approval to decide")
+        if budget and not snapshot.next and not snapshot.values.get("stop_reason"):
+            raise UserError(f"thread {thread_id} has finished; there is no run left to give a budget")
+        if decision is None:
+            return None
+        try:
+            return parse_decision(decision)
+        except DecisionError as exc:
+            raise UserError(str(exc)) from None
+
+    def _require_budget_field(self, graph_id: str) -> None:
+        if "budget" not in self.graph(graph_id).channels:
+            raise UserError(f"graph {graph_id} keeps no per-run budget in its state; set caps in policy.yaml")
 
     def status(self, thread_id: str) -> RunResult:
         """Current status of a thread without running anything."""
@@ -119,11 +156,13 @@ class Runner:
             raise UserError(f"no run with thread id {thread_id!r}; see 'opsgraph runs list'")
         return info
 
-    def _drive(self, graph_id: str, thread_id: str, payload: Any, on_step: StepCallback | None) -> RunResult:
+    def _drive(self, graph_id: str, thread_id: str, payload: Any, on_step: StepCallback | None,
+               config: dict[str, Any] | None = None) -> RunResult:
         graph = self.graph(graph_id)
+        config = config or self.config(thread_id)
         try:
             with tracing(self.context.settings, graph_id, thread_id):
-                for update in graph.stream(payload, self.config(thread_id), context=self.context, stream_mode="updates"):
+                for update in graph.stream(payload, config, context=self.context, stream_mode="updates"):
                     for node, data in update.items():
                         if on_step:
                             on_step(node, data if isinstance(data, dict) else {"value": data})
@@ -151,7 +190,47 @@ def tracing(settings: Settings, graph_id: str, thread_id: str):
                            metadata={"graph_id": graph_id, "thread_id": thread_id})
 
 
+def _is_budget(payload: Any) -> bool:
+    return isinstance(payload, dict) and payload.get("type") == "budget"
+
+
+def _check_raise(thread_id: str, paused: dict[str, Any], budget: dict[str, Any]) -> None:
+    """Every spent cap must be raised above what was spent, or the run would pause again at once."""
+    for cap in paused.get("exhausted", []):
+        source = budget if cap["scope"] == "run" else (budget.get("agents") or {}).get(cap["agent"], {})
+        new = source.get("max_usd" if cap["metric"] == "usd" else "max_tokens")
+        if new is None or new <= cap["spent"]:
+            option = next(o for o in paused["options"] if o.startswith(_FLAGS[cap["scope"], cap["metric"]]))
+            spent = f"${cap['spent']:.4f}" if cap["metric"] == "usd" else f"{int(cap['spent']):,} tokens"
+            raise UserError(f"thread {thread_id} is paused: {paused['message']}; "
+                            f"resume with {option} above {spent}")
+
+
+_FLAGS = {("run", "usd"): "--budget-usd", ("run", "tokens"): "--max-tokens",
+          ("agent", "usd"): "--agent-budget-usd", ("agent", "tokens"): "--agent-max-tokens"}
+
+
+def _answer(interrupts: tuple, decision: Any, budget: dict[str, Any] | None, update: dict | None) -> Command:
+    """Resume command for the pending interrupts: budget pauses get the new caps, approvals the decision."""
+    values = {i.id: (budget if _is_budget(i.value) else decision) for i in interrupts}
+    resume = next(iter(values.values())) if len(values) == 1 else values
+    return Command(resume=resume, update=update) if update else Command(resume=resume)
+
+
+def _before_stop(graph: CompiledStateGraph, snapshot: Any, config: dict[str, Any]) -> dict[str, Any]:
+    """Where to carry on: for a run the kill switch (or a limit) ended, the checkpoint just before
+    the step that stopped it, so resuming re-runs that step with messages and actions intact."""
+    if snapshot.next or not snapshot.values.get("stop_reason"):
+        return config
+    for earlier in graph.get_state_history(config):
+        if earlier.next and not earlier.values.get("stop_reason"):
+            return {**earlier.config, "recursion_limit": RECURSION_LIMIT}
+    return config
+
+
 def _status(next_nodes: tuple, pending: list, values: dict) -> str:
+    if any(_is_budget(p) for p in pending):
+        return "budget_exhausted"
     if pending:
         return "awaiting_approval"
     if next_nodes:

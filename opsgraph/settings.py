@@ -57,6 +57,7 @@ class Settings:
     world_seed: int = 7
     connector_latency_ms: int = 0
     config_file: Path | None = None
+    pricing_file: Path | None = None
 
     @property
     def world_path(self) -> Path:
@@ -108,6 +109,9 @@ class Settings:
             "knowledge_path": str(self.knowledge_path),
             "world_seed": self.world_seed,
             "connector_latency_ms": self.connector_latency_ms,
+            "small_api_key": _mask(self.small.api_key),
+            "large_api_key": _mask(self.large.api_key),
+            "pricing_file": str(self.pricing_file) if self.pricing_file else None,
         }
 
 
@@ -165,10 +169,16 @@ def _default_models(has_openai: bool) -> tuple[str, str]:
 
 def _tier(env: Mapping[str, str], file: dict[str, Any], name: str, default_model: str) -> TierSettings:
     up = name.upper()
+    base_url = _pick(env, file, f"OPSGRAPH_{up}_BASE_URL", f"{name}_base_url")
+    api_key = _pick(env, file, f"OPSGRAPH_{up}_API_KEY", f"{name}_api_key")
+    # A tier with its own endpoint or key talks to an OpenAI-compatible server even when
+    # no shared OpenAI setting exists, so its default model is the OpenAI one.
+    if base_url or api_key:
+        default_model = OPENAI_SMALL if name == "small" else OPENAI_LARGE
     return TierSettings(
         model=str(_pick(env, file, f"OPSGRAPH_{up}_MODEL", f"{name}_model", default_model)),
-        base_url=_pick(env, file, f"OPSGRAPH_{up}_BASE_URL", f"{name}_base_url"),
-        api_key=_pick(env, file, f"OPSGRAPH_{up}_API_KEY", f"{name}_api_key"),
+        base_url=base_url,
+        api_key=api_key,
     )
 
 
@@ -210,7 +220,18 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
             _pick(env, file, "OPSGRAPH_CONNECTOR_LATENCY_MS", "connector_latency_ms", 0), "connector_latency_ms"
         ),
         config_file=config_file,
+        pricing_file=_pricing_path(_pick(env, file, "OPSGRAPH_PRICING", "pricing_file"), cwd),
     )
+
+
+def _pricing_path(value: Any, cwd: Path) -> Path | None:
+    if value in (None, ""):
+        return None
+    path = Path(str(value)).expanduser()
+    path = path if path.is_absolute() else cwd / path
+    if not path.is_file():
+        raise SettingsError(f"pricing file {path} (OPSGRAPH_PRICING / pricing_file) does not exist")
+    return path
 
 
 def _is_false(value: str | None) -> bool:

@@ -37,3 +37,25 @@ def postgres_url() -> str:
     if not url:
         pytest.skip("OPSGRAPH_TEST_POSTGRES_URL is unset; set it to a Postgres URL to run this test")
     return url
+
+
+@pytest.fixture(scope="session")
+def shared_retriever(tmp_path_factory: pytest.TempPathFactory):
+    """A Retriever over the shipped corpus, ingested once per test session."""
+    from opsgraph.governance.policy import load_policy
+    from opsgraph.knowledge.ingest import ingest
+    from opsgraph.knowledge.retrieval import Retriever
+
+    settings = make_settings(tmp_path_factory.mktemp("kb") / "home")
+    policy = load_policy(settings.policy_path)
+    ingest(None, settings, policy=policy)
+    return Retriever(settings, policy, auto_ingest=False)
+
+
+@pytest.fixture
+def kb_runner(settings: Settings, shared_retriever):
+    """A Runner on the offline engine with the knowledge layer (shared ingested store)."""
+    from opsgraph.runner import open_runner
+
+    with open_runner(settings, retriever=shared_retriever) as r:
+        yield r

@@ -32,6 +32,12 @@ SMALL = ["procurement/po-approval.md", "finance/refund-policy.md", "hr/salary-ba
          "technical_support/login-problems.md"]
 
 
+def cli_env(home: Path, **extra: str) -> dict[str, str]:
+    """Environment for CLI runs: this data home, and no store URL or embedding from the caller's shell."""
+    return {"OPSGRAPH_HOME": str(home), "OPSGRAPH_CHROMA_URL": "", "OPSGRAPH_EMBEDDING": "",
+            "OPSGRAPH_CONFIG": "", **extra}
+
+
 @register_embedding_function
 class HashEmbedding(EmbeddingFunction[Documents]):
     """A tiny deterministic stand-in embedding, to build a store with a different function."""
@@ -58,7 +64,7 @@ class HashEmbedding(EmbeddingFunction[Documents]):
         return {}
 
     @staticmethod
-    def build_from_config(config: dict[str, Any]) -> "HashEmbedding":
+    def build_from_config(config: dict[str, Any]) -> HashEmbedding:
         return HashEmbedding()
 
 
@@ -156,7 +162,7 @@ def test_opening_with_another_embedding_is_a_clear_error(corpus, settings, ef):
     with pytest.raises(EmbeddingMismatchError):
         retriever.search("refund window")
     # The CLI reports it in one line with exit code 1.
-    result = CliRunner().invoke(kb_app, ["search", "refund window"], env={"OPSGRAPH_HOME": str(settings.data_home)})
+    result = CliRunner().invoke(kb_app, ["search", "refund window"], env=cli_env(settings.data_home))
     assert result.exit_code == 1 and "built with embedding 'test:hash'" in result.output
     assert "Traceback" not in result.output
     # --rebuild switches the store to the selected embedding.
@@ -178,7 +184,7 @@ def test_ensure_ingested_only_when_empty(settings, ef):
 
 
 def test_ingest_cli_prints_report_and_rejects_bad_path(corpus, settings):
-    env = {"OPSGRAPH_HOME": str(settings.data_home)}
+    env = cli_env(settings.data_home)
     result = CliRunner().invoke(kb_app, ["ingest", str(corpus), "--json"], env=env)
     assert result.exit_code == 0, result.output
     assert '"files_added": 4' in result.output

@@ -153,3 +153,17 @@ def test_interrupt_resume_with_langgraph_command(runner):
     assert graph.get_state(config).interrupts
     out = graph.invoke(Command(resume="approve"), config, context=runner.context)
     assert out["report"]["purchase_orders"][0]["po_id"]
+
+
+def test_agents_pull_policy_and_report_cites_it(kb_runner):
+    result = kb_runner.start("supply_chain_exception", _event("SH-0001", 5), thread_id="t-kb")
+    done = kb_runner.resume("t-kb", {"decision": "approve"})
+    cited = done.report["policies_cited"]
+    assert any("po-approval.md" in c for c in cited), cited
+    assert any(c.startswith("[logistics/") for c in cited), cited
+    searches = [a for a in done.values["actions"] if a["tool"] == "search_knowledge"]
+    assert {a["agent"] for a in searches} == {"logistics", "inventory", "procurement", "customer_comms"}
+    # Each agent only sees departments policy.yaml grants it.
+    for action in searches:
+        allowed = kb_runner.context.policy.agent(action["agent"]).knowledge.departments
+        assert all(r["department"] in allowed for r in action["result"]["results"])

@@ -23,6 +23,7 @@ from langchain_core.tools import BaseTool, InjectedToolArg, StructuredTool
 from pydantic import BaseModel, Field
 
 from tools.connectors.base import plain
+from tools.tool_base import SharedSchemaTool
 
 KEY_HELP = "Idempotency key added by the tool executor; never chosen by the model."
 APPROVER_HELP = "Who approved this action, added by the approval gate; never chosen by the model."
@@ -273,8 +274,8 @@ def _tool(name: str, system: str, schema: type[BaseModel], fn: Callable[..., dic
     metadata: dict[str, Any] = {"system": system, "writes": writes}
     if approval:
         metadata["approval"] = approval
-    return StructuredTool.from_function(func=run, name=name, description=DESCRIPTIONS[name], args_schema=schema,
-                                        metadata=metadata)
+    return SharedSchemaTool.from_function(func=run, name=name, description=DESCRIPTIONS[name], args_schema=schema,
+                                          metadata=metadata)
 
 
 def _logistics_tools(world: Any) -> list[StructuredTool]:
@@ -325,7 +326,17 @@ def _customer_tools(world: Any) -> list[StructuredTool]:
     ]
 
 
-def build_tools(world: Any) -> dict[str, BaseTool]:
-    """One LangChain tool per connector operation an agent uses, keyed by tool name."""
+def build_tools(world: Any, policy: Any = None) -> dict[str, BaseTool]:
+    """One LangChain tool per connector operation an agent uses, keyed by tool name.
+
+    With ``policy``, the review tools (contracts, supplier risk scores) and the purchasing
+    tools (draft and check a purchase order) are included too: their thresholds come from it.
+    """
     tools = _logistics_tools(world) + _procurement_tools(world) + _customer_tools(world)
+    if policy is not None:
+        from tools.purchasing import build_purchasing_tools
+        from tools.review_tools import build_review_tools
+
+        tools += build_review_tools(world, policy)
+        tools += build_purchasing_tools(world, policy)
     return {tool.name: tool for tool in tools}

@@ -43,6 +43,7 @@ def build_retrieval_tool(retriever: Any, agent_name: str) -> BaseTool:
     retriever.scope(agent_name)
 
     def search_knowledge(query: str, k: int = 4) -> dict[str, Any]:
+        """Search the knowledge base within ``agent_name``'s permissions."""
         _check(query, k)
         from opsgraph.knowledge.errors import KnowledgeError
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tools import seed as seeding
-from tools.connectors import billing, crm, erp, notifications, tms, wms
+from tools.connectors import billing, contracts, crm, erp, notifications, tms, wms
 from tools.connectors.base import Database, FaultPlan, Runtime, UnknownEntity, WorldError
 
 SCHEMA_VERSION = "1"
@@ -164,6 +164,8 @@ class World:
         self.crm = crm.CRM(runtime)
         self.billing = billing.Billing(runtime)
         self.notifications = notifications.Notifications(runtime)
+        # Contracts are documents, not rows: a read-only repository beside the database.
+        self.contracts = contracts.ContractRepository()
 
     @classmethod
     def open(cls, path: Path | str, *, seed: int = 7, latency_ms: int = 0, faults: FaultPlan | None = None) -> "World":

@@ -14,20 +14,27 @@ from typing import Any, Callable, Optional
 import typer
 from rich.console import Console
 
+from opsgraph.knowledge.cli import kb_app
+
 app = typer.Typer(
     help="opsgraph: multi-agent orchestration for enterprise operations.\n\n"
     "Examples:\n\n"
     "  opsgraph run supply_chain_exception --shipment SH-0001 --delay-days 5\n\n"
     "  opsgraph runs resume <thread> --approve\n\n"
+    "  opsgraph chat --graph supply_chain_exception\n\n"
+    "  opsgraph graph show supply_chain_exception --png graph.png\n\n"
     "  opsgraph audit <thread>",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-runs_app = typer.Typer(help="List, inspect, resume and stop runs.", no_args_is_help=True)
-world_app = typer.Typer(help="The mock enterprise: reset it or look at its records.", no_args_is_help=True)
+runs_app = typer.Typer(help="List, inspect, resume and stop runs.\n\n"
+                       "Example: opsgraph runs show <thread>", no_args_is_help=True)
+world_app = typer.Typer(help="The mock enterprise: reset it or look at its records.\n\n"
+                        "Example: opsgraph world show shipment SH-0001", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 app.add_typer(world_app, name="world")
+app.add_typer(kb_app, name="kb", help="The knowledge base: ingest, search, stats.")
 console = Console()
 err = Console(stderr=True)
 
@@ -84,7 +91,10 @@ def _print_json(data: Any) -> None:
 @app.command("config")
 @user_errors
 def config_cmd(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
-    """Print the effective settings (environment > config file > defaults), secrets masked."""
+    """Print the effective settings (environment > config file > defaults), secrets masked.
+
+    Example: opsgraph config --json
+    """
     described = _settings().describe()
     if as_json:
         _print_json(described)

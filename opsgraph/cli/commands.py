@@ -31,22 +31,46 @@ def run_cmd(
     shipment: Optional[str] = typer.Option(None, "--shipment", help="Late shipment id, e.g. SH-0001."),
     delay_days: Optional[int] = typer.Option(None, "--delay-days", help="Days of delay (1-60)."),
     event: Optional[str] = typer.Option(None, "--event", help="Free-text event, e.g. 'SH-0002 is 4 days late'."),
+    contract: Optional[str] = typer.Option(None, "--contract", help="Contract to review (contract_review), e.g. CTR-1002."),
+    supplier: Optional[str] = typer.Option(None, "--supplier", help="Supplier to assess (supplier_risk), e.g. SUP-019."),
+    message: Optional[str] = typer.Option(None, "--message", help="Customer message (support_desk)."),
+    customer: Optional[str] = typer.Option(None, "--customer", help="Customer id (support_desk), e.g. CUST-005."),
+    request: Optional[str] = typer.Option(None, "--request", help="Purchase request, JSON or words (procurement_review, "
+                                          "operations_director), e.g. '65 units of SKU-003 for DC-WEST from SUP-006'."),
     thread: Optional[str] = typer.Option(None, "--thread", help="Thread id to use (default: generated)."),
     routing: str = typer.Option("routed", "--routing", help="Model tiers: routed, small or large."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Override the supervisor step limit."),
+    budget_usd: Optional[float] = typer.Option(None, "--budget-usd", help="Cost cap of this run in USD."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Token cap of this run."),
+    agent_budget_usd: list[str] = typer.Option([], "--agent-budget-usd", help="AGENT=USD cost cap of one agent."),
+    agent_max_tokens: list[str] = typer.Option([], "--agent-max-tokens", help="AGENT=N token cap of one agent."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Run a workflow on the embedded defaults.
 
     Example: opsgraph run supply_chain_exception --shipment SH-0001 --delay-days 5
+
+    Example: opsgraph run contract_review --contract CTR-1002
+
+    Example: opsgraph run supplier_risk --supplier SUP-019
+
+    Example: opsgraph run support_desk --message 'Charged twice on INV-0001, please refund' --customer CUST-005
+
+    Example: opsgraph run procurement_review --request '100 units of SKU-001 for DC-EAST from SUP-001'
+
+    Example: opsgraph run operations_director --shipment SH-0001 --delay-days 5 --request '200 x SKU-001 for DC-EAST'
     """
+    from opsgraph.governance.budgets import budget_overrides
+    from opsgraph.models.router import check_mode
     from opsgraph.runner import open_runner
 
-    options = {"shipment": shipment, "delay_days": delay_days, "event": event}
-    with open_runner(_settings(), routing=routing, max_steps=max_steps) as runner:
+    options = {"shipment": shipment, "delay_days": delay_days, "event": event, "contract": contract, "supplier": supplier,
+               "message": message, "customer": customer, "request": request}
+    budget = budget_overrides(budget_usd, max_tokens, agent_budget_usd, agent_max_tokens)
+    with open_runner(_settings(), routing=check_mode(routing), max_steps=max_steps) as runner:
         graph_input = runner.make_input(graph_id, options)
         on_step = None if as_json else step_printer(console)
-        result = runner.start(graph_id, graph_input, thread_id=thread, on_step=on_step)
+        result = runner.start(graph_id, graph_input, thread_id=thread, on_step=on_step, budget=budget or None)
     _finish(result, as_json)
 
 
@@ -56,7 +80,10 @@ def runs_list(
     limit: int = typer.Option(20, "--limit", help="How many runs to show."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
-    """List recent runs, newest first."""
+    """List recent runs, newest first.
+
+    Example: opsgraph runs list --limit 5 --json
+    """
     from opsgraph.governance.audit import AuditStore
 
     store = AuditStore(_settings().audit_path)
@@ -76,7 +103,10 @@ def runs_show(
     thread: str = typer.Argument(..., help="Thread id."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
-    """Show a run: status, steps, tool calls, pending approval and cost breakdown."""
+    """Show a run: status, steps, tool calls, pending approval and cost breakdown.
+
+    Example: opsgraph runs show supply-1a2b3c4d --json
+    """
     from graphs.incident import cost_summary
     from opsgraph.runner import open_runner
 
@@ -108,21 +138,29 @@ def runs_resume(
     edit: Optional[str] = typer.Option(None, "--edit", help='Edit then approve, JSON, e.g. {"quantity": 100}.'),
     reason: str = typer.Option("", "--reason", help="Why (recorded in the audit trail)."),
     by: str = typer.Option("operator", "--by", help="Who decides (recorded)."),
+    budget_usd: Optional[float] = typer.Option(None, "--budget-usd", help="Raise the run's cost cap (USD)."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Raise the run's token cap."),
+    agent_budget_usd: list[str] = typer.Option([], "--agent-budget-usd", help="AGENT=USD: raise one agent's cost cap."),
+    agent_max_tokens: list[str] = typer.Option([], "--agent-max-tokens", help="AGENT=N: raise one agent's token cap."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Resume a run: decide its pending approval, or continue after a crash or stop.
+    """Resume a run: decide its pending approval, raise a spent budget, or continue after a crash or stop.
 
     Example: opsgraph runs resume supply-1a2b3c4d --edit '{"quantity": 120}'
+
+    Example: opsgraph runs resume supply-1a2b3c4d --budget-usd 1.50
     """
     from opsgraph.governance.approvals import parse_edits
+    from opsgraph.governance.budgets import budget_overrides
     from opsgraph.runner import open_runner
 
     decision = _decision(approve, reject, edit, reason, by)
     if decision and decision["decision"] == "edit":
         decision["edits"] = parse_edits(edit)  # validate before touching anything
+    budget = budget_overrides(budget_usd, max_tokens, agent_budget_usd, agent_max_tokens)
     with open_runner(_settings()) as runner:
         on_step = None if as_json else step_printer(console)
-        result = runner.resume(thread, decision, on_step=on_step)
+        result = runner.resume(thread, decision, on_step=on_step, budget=budget or None)
     _finish(result, as_json)
 
 
@@ -138,7 +176,10 @@ def _decision(approve: bool, reject: bool, edit: str | None, reason: str, by: st
 @runs_app.command("stop")
 @user_errors
 def runs_stop(thread: str = typer.Argument(..., help="Thread id.")) -> None:
-    """Kill switch: the run stops at its next step boundary, state intact (resume later)."""
+    """Kill switch: the run stops at its next step boundary, state intact (resume later).
+
+    Example: opsgraph runs stop supply-1a2b3c4d
+    """
     from opsgraph.governance.audit import AuditStore
 
     store = AuditStore(_settings().audit_path)
@@ -154,7 +195,10 @@ def audit_cmd(
     thread: str = typer.Argument(..., help="Thread id."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
-    """Every agent decision, tool call, refusal and approval of a run, in order."""
+    """Every agent decision, tool call, refusal and approval of a run, in order.
+
+    Example: opsgraph audit supply-1a2b3c4d --json
+    """
     from opsgraph.governance.audit import AuditStore
 
     store = AuditStore(_settings().audit_path)
@@ -178,7 +222,10 @@ def _brief(value: Any, limit: int = 60) -> str:
 @world_app.command("reset")
 @user_errors
 def world_reset(seed: Optional[int] = typer.Option(None, "--seed", help="Seed (default from settings).")) -> None:
-    """Delete and re-create the mock enterprise from its seed."""
+    """Delete and re-create the mock enterprise from its seed.
+
+    Example: opsgraph world reset --seed 7
+    """
     from tools.world import World
 
     settings = _settings()
@@ -194,7 +241,10 @@ def world_show(
     entity: str = typer.Argument(..., help="Entity kind, e.g. shipment, order, purchase_order, customer."),
     entity_id: str = typer.Argument(..., help="Its id, e.g. SH-0001."),
 ) -> None:
-    """Show one record of the mock enterprise as JSON."""
+    """Show one record of the mock enterprise as JSON.
+
+    Example: opsgraph world show shipment SH-0001
+    """
     from tools.world import World
 
     settings = _settings()

@@ -6,6 +6,9 @@ from __future__ import annotations
 def main() -> None:
     """Register every command, then run the CLI."""
     from opsgraph.cli import commands  # noqa: F401 - registers the commands on the apps
+    from opsgraph.cli import chat, graphviz  # noqa: F401 - registers chat, graphs and graph show
+    from opsgraph.cli import costs  # noqa: F401 - registers costs and routing
+    from opsgraph.cli import evals  # noqa: F401 - registers eval (and eval compare)
     from opsgraph.cli.app import app
 
     app()

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -27,7 +28,10 @@ def step_printer(console: Console):
 
     def on_step(node: str, update: dict[str, Any]) -> None:
         if node == "__interrupt__":
-            console.print("[yellow]⏸  waiting for human approval[/yellow]")
+            values = [getattr(i, "value", i) for i in update.get("value", ())] if "value" in update else []
+            budget = any(isinstance(v, dict) and v.get("type") == "budget" for v in values)
+            console.print("[yellow]⏸  budget spent; run paused[/yellow]" if budget
+                          else "[yellow]⏸  waiting for human approval[/yellow]")
             return
         for message in update.get("messages", []) or []:
             _print_message(console, node, message)
@@ -50,8 +54,42 @@ def _print_message(console: Console, node: str, message: Any) -> None:
         console.print(f"    {mark} {message.name}: {_short(message.content, 100)}")
 
 
+def _report_value(value: Any) -> list[str]:
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return ["  - " + _short(", ".join(f"{k}={v}" for k, v in item.items()), 150) for item in value]
+    if isinstance(value, list):
+        return [_short(", ".join(str(v) for v in value), 150) or "none"]
+    return [_short(value, 150) if isinstance(value, (dict, list)) else str(value)]
+
+
+def print_generic_report(console: Console, report: dict[str, Any]) -> None:
+    """Any graph's report as a panel: headline, stop reason, each field on its own lines, cost."""
+    from rich.markup import escape
+
+    lines = [f"[bold]{escape(str(report.get('title', 'Report')))}[/bold] — outcome: {report.get('outcome', '-')}"]
+    if report.get("stop_reason"):
+        lines.append(f"[red]stopped:[/red] {escape(str(report['stop_reason']))}")
+    for key, value in report.items():
+        if key in ("title", "outcome", "stop_reason", "cost") or value in (None, "", [], {}):
+            continue
+        if isinstance(report.get("summary"), list):  # the graph wrote its own readable summary: show only that
+            lines += [escape(str(line)) for line in report["summary"]]
+            break
+        rendered = _report_value(value)
+        label = key.replace("_", " ").capitalize()
+        lines += [f"{label}: {escape(rendered[0])}"] if len(rendered) == 1 and not rendered[0].startswith("  - ") \
+            else [f"{label}:"] + [escape(line) for line in rendered]
+    cost = report.get("cost") or {}
+    if cost:
+        lines.append(f"Cost: ${cost.get('total_usd', 0):.4f} over {cost.get('model_calls', 0)} model calls")
+    console.print(Panel("\n".join(lines), title="Report", expand=False))
+
+
 def print_report(console: Console, report: dict[str, Any]) -> None:
-    """The incident report as a panel."""
+    """The incident report as a panel (other graphs' reports in the generic layout)."""
+    if "what_happened" not in report:
+        print_generic_report(console, report)
+        return
     lines = [f"[bold]{report['title']}[/bold] — outcome: {report['outcome']}"]
     if report.get("stop_reason"):
         lines.append(f"[red]stopped:[/red] {report['stop_reason']}")
@@ -67,7 +105,8 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
         lines.append(f"Approval: {a['kind']} {a['decision']} by {a['by']}" + (f" — {a['reason']}" if a["reason"] else ""))
     lines.append("Actions: " + ("; ".join(report["actions_taken"]) or "none"))
     if report["policies_cited"]:
-        lines.append("Policies: " + "; ".join(report["policies_cited"]))
+        # Citations look like "[source § heading]": escaped, or Rich would take them for markup.
+        lines.append("Policies: " + "; ".join(escape(str(p)) for p in report["policies_cited"]))
     cost = report["cost"]
     lines.append(f"Cost: ${cost['total_usd']:.4f} over {cost['model_calls']} model calls "
                  f"({cost['input_tokens']} in / {cost['output_tokens']} out tokens)")
@@ -76,8 +115,16 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
 
 def print_pending(console: Console, thread_id: str, pending: list[dict[str, Any]]) -> None:
     """What is waiting for a human, and how to answer."""
+    if any(item.get("type") == "budget" for item in pending):
+        print_budget_pause(console, thread_id, [i for i in pending if i.get("type") == "budget"])
+        pending = [i for i in pending if i.get("type") != "budget"]
+        if not pending:
+            return
     for item in pending:
         proposal = item.get("proposal", {})
+        if item.get("type") == "escalation":
+            print_escalation(console, item)
+            continue
         console.print(Panel(
             f"[bold]{item.get('kind', 'approval')}[/bold] proposed by {item.get('agent')}: "
             f"{call_summary(item.get('tool', ''), item.get('args', {}))}\n"
@@ -87,6 +134,36 @@ def print_pending(console: Console, thread_id: str, pending: list[dict[str, Any]
         ))
     console.print(f"Resume with: opsgraph runs resume {thread_id} --approve | --reject --reason '…' | "
                   "--edit '{\"quantity\": 100}'")
+
+
+def print_escalation(console: Console, item: dict[str, Any]) -> None:
+    """A review handed to a human: why, what is proposed, and the last verdicts."""
+    from rich.markup import escape
+
+    last = max((v["round"] for v in item.get("verdicts", [])), default=0)
+    said = [f"  {v['reviewer']}: {v['verdict']} ({v['confidence']:.2f}) {'; '.join(v['reasons'])}"
+            for v in item.get("verdicts", []) if v["round"] == last]
+    console.print(Panel(
+        f"[bold]{escape(item.get('reason', 'escalated'))}[/bold] ({escape(str(item.get('policy')))})\n"
+        f"Proposed: {escape(call_summary(item.get('tool', ''), item.get('args', {})))}\n"
+        f"Amount: ${item.get('amount_usd', 0):,.2f}\nLast verdicts:\n" + escape("\n".join(said) or "  none")
+        + f"\nThe full thread ({len(item.get('thread', []))} messages) is in the interrupt payload.",
+        title="Escalated to a human", expand=False,
+    ))
+
+
+def print_budget_pause(console: Console, thread_id: str, paused: list[dict[str, Any]]) -> None:
+    """Which budget ran out, and how to continue the paused run."""
+    for item in paused:
+        console.print(Panel(
+            f"[bold]{item['message']}[/bold]\n"
+            f"The run stopped at a step boundary after {item.get('model_calls', 0)} model calls; "
+            "its state is checkpointed.",
+            title="Budget exhausted", expand=False,
+        ))
+        options = " ".join(item.get("options", []))
+        console.print(f"Resume with a raised cap: opsgraph runs resume {thread_id} {options}", markup=False,
+                      highlight=False)
 
 
 def cost_table(cost: dict[str, Any]) -> Table:

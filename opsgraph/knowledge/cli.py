@@ -145,7 +145,10 @@ def _brief(text: str, limit: int = 240) -> str:
 @kb_app.command("stats")
 @_user_errors
 def stats_cmd(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
-    """Documents and chunks per department, the embedding that built the store, and where it is."""
+    """Documents and chunks per department, the embedding that built the store, and where it is.
+
+    Example: opsgraph kb stats
+    """
     stats = collect_stats(_settings())
     if as_json:
         console.print_json(json.dumps(stats))
@@ -153,6 +156,9 @@ def stats_cmd(as_json: bool = typer.Option(False, "--json", help="Print as JSON.
     console.print(f"store: {stats['store']}", markup=False)
     console.print(f"embedding: {stats['embedding'] or '-'} (settings select {stats['configured_embedding']})",
                   markup=False)
+    if stats["embedding"] and stats["embedding"] != stats["configured_embedding"]:
+        err.print("warning: the store was built with another embedding; searches fail until you run "
+                  "'opsgraph kb ingest --rebuild' or select that embedding again", markup=False)
     if not stats["chunks"]:
         console.print("the collection is empty; run 'opsgraph kb ingest'")
         return
@@ -170,6 +176,7 @@ def _access_order(level: str) -> tuple[int, str]:
 
 def collect_stats(settings: Any) -> dict[str, Any]:
     """What ``kb stats`` shows, as plain data (reads metadata only; loads no model)."""
+    from opsgraph.knowledge.embeddings import parse_spec
     from opsgraph.knowledge.store import KnowledgeStore, iter_records
 
     store = KnowledgeStore(settings)
@@ -190,7 +197,7 @@ def collect_stats(settings: Any) -> dict[str, Any]:
         "collection": raw.name if raw is not None else None,
         "embedding": meta.get("embedding"),
         "embedding_dim": meta.get("embedding_dim"),
-        "configured_embedding": settings.embedding,
+        "configured_embedding": ":".join(parse_spec(settings.embedding)),
         "revision": meta.get("revision"),
         "documents": sum(len(s) for s in sources.values()),
         "chunks": len(records),

@@ -197,7 +197,7 @@ class MiniLMOnnxEmbedding(EmbeddingFunction[Documents]):
                 "batch_tokens": self.batch_tokens, "threads": self.threads}
 
     @staticmethod
-    def build_from_config(config: dict[str, Any]) -> "MiniLMOnnxEmbedding":
+    def build_from_config(config: dict[str, Any]) -> MiniLMOnnxEmbedding:
         """Rebuild from :meth:`get_config` output."""
         return MiniLMOnnxEmbedding(batch_size=int(config.get("batch_size", BATCH_SIZE)),
                                    batch_tokens=int(config.get("batch_tokens", BATCH_TOKENS)),
@@ -280,7 +280,7 @@ class OpenAIEmbedding(EmbeddingFunction[Documents]):
         return {"model": self.model, "base_url": self.base_url, "batch_size": self.batch_size}
 
     @staticmethod
-    def build_from_config(config: dict[str, Any]) -> "OpenAIEmbedding":
+    def build_from_config(config: dict[str, Any]) -> OpenAIEmbedding:
         """Rebuild from :meth:`get_config`; the key comes from the current settings."""
         from opsgraph.settings import load_settings
 

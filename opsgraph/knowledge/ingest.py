@@ -74,12 +74,18 @@ def ingest(
     collection = store.open(create=True)
     stored = _stored_hashes(collection)
     report = IngestReport(embedding=store.embedding_function.spec, store=store.location)
-    total = len(docs) + len(set(stored) - {d.source for d in docs})
+    gone = sorted(set(stored) - {d.source for d in docs})
+    total = len(docs) + len(gone)
     for done, doc in enumerate(docs, start=1):
         action = _sync_document(collection, store.embedding_function, doc, stored.get(doc.source), report)
         if progress:
             progress(IngestProgress(done, total, doc.source, action))
-    _remove_deleted(collection, stored, {d.source for d in docs}, report, progress, total)
+    for done, source in enumerate(gone, start=len(docs) + 1):
+        report.chunks_deleted += _delete_source(collection, source)
+        report.files_deleted += 1
+        report.changed_sources.append(source)
+        if progress:
+            progress(IngestProgress(done, total, source, "deleted"))
     _finish(collection, store, report)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
@@ -115,7 +121,8 @@ def _add_document(collection: Any, ef: Any, doc: Document) -> int:
     if not chunks:
         return 0
     embeddings = ef([embedding_text(c, doc.title) for c in chunks])
-    collection.add(
+    # upsert, not add: two processes ingesting the same fresh store must not collide on ids.
+    collection.upsert(
         ids=[c.id for c in chunks],
         documents=[c.text for c in chunks],
         embeddings=embeddings,
@@ -138,16 +145,6 @@ def _delete_source(collection: Any, source: str) -> int:
     if ids:
         collection.delete(ids=ids)
     return len(ids)
-
-
-def _remove_deleted(collection: Any, stored: dict[str, str], present: set[str], report: IngestReport,
-                    progress: ProgressCallback | None, total: int) -> None:
-    for offset, source in enumerate(sorted(set(stored) - present), start=1):
-        report.chunks_deleted += _delete_source(collection, source)
-        report.files_deleted += 1
-        report.changed_sources.append(source)
-        if progress:
-            progress(IngestProgress(total - len(set(stored) - present) + offset, total, source, "deleted"))
 
 
 def _finish(collection: Any, store: KnowledgeStore, report: IngestReport) -> None:

@@ -1,9 +1,9 @@
 """BM25 over the chunks of the collection: the lexical half of hybrid retrieval.
 
 Vectors are good at paraphrase but weak at exact identifiers ("error 401", "429",
-"CC-OPS"); BM25 is the opposite. The index keeps only token statistics and the permission
-metadata of each chunk, never the text, and the retriever fetches text from Chroma through
-the caller's permission filter.
+"CC-OPS"); BM25 is the opposite. The retriever builds one index per permission scope from
+the chunks Chroma returns for that scope's ``where`` filter, so lexical matches can only
+come from chunks the caller may read.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -38,37 +37,25 @@ def tokenize(text: str) -> list[str]:
     return [stem(t) for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS]
 
 
-@dataclass(frozen=True)
-class LexicalDoc:
-    """What the index needs about one chunk."""
-
-    id: str
-    text: str
-    department: str
-    access_rank: int
-
-
 class BM25Index:
     """Okapi BM25 with an inverted index; scoring is vectorised with numpy."""
 
-    def __init__(self, docs: Sequence[LexicalDoc], k1: float = 1.2, b: float = 0.75) -> None:
-        """Index ``docs`` (their text is tokenised here and then dropped)."""
-        self.ids = [d.id for d in docs]
-        self.departments = np.array([d.department for d in docs], dtype=object)
-        self.ranks = np.array([d.access_rank for d in docs], dtype=np.int64)
+    def __init__(self, ids: Sequence[str], texts: Sequence[str], k1: float = 1.2, b: float = 0.75) -> None:
+        """Index ``texts`` under ``ids`` (the texts are tokenised here and not kept)."""
+        self.ids = list(ids)
         postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        lengths = np.zeros(len(docs), dtype=np.float64)
-        for row, doc in enumerate(docs):
-            counts = Counter(tokenize(doc.text))
+        lengths = np.zeros(len(self.ids), dtype=np.float64)
+        for row, text in enumerate(texts):
+            counts = Counter(tokenize(text))
             lengths[row] = sum(counts.values())
             for term, tf in counts.items():
                 postings[term].append((row, tf))
-        avg = float(lengths.mean()) if len(docs) else 1.0
+        avg = float(lengths.mean()) if len(self.ids) else 1.0
         self._norm = k1 * (1 - b + b * lengths / max(avg, 1e-9))
         self._k1 = k1
         self._postings = {t: (np.array([r for r, _ in p]), np.array([f for _, f in p], dtype=np.float64))
                           for t, p in postings.items()}
-        n = len(docs)
+        n = len(self.ids)
         self._idf = {t: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in postings.items()}
 
     def __len__(self) -> int:
@@ -84,15 +71,9 @@ class BM25Index:
             out[rows] += self._idf[term] * tf * (self._k1 + 1) / (tf + self._norm[rows])
         return out
 
-    def top(self, query: str, n: int, departments: Iterable[str] | None = None,
-            max_rank: int | None = None) -> list[tuple[str, float]]:
-        """Best ``n`` (id, score) pairs with a positive score, limited to a permission scope."""
+    def top(self, query: str, n: int) -> list[tuple[str, float]]:
+        """Best ``n`` (id, score) pairs with a positive score, best first."""
         scores = self.scores(query)
-        mask = scores > 0
-        if departments is not None:
-            mask &= np.isin(self.departments, list(departments))
-        if max_rank is not None:
-            mask &= self.ranks <= max_rank
-        candidates = np.flatnonzero(mask)
+        candidates = np.flatnonzero(scores > 0)
         best = candidates[np.argsort(-scores[candidates], kind="stable")[:n]]
         return [(self.ids[i], float(scores[i])) for i in best]

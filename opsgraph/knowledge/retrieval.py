@@ -2,9 +2,10 @@
 
 ``Retriever.search(query, agent=...)`` ranks chunks by vector similarity and BM25, fused with
 reciprocal rank fusion. The agent's permitted departments and maximum access level from
-policy.yaml become a Chroma ``where`` filter: every text a search returns was read from Chroma
-through that filter, so a chunk the agent may not read never leaves the store for it.
-``agent=None`` is an operator with full access.
+policy.yaml become a Chroma ``where`` filter, used both for the vector query and for reading
+the chunks its BM25 index is built from (one index per permission scope). Every text a search
+returns was therefore read from Chroma through that filter: a chunk the agent may not read
+never leaves the store for it. ``agent=None`` is an operator with full access.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ import numpy as np
 from opsgraph.governance.policy import Policy
 from opsgraph.knowledge.chunking import Chunk, embedding_text
 from opsgraph.knowledge.errors import KnowledgeError, UnknownAgentError
-from opsgraph.knowledge.lexical import BM25Index, LexicalDoc
+from opsgraph.knowledge.lexical import BM25Index
 from opsgraph.knowledge.store import KnowledgeStore, iter_records
 from opsgraph.settings import Settings
 
 MODES = ("hybrid", "vector", "lexical")
-# Chosen on evals/retrieval (see BENCHMARKS.md): hybrid beats vector-only on recall and MRR.
+# Chosen on evals/retrieval (see BENCHMARKS.md): hybrid has the best MRR of the three rankings.
 DEFAULT_MODE = "hybrid"
 RRF_K = 60  # the usual constant; it damps the difference between rank 1 and rank 2
 MAX_K = 50
@@ -100,7 +101,7 @@ class Retriever:
         self._lock = threading.RLock()
         self._collection: Any = None
         self._key: tuple[str, int] | None = None
-        self._index: BM25Index | None = None
+        self._lexical: dict[Scope, LexicalView] = {}
 
     def scope(self, agent: str | None) -> Scope:
         """The permission scope of ``agent`` from policy.yaml (``None`` = full access)."""
@@ -135,13 +136,14 @@ class Retriever:
         if mode == "vector":
             return [_hit(rid, rec, rec["score"], 1.0 / (RRF_K + rank)) for rank, (rid, rec) in
                     enumerate(vector.items(), start=1)][:k]
-        lexical = self._index_for(collection).top(query, n, scope.departments, scope.max_rank)
-        return self._fuse(collection, qvec, scope, vector, [rid for rid, _ in lexical], k)
+        view = self._view(collection, scope)
+        lexical = [rid for rid, _ in view.index.top(query, n)]
+        return _fuse(collection, qvec, vector, lexical, view, k)
 
     def refresh(self) -> None:
-        """Forget the open collection and BM25 index (they are rebuilt on the next search)."""
+        """Forget the open collection and BM25 indexes (they are rebuilt on the next search)."""
         with self._lock:
-            self._collection, self._key, self._index = None, None, None
+            self._collection, self._key, self._lexical = None, None, {}
 
     def _ready(self) -> Any:
         """The open collection, reopened (and the index dropped) when an ingest changed it."""
@@ -157,48 +159,61 @@ class Retriever:
                                      "run 'opsgraph kb ingest' first")
             key = (str(raw.id), int((raw.metadata or {}).get("revision", 0)))
             if key != self._key:
-                self._collection, self._index, self._key = self.store.open(), None, key
+                self._collection, self._lexical, self._key = self.store.open(), {}, key
             return self._collection
 
-    def _index_for(self, collection: Any) -> BM25Index:
-        """The BM25 index over every chunk, built once per collection revision."""
+    def _view(self, collection: Any, scope: Scope) -> LexicalView:
+        """The BM25 view of ``scope``, built once per scope and collection revision."""
         with self._lock:
-            if self._index is None:
-                docs = [LexicalDoc(r["id"], embedding_text_of(r), str(r["metadatas"].get("department")),
-                                   int(r["metadatas"].get("access_rank", 99)))
-                        for r in iter_records(collection, include=["documents", "metadatas"])]
-                self._index = BM25Index(docs)
-            return self._index
+            if scope not in self._lexical:
+                self._lexical[scope] = LexicalView.build(collection, scope)
+            return self._lexical[scope]
 
     def _lexical_only(self, collection: Any, query: str, scope: Scope, n: int) -> list[Hit]:
-        ranked = self._index_for(collection).top(query, n, scope.departments, scope.max_rank)
-        if not ranked:
-            return []
-        records = _fetch(collection, [rid for rid, _ in ranked], scope, with_embeddings=False)
-        best = ranked[0][1]
-        return [_hit(rid, records[rid], s / best, 1.0 / (RRF_K + rank))
-                for rank, (rid, s) in enumerate(ranked, start=1) if rid in records]
-
-    def _fuse(self, collection: Any, qvec: np.ndarray, scope: Scope, vector: dict[str, dict[str, Any]],
-              lexical: list[str], k: int) -> list[Hit]:
-        fused: dict[str, float] = {}
-        for ranking in (list(vector), lexical):
-            for rank, rid in enumerate(ranking, start=1):
-                fused[rid] = fused.get(rid, 0.0) + 1.0 / (RRF_K + rank)
-        top = sorted(fused, key=lambda rid: -fused[rid])[:k]
-        records = dict(vector)
-        missing = [rid for rid in top if rid not in records]
-        if missing:  # lexical-only hits: read them through the same permission filter
-            for rid, rec in _fetch(collection, missing, scope, with_embeddings=True).items():
-                rec["score"] = float(np.dot(qvec, np.asarray(rec.pop("embedding"), dtype=np.float32)))
-                records[rid] = rec
-        return [_hit(rid, records[rid], records[rid]["score"], fused[rid]) for rid in top if rid in records]
+        view = self._view(collection, scope)
+        ranked = view.index.top(query, n)
+        best = ranked[0][1] if ranked else 1.0
+        return [_hit(rid, view.records[rid], s / best, 1.0 / (RRF_K + rank))
+                for rank, (rid, s) in enumerate(ranked, start=1)]
 
 
-def embedding_text_of(record: dict[str, Any]) -> str:
-    """Rebuild the indexed text (title + heading + chunk) from a stored record."""
-    meta = record["metadatas"] or {}
-    chunk = Chunk(str(meta.get("source")), 0, str(meta.get("heading", "")), record["documents"] or "", "")
+@dataclass
+class LexicalView:
+    """BM25 over the chunks one permission scope may read, with their text and metadata."""
+
+    index: BM25Index
+    records: dict[str, dict[str, Any]]
+
+    @classmethod
+    def build(cls, collection: Any, scope: Scope) -> LexicalView:
+        """Read the scope's chunks through its ``where`` filter and index them."""
+        records = {r["id"]: {"text": r["documents"] or "", "meta": r["metadatas"] or {}}
+                   for r in iter_records(collection, include=["documents", "metadatas"], where=scope.where())}
+        texts = [_indexed_text(rec) for rec in records.values()]
+        return cls(BM25Index(list(records), texts), records)
+
+
+def _fuse(collection: Any, qvec: np.ndarray, vector: dict[str, dict[str, Any]], lexical: list[str],
+          view: LexicalView, k: int) -> list[Hit]:
+    """Reciprocal rank fusion of the two rankings; scores stay cosine similarities."""
+    fused: dict[str, float] = {}
+    for ranking in (list(vector), lexical):
+        for rank, rid in enumerate(ranking, start=1):
+            fused[rid] = fused.get(rid, 0.0) + 1.0 / (RRF_K + rank)
+    top = sorted(fused, key=lambda rid: -fused[rid])[:k]
+    records = dict(vector)
+    missing = [rid for rid in top if rid not in records]
+    if missing:  # lexical-only hits: text from the scoped view, vectors by id for the score
+        page = collection.get(ids=missing, include=["embeddings"])
+        for rid, emb in zip(page["ids"], page["embeddings"], strict=True):
+            records[rid] = {**view.records[rid], "score": float(np.dot(qvec, np.asarray(emb, dtype=np.float32)))}
+    return [_hit(rid, records[rid], records[rid]["score"], fused[rid]) for rid in top if rid in records]
+
+
+def _indexed_text(record: dict[str, Any]) -> str:
+    """What BM25 indexes: the same title + heading + chunk text that was embedded."""
+    meta = record["meta"]
+    chunk = Chunk(str(meta.get("source")), 0, str(meta.get("heading", "")), record["text"], "")
     return embedding_text(chunk, str(meta.get("title", "")))
 
 
@@ -208,20 +223,8 @@ def _vector_candidates(collection: Any, qvec: np.ndarray, scope: Scope, n: int) 
                               include=["documents", "metadatas", "distances"])
     out: dict[str, dict[str, Any]] = {}
     for rid, doc, meta, dist in zip(result["ids"][0], result["documents"][0], result["metadatas"][0],
-                                    result["distances"][0]):
+                                    result["distances"][0], strict=True):
         out[rid] = {"text": doc, "meta": meta, "score": 1.0 - float(dist)}
-    return out
-
-
-def _fetch(collection: Any, ids: list[str], scope: Scope, *, with_embeddings: bool) -> dict[str, dict[str, Any]]:
-    """Records by id, through the scope filter (ids outside the scope simply do not come back)."""
-    include = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
-    page = collection.get(ids=ids, where=scope.where(), include=include)
-    out: dict[str, dict[str, Any]] = {}
-    for i, rid in enumerate(page["ids"]):
-        out[rid] = {"text": page["documents"][i], "meta": page["metadatas"][i]}
-        if with_embeddings:
-            out[rid]["embedding"] = page["embeddings"][i]
     return out
 
 

@@ -1,15 +1,18 @@
-"""Every model call of every graph goes through the gateway: tier choice, call, accounting.
+"""Every model call of every graph goes through the gateway: tier choice, call, cascade, accounting.
 
-Nodes ask for an agent's answer, never for a concrete model class. The gateway picks the
-tier, loads (and caches) the model for it, measures the call and returns a call record
-that the graph keeps in state and the audit store keeps for good.
+Nodes ask for an agent's answer, never for a concrete model class. The gateway asks the
+router for a tier, loads (and caches) the model for it, validates the answer, retries a
+failed small-tier answer once on the large tier (the cascade), and returns a call record
+that the graph keeps in state and the audit store keeps for good. An escalated call's
+record carries its first attempt under ``escalated_from``; the ``calls`` reducer in
+graphs/state.py stores both.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+import uuid
+from typing import Any, Callable, Mapping, Sequence
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
@@ -17,31 +20,18 @@ from langchain_core.messages import AIMessage, BaseMessage
 from opsgraph.governance.policy import Policy
 from opsgraph.models.pricing import Pricing, load_pricing
 from opsgraph.models.provider import load_chat_model
+from opsgraph.models.router import ROUTING_MODES, Router, TierChoice, check_mode, pending_checker_retry
+from opsgraph.models.validation import check_structured, check_tool_message
 from opsgraph.settings import Settings
 
-ROUTING_MODES = ("routed", "small", "large")
+__all__ = ["ROUTING_MODES", "ModelFactory", "ModelGateway", "StructuredOutputError", "TierChoice"]
+
 ModelFactory = Callable[[str, str], BaseChatModel]
-
-
-@dataclass(frozen=True)
-class TierChoice:
-    """Which tier serves a call, and why."""
-
-    tier: str
-    rule: str
-    signals: dict[str, Any] = field(default_factory=dict)
-
-
-def choose_tier(agent: str, policy: Policy, routing: str) -> TierChoice:
-    """Tier for one call: forced by the routing mode, else the agent's default from policy."""
-    if routing in ("small", "large"):
-        return TierChoice(routing, f"routing mode '{routing}' forces every call to {routing}")
-    tier = policy.agent(agent).tier
-    return TierChoice(tier, f"default tier of agent '{agent}' in policy.yaml", {"agent_default": tier})
+Checker = Callable[[Any], tuple[Any, str | None, str | None]]
 
 
 def settings_model_factory(settings: Settings) -> ModelFactory:
-    """Factory that builds the configured model of a tier (per-tier endpoint honoured)."""
+    """Factory that builds the configured model of a tier (per-tier endpoint and key honoured)."""
 
     def build(tier: str, spec: str) -> BaseChatModel:
         conf = settings.tier(tier)
@@ -55,7 +45,7 @@ def settings_model_factory(settings: Settings) -> ModelFactory:
 
 
 class ModelGateway:
-    """Chooses a tier per call, invokes the model and records usage and cost."""
+    """Routes each call to a tier, invokes the model, escalates failed small answers, records cost."""
 
     def __init__(
         self,
@@ -66,10 +56,9 @@ class ModelGateway:
         factory: ModelFactory | None = None,
         pricing: Pricing | None = None,
     ):
-        if routing not in ROUTING_MODES:
-            raise ValueError(f"routing must be one of {', '.join(ROUTING_MODES)}, got {routing!r}")
-        self.settings, self.policy, self.routing = settings, policy, routing
-        self.pricing = pricing or load_pricing()
+        self.settings, self.policy, self.routing = settings, policy, check_mode(routing)
+        self.pricing = pricing or load_pricing(settings.pricing_file)
+        self.router = Router(policy)
         self._factory = factory or settings_model_factory(settings)
         self._models: dict[str, BaseChatModel] = {}
 
@@ -79,42 +68,100 @@ class ModelGateway:
             self._models[tier] = self._factory(tier, self.settings.tier(tier).model)
         return self._models[tier]
 
-    def invoke(self, agent: str, messages: Sequence[BaseMessage], tools: Sequence[Any] = ()) -> tuple[AIMessage, dict]:
-        """Ask ``agent``'s model for its next message, with ``tools`` bound."""
-        choice = choose_tier(agent, self.policy, self.routing)
-        model = self.model(choice.tier)
-        runnable = model.bind_tools(list(tools)) if tools else model
-        started = time.perf_counter()
-        message = runnable.invoke(list(messages))
-        return message, self._record(agent, choice, message, started)
+    def invoke(self, agent: str, messages: Sequence[BaseMessage], tools: Sequence[Any] = (), *,
+               state: Mapping[str, Any] | None = None) -> tuple[AIMessage, dict]:
+        """Ask ``agent``'s model for its next message, with ``tools`` bound.
 
-    def structured(self, agent: str, messages: Sequence[BaseMessage], schema: type) -> tuple[Any, dict]:
-        """Ask ``agent``'s model for an instance of ``schema``."""
-        choice = choose_tier(agent, self.policy, self.routing)
-        model = self.model(choice.tier)
-        kwargs = {} if _is_offline(model) else {"method": "function_calling"}
-        runnable = model.with_structured_output(schema, include_raw=True, **kwargs)
-        started = time.perf_counter()
-        out = runnable.invoke(list(messages))
-        if out.get("parsing_error") or out.get("parsed") is None:
-            raise StructuredOutputError(f"{agent}: model output did not match {schema.__name__}: {out.get('parsing_error')}")
-        return out["parsed"], self._record(agent, choice, out["raw"], started)
+        Pass the graph ``state`` so the router sees money at stake, earlier failures and the
+        run's budgets; without it only the messages inform the decision.
+        """
+        tools = list(tools)
 
-    def _record(self, agent: str, choice: TierChoice, message: AIMessage, started: float) -> dict:
+        def ask(model: BaseChatModel) -> AIMessage:
+            return (model.bind_tools(tools) if tools else model).invoke(list(messages))
+
+        return self._cascade(agent, messages, state, ask, lambda m: check_tool_message(m, tools, len(messages)),
+                             tools=len(tools), structured=False)
+
+    def structured(self, agent: str, messages: Sequence[BaseMessage], schema: type, *,
+                   state: Mapping[str, Any] | None = None) -> tuple[Any, dict]:
+        """Ask ``agent``'s model for an instance of ``schema``; raises StructuredOutputError if none came."""
+
+        def ask(model: BaseChatModel) -> dict:
+            kwargs = {} if _is_offline(model) else {"method": "function_calling"}
+            return model.with_structured_output(schema, include_raw=True, **kwargs).invoke(list(messages))
+
+        minimum = self.router.routing.min_confidence
+        parsed, record = self._cascade(agent, messages, state, ask, lambda out: check_structured(out, schema, minimum),
+                                       tools=0, structured=True)
+        if parsed is None:
+            raise StructuredOutputError(f"{agent}: {record['validation']}")
+        return parsed, record
+
+    def _cascade(self, agent: str, messages: Sequence[BaseMessage], state: Mapping[str, Any] | None,
+                 ask: Callable[[BaseChatModel], Any], check: Checker, *, tools: int,
+                 structured: bool) -> tuple[Any, dict]:
+        started = time.perf_counter()
+        retry = pending_checker_retry(state, agent) if self.routing == "routed" else None
+        signals = self.router.signals(agent, messages, tools=tools, structured=structured, state=state)
+        choice = self.router.choose(agent, signals, self.routing, retry[1] if retry else None)
+        router_ms = (time.perf_counter() - started) * 1000
+        result, record, problem = self._attempt(agent, choice, ask, check, router_ms)
+        if retry and choice.tier == "large":
+            record["escalated_from"] = escalated(retry[0], retry[1])
+        elif problem and self._may_escalate(choice):
+            first = escalated(record, problem)
+            rule = f"cascade: small-tier answer failed validation ({problem}) -> large"
+            again = TierChoice("large", rule, choice.signals)
+            result, record, problem = self._attempt(agent, again, ask, check, 0.0)
+            record["escalated_from"] = first
+        return result, record
+
+    def _attempt(self, agent: str, choice: TierChoice, ask: Callable[[BaseChatModel], Any], check: Checker,
+                 router_ms: float) -> tuple[Any, dict, str | None]:
+        model = self.model(choice.tier)
+        started = time.perf_counter()
+        out = ask(model)
+        latency_ms = (time.perf_counter() - started) * 1000
+        result, problem, note = check(out)
+        raw = out.get("raw") if isinstance(out, dict) else out
+        record = self._record(agent, choice, raw, latency_ms, router_ms)
+        record["validation"] = problem or note
+        return result, record, problem
+
+    def _may_escalate(self, choice: TierChoice) -> bool:
+        if self.routing != "routed" or choice.tier != "small" or not self.router.routing.cascade:
+            return False
+        # Asking the very same model again is not an escalation, only a second bill.
+        small, large = self.settings.small, self.settings.large
+        same_endpoint = (small.model, small.base_url) == (large.model, large.base_url)
+        return not same_endpoint and self.model("small") is not self.model("large")
+
+    def _record(self, agent: str, choice: TierChoice, message: Any, latency_ms: float, router_ms: float) -> dict:
         usage = getattr(message, "usage_metadata", None) or {}
         spec = self.settings.tier(choice.tier).model
         tokens_in, tokens_out = int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
         return {
+            "call_id": uuid.uuid4().hex[:16],
             "agent": agent,
             "tier": choice.tier,
             "model": spec,
             "input_tokens": tokens_in,
             "output_tokens": tokens_out,
             "cost_usd": round(self.pricing.price(spec).cost(tokens_in, tokens_out), 8),
-            "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+            "latency_ms": round(latency_ms, 3),
+            "router_ms": round(router_ms, 4),
             "rule": choice.rule,
             "signals": choice.signals,
+            "escalated": False,
+            "escalation_reason": None,
         }
+
+
+def escalated(record: Mapping[str, Any], reason: str) -> dict:
+    """A copy of ``record`` marked as escalated to the large tier, with why."""
+    first = {k: v for k, v in record.items() if k != "escalated_from"}
+    return {**first, "escalated": True, "escalation_reason": reason}
 
 
 class StructuredOutputError(ValueError):

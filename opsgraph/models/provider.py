@@ -47,4 +47,7 @@ def load_chat_model(
         timeout=timeout,
         max_retries=max_retries,
         temperature=0,
+        # Streamed answers (opsgraph chat) must still report token usage, or cost accounting and
+        # budgets see zero; langchain-openai only asks for it by default on api.openai.com.
+        stream_usage=True,
     )

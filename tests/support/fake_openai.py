@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
@@ -47,7 +47,8 @@ def _forced_schema(body: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _completion(body: dict[str, Any]) -> dict[str, Any]:
+def completion(body: dict[str, Any]) -> dict[str, Any]:
+    """The chat completion the offline engine gives for an OpenAI request body."""
     model = OfflineChatModel(model_name="offline:" + body.get("model", "remote"))
     schema = _forced_schema(body)
     kwargs = {"structured_schema": schema} if schema else {"tools": body.get("tools") or []}
@@ -70,9 +71,14 @@ def _completion(body: dict[str, Any]) -> dict[str, Any]:
 
 
 class FakeOpenAIServer:
-    """Start with ``with FakeOpenAIServer() as server: server.base_url``."""
+    """Start with ``with FakeOpenAIServer() as server: server.base_url``.
 
-    def __init__(self) -> None:
+    ``respond`` replaces how a request body becomes a completion (default: the offline
+    engine); benchmarks wrap the default to simulate a weaker model on some names.
+    """
+
+    def __init__(self, respond: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
+        self.respond = respond or completion
         self.requests: list[dict[str, Any]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -105,7 +111,7 @@ class FakeOpenAIServer:
                 server.requests.append({"model": body.get("model"), "messages": len(body["messages"]),
                                         "tools": [t["function"]["name"] for t in body.get("tools") or []],
                                         "auth": self.headers.get("Authorization")})
-                self._send(200, _completion(body))
+                self._send(200, server.respond(body))
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()

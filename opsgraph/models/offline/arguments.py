@@ -58,7 +58,9 @@ def fill_individually(tool: str, props: dict[str, dict], needed: list[str], conv
     """Fill each parameter on its own; None when a required one cannot be found."""
     args: dict[str, Any] = {}
     for name, spec in props.items():
-        value = find_value(name, spec, convo, step, name in needed, exclude_tool=tool)
+        value = stated_value(name, spec, convo, exclude_tool=tool)
+        if value is None:
+            value = find_value(name, spec, convo, step, name in needed, exclude_tool=tool)
         if value is None:
             if name in needed:
                 return None
@@ -67,12 +69,38 @@ def fill_individually(tool: str, props: dict[str, dict], needed: list[str], conv
     return args
 
 
+def stated_value(name: str, spec: dict[str, Any], convo: Conversation, exclude_tool: str | None = None) -> Any:
+    """A tool argument someone stated outright, which beats anything inferred; or None.
+
+    An amount the requester wrote ("please refund $738") is the amount asked for, whatever
+    other amounts the records hold. Prose that a record already keeps for the same purpose
+    (an invoice's ``dispute_reason`` for a refund's ``reason``) is reused, so asking twice
+    produces the same arguments, and so the same idempotency key and no second write.
+    """
+    kind = spec.get("type")
+    if kind in ("number", "integer") and _is_money(name):
+        match = _MONEY.search(convo.request)
+        if match:
+            amount = float(match.group(1).replace(",", ""))
+            return int(amount) if kind == "integer" else amount
+    if kind == "string" and name in PROSE_FIELDS:
+        for obj in convo.objects(exclude_tool):
+            for key, value in obj.items():
+                if key.endswith("_" + name) and isinstance(value, str) and value.strip():
+                    return value
+    return None
+
+
+def _is_money(name: str) -> bool:
+    return "usd" in name or "amount" in name or "price" in name
+
+
 def find_value(name: str, spec: dict[str, Any], convo: Conversation, step: str, is_required: bool,
                exclude_tool: str | None = None) -> Any:
     """Best value for one parameter, or None."""
     kind = spec.get("type")
     if "enum" in spec:
-        return _pick_enum(spec["enum"], convo) if is_required else None
+        return _pick_enum(spec["enum"], convo, step) if is_required else None
     if kind == "string" and any(word in name for word in PROSE_FIELDS):
         return prose_value(name, convo, step) if is_required or name in ("reason", "justification", "note") else None
     found = _from_results(name, spec, convo, exclude_tool)
@@ -158,10 +186,20 @@ def _number_from_text(name: str, kind: str, text: str) -> int | float | None:
     return None
 
 
-def _pick_enum(options: list[Any], convo: Conversation) -> Any:
+def _pick_enum(options: list[Any], convo: Conversation, step: str = "") -> Any:
+    # The prompt's own step wins when it names exactly one option ("..., status resolved").
+    in_step = [o for o in options if re.search(rf"\b{re.escape(str(o))}\b", step, re.IGNORECASE)]
+    if len(in_step) == 1:
+        return in_step[0]
     text = convo.request + "\n" + convo.transcript
-    scored = [(textsim.coverage(str(option), text), -index, option) for index, option in enumerate(options)]
-    return max(scored)[2]
+    # Between options the text names equally, the one it moves to ("to the enterprise plan") wins.
+    scored = [(textsim.coverage(str(option), text), _is_destination(str(option), text), -index, option)
+              for index, option in enumerate(options)]
+    return max(scored)[3]
+
+
+def _is_destination(option: str, text: str) -> bool:
+    return bool(re.search(rf"\b(?:to|into|onto)\s+(?:the\s+|an?\s+)?{re.escape(option)}\b", text, re.IGNORECASE))
 
 
 def prose_value(name: str, convo: Conversation, step: str) -> str:

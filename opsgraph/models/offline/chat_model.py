@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from functools import lru_cache
 from typing import Any, Callable, Sequence
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -53,12 +54,12 @@ class OfflineChatModel(BaseChatModel):
 
     def bind_tools(self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any) -> Runnable:
         """Bind tools the way hosted chat models do (OpenAI function format)."""
-        formatted = [convert_to_openai_tool(t) for t in tools]
+        formatted = [openai_tool(t) for t in tools]
         return self.bind(tools=formatted, **kwargs)
 
     def with_structured_output(self, schema: Any, *, include_raw: bool = False, **kwargs: Any) -> Runnable:
         """Return a runnable producing an instance of ``schema`` (pydantic class or JSON schema)."""
-        json_schema = schema.model_json_schema() if _is_pydantic(schema) else _as_json_schema(schema)
+        json_schema = _model_schema(schema) if _is_pydantic(schema) else _as_json_schema(schema)
         bound = self.bind(structured_schema=json_schema)
         return bound | RunnableLambda(_structured_parser(schema, include_raw))
 
@@ -89,6 +90,38 @@ class OfflineChatModel(BaseChatModel):
         if calls:
             return AIMessage(content="", tool_calls=[_tool_call(c["name"], c["args"], len(messages)) for c in calls])
         return AIMessage(content=final_answer(convo, self.role))
+
+
+_CONVERTED: dict[tuple, tuple[Any, dict[str, Any]]] = {}
+_CONVERTED_LIMIT = 2048
+
+
+def openai_tool(tool: Any) -> dict[str, Any]:
+    """``tool`` in OpenAI function format, converted once per distinct tool definition.
+
+    Converting generates the tool's JSON schema with pydantic, which costs more than the
+    engine's own decision. The format depends only on the name, description and argument
+    class, which every run context's copy of a tool shares. The result is shared: callers
+    read it, never modify it.
+    """
+    schema = getattr(tool, "args_schema", None)
+    if isinstance(tool, dict) or not isinstance(schema, type):
+        return convert_to_openai_tool(tool)
+    key = (getattr(tool, "name", ""), getattr(tool, "description", ""), id(schema))
+    hit = _CONVERTED.get(key)
+    if hit is not None and hit[0] is schema:  # the class is kept with its entry, so its id cannot be reused
+        return hit[1]
+    if len(_CONVERTED) >= _CONVERTED_LIMIT:
+        _CONVERTED.clear()
+    converted = convert_to_openai_tool(tool)
+    _CONVERTED[key] = (schema, converted)
+    return converted
+
+
+@lru_cache(maxsize=256)
+def _model_schema(schema: type[BaseModel]) -> dict[str, Any]:
+    # Pydantic classes are immutable schemas; the JSON schema is only read by fill_schema.
+    return schema.model_json_schema()
 
 
 def _tool_call(name: str, args: dict[str, Any], position: int) -> dict[str, Any]:

@@ -35,6 +35,7 @@ class Conversation:
     done_calls: set[str] = field(default_factory=set)
     speakers: set[str] = field(default_factory=set)
     turn_results: list[ToolResult] = field(default_factory=list)
+    request_data: list[Any] = field(default_factory=list)
 
     @property
     def procedure(self) -> list[str]:
@@ -49,14 +50,17 @@ class Conversation:
         return list(seen)
 
     def objects(self, exclude_tool: str | None = None) -> Iterator[dict[str, Any]]:
-        """Every dict inside successful tool results, most recent result first.
+        """Every dict inside successful tool results, most recent result first, then JSON in the request.
 
         ``exclude_tool`` skips that tool's own results: what a tool returned is not a
-        request to call it again.
+        request to call it again. Structured data the requester wrote (a JSON object in
+        the latest request) comes last: tool results are fresher facts.
         """
         for result in reversed(self.results):
             if not result.is_error and result.name != exclude_tool:
                 yield from _walk_dicts(result.data)
+        for data in self.request_data:
+            yield from _walk_dicts(data)
 
 
 def call_key(name: str, args: dict[str, Any]) -> str:
@@ -83,6 +87,21 @@ def _parse(content: Any) -> Any:
         return content
 
 
+def json_objects(text: str) -> list[dict[str, Any]]:
+    """Top-level JSON objects written anywhere in ``text``, in order."""
+    decoder, found, position = json.JSONDecoder(), [], text.find("{")
+    while position >= 0:
+        try:
+            value, end = decoder.raw_decode(text, position)
+        except ValueError:
+            position = text.find("{", position + 1)
+            continue
+        if isinstance(value, dict):
+            found.append(value)
+        position = text.find("{", end)
+    return found
+
+
 def _text(message: BaseMessage) -> str:
     content = message.content
     if isinstance(content, str):
@@ -102,7 +121,7 @@ def parse_conversation(messages: Sequence[BaseMessage]) -> Conversation:
     system = "\n".join(_text(m) for m in messages if isinstance(m, SystemMessage))
     start = _last_request_index(messages)
     request = _text(messages[start]) if start >= 0 else ""
-    convo = Conversation(system=system, request=request, transcript="")
+    convo = Conversation(system=system, request=request, transcript="", request_data=json_objects(request))
     pending: dict[str, tuple[str, dict[str, Any]]] = {}
     last_ai_index = max((i for i, m in enumerate(messages) if isinstance(m, AIMessage) and not m.tool_calls), default=-1)
     lines: list[str] = []

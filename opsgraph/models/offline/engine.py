@@ -21,8 +21,12 @@ from opsgraph.models.offline.conversation import Conversation, call_key
 # Below this share of a step's words found in a tool's name and description, the step is
 # treated as reasoning the model does itself, not as a tool call.
 STEP_MATCH_THRESHOLD = 0.25
+# A conditional step ("If a refund is requested, ...") applies when at least this share of
+# the condition's words is found in one affirmed sentence of the conversation.
+CONDITION_THRESHOLD = 0.5
 MAX_PARALLEL_CALLS = 6
 _TOOL_NAME = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
+_CONDITION = re.compile(r"^(?:if|when)\s+(.+?)\s*[,:]\s+(.+)$", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -50,25 +54,65 @@ def named_tools(step: str) -> set[str]:
     return set(_TOOL_NAME.findall(step))
 
 
-def match_step(step: str, tools: list[ToolSpec]) -> ToolSpec | None:
+def match_step(step: str, tools: list[ToolSpec], request: str = "") -> ToolSpec | None:
     """The bound tool a procedure step asks for, if any.
 
     A step that names a tool the agent was not given is skipped rather than matched to a
-    look-alike: the prompt asked for that tool and no other.
+    look-alike: the prompt asked for that tool and no other. A step that names several
+    bound tools offers a choice, settled by the request (see :func:`choose_named`).
     """
     named = named_tools(step)
     if named:
-        return next((tool for tool in tools if tool.name in named), None)
+        offered = sorted((tool for tool in tools if tool.name in named), key=lambda tool: step.find(tool.name))
+        return offered[0] if len(offered) == 1 else choose_named(offered, request)
     scored = [(textsim.coverage(step, tool.text) + 0.5 * textsim.coverage(tool.name, step), tool) for tool in tools]
     best = max(scored, key=lambda pair: pair[0], default=(0.0, None))
     return best[1] if best[0] >= STEP_MATCH_THRESHOLD else None
 
 
+def choose_named(offered: list[ToolSpec], request: str) -> ToolSpec | None:
+    """Among tools a step offers as alternatives, the one whose description the request supports most.
+
+    Words every alternative shares ("transfer", "team") say nothing about the choice and are
+    ignored; ties go to the tool the step names first; with no support at all the step is
+    skipped, since guessing would act on a request nobody made.
+    """
+    if not offered:
+        return None
+    words = [textsim.token_set(tool.text) for tool in offered]
+    shared = frozenset.intersection(*words)
+    asked = textsim.token_set(request)
+    scores = [len((own - shared) & asked) for own in words]
+    best = max(scores)
+    return offered[scores.index(best)] if best > 0 else None
+
+
+def split_condition(step: str) -> tuple[str | None, str]:
+    """``("a refund is requested", "refund it with issue_refund.")`` for "If a refund is requested, refund ..."."""
+    match = _CONDITION.match(step.strip())
+    return (match.group(1), match.group(2)) if match else (None, step)
+
+
+def condition_holds(condition: str, convo: Conversation) -> bool:
+    """True when one affirmed sentence of the request or transcript supports ``condition``."""
+    evidence = [s for s in textsim.sentences(convo.request + "\n" + convo.transcript)
+                if not textsim.is_negated(s) and not s.endswith(":")]
+    return any(textsim.coverage(condition, sentence) >= CONDITION_THRESHOLD for sentence in evidence)
+
+
 def plan_steps(convo: Conversation, tools: list[ToolSpec]) -> list[tuple[str, ToolSpec]]:
-    """Pair each procedure step with its tool; without a procedure, rank tools by the request."""
+    """Pair each procedure step with its tool; without a procedure, rank tools by the request.
+
+    A step written as "If <condition>, <action>" (or "When ...") is only planned while the
+    conversation supports its condition.
+    """
     steps = convo.procedure
     if steps:
-        pairs = [(step, match_step(step, tools)) for step in steps]
+        pairs = []
+        for step in steps:
+            condition, action = split_condition(step)
+            if condition is None or condition_holds(condition, convo):
+                pairs.append((step, match_step(action, tools, convo.request)))
         return [(step, tool) for step, tool in pairs if tool is not None]
     ranked = sorted(tools, key=lambda t: -textsim.coverage(t.text, convo.request))
     return [(convo.request, tool) for tool in ranked if textsim.coverage(tool.text, convo.request) > 0.1]

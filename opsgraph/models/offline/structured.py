@@ -2,7 +2,9 @@
 
 Enumerated choices (a supervisor's next worker, a checker's verdict) are chosen from the
 options the prompt describes: the first option, in the prompt's order, that has not acted
-yet and whose description is supported by what the conversation affirms.
+yet and whose description is supported by what the conversation affirms. When a tool result
+already states the field (``"risk_level": "high"``) with one of the allowed values, that value
+is copied, as a model reading the result would. A nullable field with no evidence stays null.
 """
 
 from __future__ import annotations
@@ -64,11 +66,23 @@ def fill_schema(schema: dict[str, Any], convo: Conversation, defs: dict[str, Any
     for name, spec in props.items():
         spec = _resolve(spec, defs)
         if "enum" in spec and len(spec["enum"]) > 1:
-            chosen[name], reason = choose_option(list(spec["enum"]), convo)
+            stated = _stated_option(name, list(spec["enum"]), convo)
+            if stated is not None:
+                chosen[name], reason = stated, reason or f"{name} is {stated}, as the tool results state"
+            else:
+                chosen[name], reason = choose_option(list(spec["enum"]), convo)
     for name, spec in props.items():
         if name not in chosen:
             chosen[name] = _fill_field(name, _resolve(spec, defs), convo, defs, reason)
     return chosen
+
+
+def _stated_option(name: str, options: list[Any], convo: Conversation) -> Any:
+    # The most recent tool result that names this field with an allowed value settles it.
+    for obj in convo.objects():
+        if name in obj and not isinstance(obj[name], (dict, list)) and obj[name] in options:
+            return obj[name]
+    return None
 
 
 def _resolve(spec: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
@@ -78,6 +92,7 @@ def _resolve(spec: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
         options = [s for s in spec["anyOf"] if s.get("type") != "null"]
         merged = dict(_resolve(options[0], defs)) if options else {}
         merged.setdefault("default", spec.get("default"))
+        merged["nullable"] = len(options) < len(spec["anyOf"])
         return merged
     if "allOf" in spec and len(spec["allOf"]) == 1:
         return _resolve(spec["allOf"][0], defs)
@@ -103,6 +118,8 @@ def _fill_field(name: str, spec: dict[str, Any], convo: Conversation, defs: dict
 def _default(spec: dict[str, Any], kind: str | None, convo: Conversation) -> Any:
     if spec.get("default") is not None:
         return spec["default"]
+    if spec.get("nullable"):
+        return None  # nothing in the conversation supports a value: say so rather than invent one
     if kind == "number":
         return float(spec.get("minimum", 0.0))
     if kind == "integer":

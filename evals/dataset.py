@@ -1,0 +1,182 @@
+"""Eval datasets: one YAML file per workflow graph in ``evals/datasets/<graph_id>.yaml``.
+
+A dataset names its graph, the pass rate the suite must reach (``threshold``) and its
+cases. Each case has an input (CLI-style options, a raw graph input, or chat turns),
+scripted human decisions for approvals, and expectations (see evals/README.md for the
+schema). Loading validates the whole file, so a typo fails with one clear line before
+anything runs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from opsgraph.errors import UserError
+
+DATASETS_DIR = Path(__file__).resolve().parent / "datasets"
+SMOKE_DEFAULT = 3
+INPUT_KINDS = ("options", "graph_input", "turns")
+EXPECT_KEYS = frozenset({"status", "error", "approvals", "report", "state", "trajectory", "tool_calls",
+                         "forbidden", "citations", "max_cost_usd", "max_tokens", "max_latency_s"})
+SUITE_KEYS = frozenset({"graph", "description", "threshold", "defaults", "cases"})
+CASE_KEYS = frozenset({"id", "description", "tags", "smoke", "input", "decisions", "expect"})
+# Stable example ids: a case keeps its LangSmith example across uploads.
+EXAMPLE_NAMESPACE = uuid.UUID("6f1f4c1e-8d0a-4c1b-9a57-0b6f2d1e7a10")
+
+
+class DatasetError(UserError):
+    """An eval dataset file is malformed."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One eval case: what the graph gets, what a person decides, what must hold afterwards."""
+
+    id: str
+    description: str
+    input: dict[str, Any]
+    decisions: tuple[Any, ...]
+    expect: dict[str, Any]
+    tags: tuple[str, ...] = ()
+    smoke: bool = False
+
+    def example_inputs(self, graph_id: str) -> dict[str, Any]:
+        """What the target sees: the graph, its input and the decisions; never the case id."""
+        return {"graph_id": graph_id, "input": self.input, "decisions": list(self.decisions)}
+
+
+@dataclass(frozen=True)
+class Suite:
+    """All cases of one workflow graph, with the pass rate the suite must reach."""
+
+    name: str
+    graph_id: str
+    description: str
+    threshold: float
+    cases: tuple[Case, ...]
+    path: Path
+    smoke_ids: tuple[str, ...] = field(default=())
+
+    def select(self, smoke: bool) -> list[Case]:
+        """Every case, or the smoke subset (cases marked ``smoke: true``, else the first three)."""
+        if not smoke:
+            return list(self.cases)
+        marked = [c for c in self.cases if c.smoke]
+        return marked or list(self.cases[:SMOKE_DEFAULT])
+
+    def example_id(self, case: Case) -> uuid.UUID:
+        """Deterministic LangSmith example id of ``case`` in this suite."""
+        return uuid.uuid5(EXAMPLE_NAMESPACE, f"{self.name}:{case.id}")
+
+
+def load_suite(path: Path) -> Suite:
+    """Read and validate one dataset file; raises DatasetError naming the file and the problem."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise DatasetError(f"{path}: cannot read dataset ({exc})") from None
+    where = path.name
+    _require(isinstance(raw, dict), where, "the file must hold a mapping")
+    _unknown(raw, SUITE_KEYS, where)
+    graph_id = raw.get("graph")
+    _require(isinstance(graph_id, str) and graph_id, where, "'graph' (a graph id) is required")
+    threshold = raw.get("threshold", 1.0)
+    _require(isinstance(threshold, (int, float)) and 0 <= threshold <= 1, where, "'threshold' must be 0..1")
+    defaults = raw.get("defaults") or {}
+    _require(isinstance(defaults, dict), where, "'defaults' must be a mapping")
+    cases = [_case(item, defaults, f"{where} case #{n}") for n, item in enumerate(raw.get("cases") or [], start=1)]
+    _require(bool(cases), where, "no cases")
+    ids = [c.id for c in cases]
+    duplicate = sorted({i for i in ids if ids.count(i) > 1})
+    _require(not duplicate, where, f"duplicate case ids: {', '.join(duplicate)}")
+    return Suite(path.stem, graph_id, str(raw.get("description") or ""), float(threshold), tuple(cases), path)
+
+
+def _case(item: Any, defaults: dict[str, Any], where: str) -> Case:
+    _require(isinstance(item, dict), where, "a case must be a mapping")
+    _unknown(item, CASE_KEYS, where)
+    case_id = item.get("id")
+    _require(isinstance(case_id, str) and case_id.strip(), where, "'id' is required")
+    where = f"{where.split(' case')[0]} case {case_id}"
+    graph_input = item.get("input")
+    _require(isinstance(graph_input, dict), where, "'input' must be a mapping")
+    _require(set(graph_input) <= set(INPUT_KINDS) and bool(graph_input), where,
+             f"'input' takes {', '.join(INPUT_KINDS)}")
+    _require(not {"options", "graph_input"} <= set(graph_input), where, "'input' takes options or graph_input, not both")
+    if "turns" in graph_input:
+        turns = graph_input["turns"]
+        _require(isinstance(turns, list) and turns and all(isinstance(t, str) for t in turns), where,
+                 "'turns' must be a non-empty list of strings")
+    decisions = item.get("decisions", defaults.get("decisions", []))
+    _require(isinstance(decisions, list), where, "'decisions' must be a list")
+    for decision in decisions:
+        _check_decision(decision, where)
+    expect = merge_expect(defaults.get("expect") or {}, item.get("expect") or {})
+    _unknown(expect, EXPECT_KEYS, f"{where} expect")
+    _check_expect(expect, where)
+    tags = item.get("tags") or []
+    _require(isinstance(tags, list), where, "'tags' must be a list")
+    return Case(case_id, str(item.get("description") or ""), graph_input, tuple(decisions), expect,
+                tuple(str(t) for t in tags), bool(item.get("smoke", False)))
+
+
+def merge_expect(defaults: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+    """A case's expectations over the suite defaults: lists (state, report, forbidden, ...) add up,
+    anything else in the case replaces the default."""
+    merged = dict(defaults)
+    for key, value in own.items():
+        merged[key] = [*defaults[key], *value] if isinstance(value, list) and isinstance(defaults.get(key), list) else value
+    return merged
+
+
+def _check_decision(decision: Any, where: str) -> None:
+    verb = decision if isinstance(decision, str) else (decision or {}).get("decision")
+    _require(verb in ("approve", "reject", "edit"), where, f"unknown decision {decision!r}; use approve, reject or edit")
+
+
+def _check_expect(expect: dict[str, Any], where: str) -> None:
+    for key in ("report", "state", "tool_calls", "forbidden"):
+        value = expect.get(key, [])
+        _require(isinstance(value, list) and all(isinstance(v, dict) for v in value), where,
+                 f"expect.{key} must be a list of mappings")
+    trajectory = expect.get("trajectory")
+    if trajectory is not None:
+        _require(isinstance(trajectory, dict) and trajectory.get("match", "strict") in ("strict", "subset", "unordered")
+                 and isinstance(trajectory.get("agents"), list), where,
+                 "expect.trajectory needs 'agents' (a list) and 'match': strict, subset or unordered")
+    for tool in expect.get("tool_calls", []):
+        _require(isinstance(tool.get("name"), str), where, "every expect.tool_calls entry needs a 'name'")
+    for rule in expect.get("forbidden", []):
+        _require(bool(rule.get("tool") or rule.get("agent")), where, "every expect.forbidden entry needs 'tool' or 'agent'")
+        _require(rule.get("must_not", "call") in ("call", "succeed"), where, "forbidden must_not is 'call' or 'succeed'")
+
+
+def _require(ok: bool, where: str, problem: str) -> None:
+    if not ok:
+        raise DatasetError(f"{where}: {problem}")
+
+
+def _unknown(data: dict[str, Any], allowed: frozenset[str], where: str) -> None:
+    extra = sorted(set(data) - allowed)
+    _require(not extra, where, f"unknown key(s) {', '.join(extra)}; allowed: {', '.join(sorted(allowed))}")
+
+
+def available_suites(directory: Path = DATASETS_DIR) -> dict[str, Path]:
+    """Dataset files by suite name (the file stem)."""
+    return {p.stem: p for p in sorted(Path(directory).glob("*.yaml"))}
+
+
+def load_suites(names: list[str] | None = None, directory: Path = DATASETS_DIR) -> list[Suite]:
+    """The named suites (all when ``names`` is empty); an unknown name is a DatasetError."""
+    found = available_suites(directory)
+    unknown = [n for n in names or [] if n not in found]
+    if unknown:
+        known = ", ".join(found) or "none"
+        raise DatasetError(f"unknown eval suite(s) {', '.join(unknown)}; known suites: {known}")
+    return [load_suite(found[n]) for n in (names or list(found))]

@@ -1,0 +1,216 @@
+"""``support_desk``: triage hands a customer to billing, technical support or account management.
+
+    START -> intake -> {triage | the specialist already talking to the customer}
+    agent -> tools -> agent            (tool rounds)
+    agent -> approval -> tools          (refunds above approvals.refund.auto_limit_usd)
+    tools -> other agent                (a handoff: ``transfer_to_<agent>`` returned a Command)
+    tools -> escalate -> finish         (ping-pong or handoff limit: a human takes over)
+    agent -> finish -> END              (the agent answered the customer)
+
+Handoffs are tools (:mod:`graphs.handoff`); the tool node executes a message's ordinary
+calls first (with the usual permission checks, approvals and audit), then at most one
+handoff, and answers every call so the thread stays valid. The agent holding the
+conversation is kept in ``active_agent``: the next customer message on the same thread goes
+straight to it. Each customer message may be handed on at most ``support.max_handoffs``
+times and may bounce between two agents only once (A -> B -> A); beyond that the desk
+escalates to a human instead of handing on.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.graph import START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+
+from agents.account_management import ACCOUNT_MANAGEMENT
+from agents.billing import BILLING
+from agents.technical_support import TECHNICAL_SUPPORT
+from agents.triage import TRIAGE
+from graphs.components import (agent_turn, approval_gate, execute_tool_calls, guard_step, last_ai, needs_gate,
+                               thread_id)
+from graphs.handoff import create_handoff_tool, handoff_tool_name, perform_handoffs
+from graphs.incident import cost_summary
+from graphs.state import SupportInput, SupportOutput, SupportReport, SupportState
+from opsgraph.citations import collect_citations
+from opsgraph.context import OpsContext, resolve_context
+
+GRAPH_ID = "support_desk"
+INTAKE, TOOLS, APPROVAL, ESCALATE, FINISH = "intake", "tools", "approval", "escalate", "finish"
+DESK = "support_desk"  # author of the desk's own messages (escalation notices, customer context)
+CUSTOMER_NOTE = "Customer on this conversation:"
+Agent = Literal["triage", "billing", "technical_support", "account_management"]
+AGENTS = {spec.name: spec for spec in (TRIAGE, BILLING, TECHNICAL_SUPPORT, ACCOUNT_MANAGEMENT)}
+assert set(AGENTS) == set(get_args(Agent)), "agent specs and the Agent literal must agree"
+HANDOFF_TOOLS = {handoff_tool_name(name): create_handoff_tool(name, spec.description)
+                 for name, spec in AGENTS.items() if name != TRIAGE.name}
+
+
+def _customer_note(state: SupportState, request: HumanMessage) -> list[AIMessage]:
+    """Who the customer is, once per thread, when the caller knows and the message does not say."""
+    customer = state.get("customer_id")
+    if not customer or state.get("requests") or customer in str(request.content):
+        return []
+    return [AIMessage(content=f"{CUSTOMER_NOTE} {customer}.", name=DESK)]
+
+
+def intake(state: SupportState) -> Command[Agent]:
+    """Start a customer message: the agent already holding the conversation takes it, else triage."""
+    held = state.get("active_agent")
+    target = held if held in AGENTS else TRIAGE.name
+    request = state["messages"][-1]
+    update = {
+        "messages": _customer_note(state, request), "requests": int(state.get("requests") or 0) + 1,
+        "turn_start": len(state.get("actions") or []), "route": [target], "handoff_count": 0, "steps": 0,
+        "agent_rounds": 0, "escalation": None, "stop_reason": None, "active_agent": target, "visited": [target],
+    }
+    return Command(goto=target, update=update)
+
+
+def make_agent(name: str):
+    """Node for one desk agent: a model round, then tools, approval, or the answer to the customer."""
+    spec = AGENTS[name]
+    handoffs = [HANDOFF_TOOLS[handoff_tool_name(target)] for target in spec.handoffs]
+
+    def agent(state: SupportState, runtime: Runtime[OpsContext]) -> Command[Literal["tools", "approval", "finish"]]:
+        ctx = resolve_context(runtime.context)
+        stop = guard_step(state, ctx)
+        if stop:
+            return Command(goto=FINISH, update={"stop_reason": stop})
+        update = agent_turn(spec, ctx, state, {"max_handoffs": ctx.policy.get("support.max_handoffs")},
+                            extra_tools=handoffs)
+        update["steps"] = int(state.get("steps") or 0) + 1
+        message = update["messages"][0]
+        if not message.tool_calls:
+            return Command(goto=FINISH, update=update)
+        return Command(goto=APPROVAL if needs_gate(message, ctx) else TOOLS, update=update)
+
+    agent.__name__ = name
+    return agent
+
+
+def approval(state: SupportState, runtime: Runtime[OpsContext]) -> Command[Literal["tools"]]:
+    """Hold gated calls (refunds above the automatic limit) for a human decision."""
+    return Command(goto=TOOLS, update={"approvals": approval_gate(state, resolve_context(runtime.context))})
+
+
+def tools(state: SupportState, runtime: Runtime[OpsContext]) -> Command[Literal[
+        "triage", "billing", "technical_support", "account_management", "escalate"]]:
+    """Execute the active agent's calls: ordinary ones first, then at most one handoff (see module doc)."""
+    ctx = resolve_context(runtime.context)
+    message, agent = last_ai(state["messages"]), state["active_agent"]
+    calls = message.tool_calls if message else []
+    ordinary = [c for c in calls if c["name"] not in HANDOFF_TOOLS]
+    done = execute_tool_calls(state, ctx, calls=ordinary)
+    outcome = perform_handoffs([c for c in calls if c["name"] in HANDOFF_TOOLS], agent, ctx, HANDOFF_TOOLS,
+                               state.get("route") or [agent], int(state.get("handoff_count") or 0),
+                               int(ctx.policy.get("support.max_handoffs")))
+    answers = {m.tool_call_id: (m, a) for m, a in zip(done["messages"], done["actions"])} | outcome.answers
+    # Tool messages in the order of the calls, one per call, whatever happened to each.
+    update = {"messages": [answers[c["id"]][0] for c in calls], "actions": [answers[c["id"]][1] for c in calls],
+              "citations": done["citations"]}
+    if outcome.escalation:
+        return Command(goto=ESCALATE, update={**update, "escalation": {"reason": outcome.escalation, "agent": agent}})
+    if outcome.target:
+        record = {**outcome.record, "request": int(state.get("requests") or 1)}
+        update |= {"active_agent": outcome.target, "route": [*(state.get("route") or []), outcome.target],
+                   "handoff_count": int(state.get("handoff_count") or 0) + 1, "agent_rounds": 0,
+                   "handoffs": [record], "visited": [outcome.target]}
+        return Command(goto=outcome.target, update=update)
+    return Command(goto=agent, update=update)
+
+
+def escalate(state: SupportState, runtime: Runtime[OpsContext]) -> Command[Literal["finish"]]:
+    """A human takes over: say so to the customer, record why, and start afresh on the next message."""
+    ctx = resolve_context(runtime.context)
+    escalation = {**state["escalation"], "route": list(state.get("route") or []),
+                  "request": int(state.get("requests") or 1)}
+    ctx.audit.record(thread_id(), f"escalation:{escalation['request']}", "escalation", agent=escalation["agent"],
+                     name="human_handover", args={"route": escalation["route"]}, result=escalation, ok=False)
+    notice = AIMessage(name=DESK, content="I am passing your request to a member of our support team, who will "
+                                          f"reply on this conversation. (Reason: {escalation['reason']}.)")
+    return Command(goto=FINISH, update={"messages": [notice], "escalation": escalation, "active_agent": TRIAGE.name})
+
+
+def finish(state: SupportState) -> dict:
+    """The report of this customer message, built from what the tools actually did."""
+    return {"report": build_support_report(state)}
+
+
+def _done(actions: list[dict], tool: str) -> list[dict]:
+    return [a for a in actions if a["tool"] == tool and a["ok"] and isinstance(a["result"], dict)]
+
+
+def build_support_report(state: SupportState) -> SupportReport:
+    """The structured report of the latest customer message on a support thread."""
+    actions = (state.get("actions") or [])[int(state.get("turn_start") or 0):]
+    request = int(state.get("requests") or 1)
+    reply = _reply(state["messages"])
+    outcome = "escalated" if state.get("escalation") else "stopped" if state.get("stop_reason") else "answered"
+    refunds = [a["result"] for a in _done(actions, "issue_refund")]
+    tickets = [{"ticket_id": a["result"].get("ticket_id"), "status": a["result"].get("status")}
+               for a in _done(actions, "update_ticket")]
+    plans = [a["result"] for a in _done(actions, "change_plan")]
+    handoffs = [h for h in state.get("handoffs") or [] if h["request"] == request]
+    ids = {a["tool_call_id"] for a in actions}
+    approvals = [{k: a[k] for k in ("kind", "decision", "reason", "by")}
+                 for a in state.get("approvals") or [] if a["tool_call_id"] in ids]
+    cited = list(dict.fromkeys(c for a in actions if a["ok"] for c in collect_citations(a["result"])))
+    report = SupportReport(
+        title=f"support request {request}: {_first_line(state, request)}", outcome=outcome,
+        stop_reason=state.get("stop_reason"), reply=reply, route=list(state.get("route") or []),
+        handoffs=handoffs, escalation=state.get("escalation"),
+        actions_taken=[f"{a['agent']}: {a['tool']}" for a in actions if a["writes"] and a["ok"]],
+        refunds=refunds, tickets_updated=tickets, plan_changes=plans,
+        approvals=approvals, policies_cited=cited, cost=cost_summary(state.get("calls") or []), summary=[])
+    report["summary"] = _summary_lines(report)
+    return report
+
+
+def _reply(messages: list) -> str:
+    """The last answer to the latest customer message ("" when none was given, e.g. after a stop)."""
+    start = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1)
+    answers = [str(m.content) for m in messages[start + 1:] if isinstance(m, AIMessage) and not m.tool_calls
+               and m.content and not str(m.content).startswith(CUSTOMER_NOTE)]
+    return answers[-1] if answers else ""
+
+
+def _first_line(state: SupportState, request: int) -> str:
+    asked = [m for m in state["messages"] if isinstance(m, HumanMessage)]
+    text = str(asked[request - 1].content if len(asked) >= request else asked[-1].content) if asked else ""
+    return (text.splitlines() or [""])[0][:70]
+
+
+def _summary_lines(report: SupportReport) -> list[str]:
+    lines = [f"Route: {' -> '.join(report['route'])}"]
+    if report["escalation"]:
+        lines.append(f"Escalated to a human: {report['escalation']['reason']}")
+    if report["stop_reason"]:
+        lines.append(f"Stopped: {report['stop_reason']}")
+    lines += [f"Refund {r['refund_id']}: ${r['amount_usd']:,.2f} on {r['invoice_id']} ({r['invoice_status']})"
+              for r in report["refunds"]]
+    lines += [f"Ticket {t['ticket_id']} -> {t['status']}" for t in report["tickets_updated"]]
+    lines += [f"Plan of {p['customer_id']}: {p['old_plan']} -> {p['new_plan']}" for p in report["plan_changes"]]
+    lines += [f"Approval: {a['kind']} {a['decision']} by {a['by']}" for a in report["approvals"]]
+    if report["policies_cited"]:
+        lines.append("Policies: " + "; ".join(report["policies_cited"]))
+    lines.append("Reply: " + (report["reply"].splitlines() or [""])[0][:200])
+    return lines
+
+
+def build_support_desk_graph() -> StateGraph:
+    """The uncompiled ``support_desk`` graph; the caller picks the checkpointer."""
+    graph = StateGraph(SupportState, context_schema=OpsContext, input_schema=SupportInput,
+                       output_schema=SupportOutput)
+    graph.add_node(INTAKE, intake)
+    for name in AGENTS:
+        graph.add_node(name, make_agent(name))
+    graph.add_node(APPROVAL, approval)
+    graph.add_node(TOOLS, tools)
+    graph.add_node(ESCALATE, escalate)
+    graph.add_node(FINISH, finish)
+    graph.add_edge(START, INTAKE)
+    graph.set_finish_point(FINISH)
+    return graph

@@ -1,0 +1,86 @@
+"""``opsgraph eval``: run the offline eval suites, write the report, gate on pass rates; compare two reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from opsgraph.cli.app import _settings, app, console, err, user_errors
+from opsgraph.errors import UserError
+
+DEFAULT_REPORTS = Path("reports")
+COMPARE = "compare"
+
+
+@app.command("eval")
+@user_errors
+def eval_cmd(
+    suites: Optional[list[str]] = typer.Argument(None, help="Suites to run (dataset names in evals/datasets/); "
+                                                 "all when omitted. 'compare A B' compares two reports."),
+    routing: str = typer.Option("routed", "--routing", help="Model tiers: routed, small or large."),
+    repeat: int = typer.Option(1, "--repeat", help="Run every case N times."),
+    concurrency: int = typer.Option(1, "--concurrency", help="Cases run at once (threads), each fully isolated."),
+    fail_under: Optional[float] = typer.Option(None, "--fail-under",
+                                               help="Pass rate (0-1) every suite must reach, instead of its dataset threshold."),
+    smoke: bool = typer.Option(False, "--smoke", help="Only the smoke subset (cases marked smoke: true)."),
+    judge: Optional[bool] = typer.Option(None, "--judge/--no-judge",
+                                         help="LLM-as-judge on the large tier (default: on when a real model is configured)."),
+    out: Path = typer.Option(DEFAULT_REPORTS, "--out", help="Reports go to <out>/<timestamp>/."),
+) -> None:
+    """Run eval suites offline; write reports/<timestamp>/report.json and report.html; exit 1 under a threshold.
+
+    Examples:
+
+      opsgraph eval                                   # every suite whose graph is registered
+
+      opsgraph eval supply_chain_exception --smoke
+
+      opsgraph eval --concurrency 4 --repeat 3 --fail-under 0.9
+
+      opsgraph eval compare reports/20261121-101500 reports/20261121-113000
+    """
+    names = list(suites or [])
+    if names and names[0] == COMPARE:
+        return _compare(names[1:])
+    from evals.report import print_summary, write_report
+    from evals.runner import EvalOptions, run_evals
+
+    options = EvalOptions(suites=tuple(names), routing=routing, repeat=repeat, concurrency=concurrency,
+                          fail_under=fail_under, smoke=smoke, judge=judge)
+    data = _run_with_progress(options)
+    report_dir = write_report(data, out)
+    print_summary(data, console, report_dir)
+    if not data["gate"]["passed"]:
+        raise typer.Exit(1)
+
+
+def _run_with_progress(options: Any) -> dict[str, Any]:
+    """Run the suites under a rich progress bar (on stderr; the summary goes to stdout)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from evals.runner import run_evals
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.fields[last]}"))
+    with Progress(*columns, console=err, transient=False) as progress:
+        tasks: dict[str, Any] = {}
+
+        def on_start(suite: str, total: int) -> None:
+            tasks[suite] = progress.add_task(suite, total=total, last="")
+
+        def on_result(suite: str, row: dict[str, Any]) -> None:
+            mark = "ok" if row["passed"] else "FAIL"
+            progress.update(tasks[suite], advance=1, last=f"{mark} {row['case_id']}")
+
+        return run_evals(_settings(), options, on_start=on_start, on_result=on_result)
+
+
+def _compare(paths: list[str]) -> None:
+    from evals.compare import compare_reports, print_comparison
+    from evals.report import load_report
+
+    if len(paths) != 2:
+        raise UserError("usage: opsgraph eval compare <report A> <report B> (directories under reports/ or report.json files)")
+    print_comparison(compare_reports(load_report(paths[0]), load_report(paths[1])), console)

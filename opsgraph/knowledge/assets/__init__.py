@@ -1,0 +1,1 @@
+"""Vendored data files of the knowledge layer (tokenizer.json and its NOTICE)."""

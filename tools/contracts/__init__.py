@@ -1,0 +1,1 @@
+"""Sample supplier agreements (plain text) served by :class:`tools.connectors.contracts.ContractRepository`."""
