@@ -39,8 +39,9 @@ def compare_reports(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 
 def _suite_delta(name: str, a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any]:
     if a is None or b is None:
+        rates = [None if a is None else a["pass_rate"], None if b is None else b["pass_rate"]]
         return {"name": name, "status": "added" if a is None else "removed", "regressed": [], "improved": [],
-                "evaluators": {}, "pass_rate": [None if a is None else a["pass_rate"], None if b is None else b["pass_rate"]]}
+                "evaluators": {}, "pass_rate": rates}
     va, vb = _case_verdicts(a), _case_verdicts(b)
     regressed = [{"suite": name, "case_id": c, "why": vb[c]["why"]} for c in vb
                  if c in va and va[c]["passed"] and not vb[c]["passed"]]
@@ -77,8 +78,8 @@ def print_comparison(result: dict[str, Any], console: Console) -> None:
             continue
         changed = ", ".join(f"{n} {_pair(v)}" for n, v in s["evaluators"].items()
                             if None not in v and abs(v[1] - v[0]) > 1e-9)
-        table.add_row(s["name"], _pair(s["pass_rate"]), _pair(s["cost_usd"], False), _pair(s["latency_p50"], False, "{:.2f}"),
-                      changed or "none")
+        table.add_row(s["name"], _pair(s["pass_rate"]), _pair(s["cost_usd"], False),
+                      _pair(s["latency_p50"], False, "{:.2f}"), changed or "none")
     console.print(table)
     for label, key, style in (("regressed", "regressed", "red"), ("improved", "improved", "green")):
         cases = result[key]

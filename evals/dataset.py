@@ -10,12 +10,13 @@ anything runs.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from evals.checks import OPERATORS
 from opsgraph.errors import UserError
 
 DATASETS_DIR = Path(__file__).resolve().parent / "datasets"
@@ -60,7 +61,6 @@ class Suite:
     threshold: float
     cases: tuple[Case, ...]
     path: Path
-    smoke_ids: tuple[str, ...] = field(default=())
 
     def select(self, smoke: bool) -> list[Case]:
         """Every case, or the smoke subset (cases marked ``smoke: true``, else the first three)."""
@@ -150,11 +150,26 @@ def _check_expect(expect: dict[str, Any], where: str) -> None:
         _require(isinstance(trajectory, dict) and trajectory.get("match", "strict") in ("strict", "subset", "unordered")
                  and isinstance(trajectory.get("agents"), list), where,
                  "expect.trajectory needs 'agents' (a list) and 'match': strict, subset or unordered")
+    for rule in expect.get("report", []):
+        _require(isinstance(rule.get("path"), str) and any(op in rule for op in OPERATORS), where,
+                 f"every expect.report entry needs a path and one of: {', '.join(OPERATORS)}")
+    for rule in expect.get("state", []):
+        _require(rule.get("untouched") == "all" or _state_rule_ok(rule), where,
+                 "every expect.state entry needs a table and new, changed, untouched or key + field + an operator "
+                 "(or untouched: all)")
     for tool in expect.get("tool_calls", []):
         _require(isinstance(tool.get("name"), str), where, "every expect.tool_calls entry needs a 'name'")
     for rule in expect.get("forbidden", []):
         _require(bool(rule.get("tool") or rule.get("agent")), where, "every expect.forbidden entry needs 'tool' or 'agent'")
         _require(rule.get("must_not", "call") in ("call", "succeed"), where, "forbidden must_not is 'call' or 'succeed'")
+
+
+def _state_rule_ok(rule: dict[str, Any]) -> bool:
+    if not isinstance(rule.get("table"), str):
+        return False
+    if "key" in rule:
+        return isinstance(rule.get("field"), str) and any(op in rule for op in OPERATORS)
+    return any(k in rule for k in ("new", "changed", "untouched"))
 
 
 def _require(ok: bool, where: str, problem: str) -> None:

@@ -208,8 +208,8 @@ def forbidden(outputs: dict[str, Any], expect: dict[str, Any]) -> Score:
                 and (not rule.get("agent") or c["agent"] == rule["agent"]) and (must_not == "call" or c["ok"])]
         label = _call_label({"name": rule["tool"], "args": rule.get("args"), "agent": rule.get("agent")})
         rule_text = "must not be called, but was" if must_not == "call" else "must not succeed, but did"
-        checks.append((not hits, f"{label} {rule_text} {len(hits)} time(s)"
-                       + (f" by {hits[0]['agent']} with {json.dumps(hits[0]['args'], sort_keys=True)[:160]}" if hits else "")))
+        first = f" by {hits[0]['agent']} with {json.dumps(hits[0]['args'], sort_keys=True)[:160]}" if hits else ""
+        checks.append((not hits, f"{label} {rule_text} {len(hits)} time(s){first}"))
     return _verdict("forbidden", checks, "no forbidden action")
 
 

@@ -181,7 +181,8 @@ def _spend(calls: list[dict[str, Any]], report: dict[str, Any] | None) -> dict[s
     usd = round(sum(c["cost_usd"] for c in calls) + sum(float(t.get("total_usd") or 0) for t in teams), 8)
     tokens = sum(c["input_tokens"] + c["output_tokens"] for c in calls)
     tokens += sum(int(t.get("input_tokens") or 0) + int(t.get("output_tokens") or 0) for t in teams)
-    return {"cost_usd": usd, "tokens": tokens, "model_calls": len(calls) + sum(int(t.get("model_calls") or 0) for t in teams)}
+    model_calls = len(calls) + sum(int(t.get("model_calls") or 0) for t in teams)
+    return {"cost_usd": usd, "tokens": tokens, "model_calls": model_calls}
 
 
 def _trajectory(values: dict[str, Any]) -> list[str]:

@@ -55,7 +55,8 @@ def _header(data: dict[str, Any]) -> str:
     verdict = "<span class='pass'>gate passed</span>" if gate["passed"] else (
         "<span class='fail'>gate failed</span>: " + _e("; ".join(gate["failures"])))
     opts, env = data.get("options", {}), data.get("environment", {})
-    meta = (f"{_e(data['created'])} · wall time {data['wall_time_s']:.1f}s · routing {_e(opts.get('routing'))} · "
+    setup = f" (set-up {data['setup_s']:.1f}s)" if "setup_s" in data else ""
+    meta = (f"{_e(data['created'])} · wall time {data['wall_time_s']:.1f}s{setup} · routing {_e(opts.get('routing'))} · "
             f"repeat {_e(opts.get('repeat'))} · concurrency {_e(opts.get('concurrency'))} · "
             f"{'smoke subset' if opts.get('smoke') else 'all cases'} · models {_e(env.get('small_model'))} / "
             f"{_e(env.get('large_model'))} · world seed {_e(env.get('world_seed'))}")
@@ -110,8 +111,9 @@ def _all_cases(suites: list[dict[str, Any]]) -> str:
             f"<td>{'<span class=pass>pass</span>' if r['passed'] else '<span class=fail>fail</span>'}</td>"
             + "".join(f"<td class='num' title='{_e(r['scores'].get(n, {}).get('explanation', ''))}'>"
                       f"{_score(r['scores'].get(n, {}).get('score'))}</td>" for n in names)
-            + f"<td class='num'>{float(r.get('cost_usd') or 0):.4f}</td><td class='num'>{float(r.get('latency_s') or 0):.2f}s"
-              f"</td><td>{_e(' → '.join(r.get('trajectory') or []))}</td></tr>"
+            + f"<td class='num'>{float(r.get('cost_usd') or 0):.4f}</td>"
+              f"<td class='num'>{float(r.get('latency_s') or 0):.2f}s</td>"
+              f"<td>{_e(' → '.join(r.get('trajectory') or []))}</td></tr>"
             for r in s["results"])
         parts.append(f"<details><summary>{_e(s['name'])}: {s['passed']}/{s['runs']} runs passed "
                      f"({_e(s['dataset'])})</summary><table><tr>{head}</tr>{rows}</table></details>")

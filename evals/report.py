@@ -52,24 +52,24 @@ def _rate(value: float | None) -> str:
 
 
 def suite_table(data: dict[str, Any]) -> Table:
-    """One row per suite: pass rate vs threshold, gate, cost and latency."""
-    table = Table(title="Eval suites", title_justify="left")
-    for column in ("suite", "cases", "runs", "passed", "pass rate", "threshold", "gate", "cost (USD)", "tokens p50",
-                   "latency p50", "latency p95"):
-        table.add_column(column, justify="left" if column in ("suite", "gate") else "right")
+    """One row per suite: runs passed, pass rate vs threshold (min), gate, cost, median tokens, latency p50/p95."""
+    table = Table(title="Eval suites (tokens: median per run; p50/p95: latency in s)", title_justify="left")
+    table.add_column("suite", no_wrap=True)
+    for column in ("passed", "rate", "min", "gate", "USD", "tokens", "p50", "p95"):
+        table.add_column(column, justify="left" if column == "gate" else "right")
     for s in data["suites"]:
         gate = "[green]pass[/green]" if s["gate_passed"] else "[red]FAIL[/red]"
-        table.add_row(s["name"], str(s["cases"]), str(s["runs"]), str(s["passed"]), _rate(s["pass_rate"]),
+        table.add_row(s["name"], f"{s['passed']}/{s['runs']}", _rate(s["pass_rate"]),
                       _rate(s["threshold"]), gate, f"{s['cost_usd']['total']:.4f}", f"{s['tokens']['p50']:,.0f}",
-                      f"{s['latency_s']['p50']:.2f}s", f"{s['latency_s']['p95']:.2f}s")
+                      f"{s['latency_s']['p50']:.2f}", f"{s['latency_s']['p95']:.2f}")
     return table
 
 
 def evaluator_table(data: dict[str, Any]) -> Table:
     """Pass rate of every evaluator in every suite (``-``: no case of the suite sets that expectation)."""
     names = list(dict.fromkeys(n for s in data["suites"] for n in s["evaluators"]))
-    table = Table(title="Pass rate per evaluator", title_justify="left")
-    table.add_column("suite")
+    table = Table(title="Pass rate per evaluator (-: no case sets that expectation)", title_justify="left")
+    table.add_column("suite", no_wrap=True)
     for name in names:
         table.add_column(name if data["suites"][0]["evaluators"].get(name, {}).get("gating", True) else f"{name}*",
                          justify="right")
@@ -92,7 +92,12 @@ def print_summary(data: dict[str, Any], console: Console, report_dir: Path | Non
             why = "; ".join(f"{n}: {r['scores'][n]['explanation']}" for n in r["failed"])
             console.print(f"[red]FAIL[/red] {escape(s['name'])}/{escape(r['case_id'])} (run {r['repetition']}): "
                           f"{escape(why)}", highlight=False)
-    console.print(f"wall time {data['wall_time_s']:.1f}s" + (f"; report: {report_dir}" if report_dir else ""))
+    for s in data["suites"]:
+        if s.get("experiment"):
+            console.print(f"LangSmith experiment {escape(s['experiment']['name'])}: {s['experiment']['url'] or '-'}",
+                          highlight=False)
+    setup = f" (set-up {data['setup_s']:.1f}s: seeded world, knowledge ingested)" if "setup_s" in data else ""
+    console.print(f"wall time {data['wall_time_s']:.1f}s{setup}" + (f"; report: {report_dir}" if report_dir else ""))
     verdict = "[green]gate passed[/green]" if data["gate"]["passed"] else "[red]gate failed[/red]: " + escape(
         "; ".join(data["gate"]["failures"]))
     console.print(verdict)

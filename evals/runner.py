@@ -73,12 +73,15 @@ def run_evals(settings: Settings, options: EvalOptions, *, on_start: StartCallba
     started = time.perf_counter()
     results = []
     with Workspace(settings, routing=options.routing) as workspace, _quiet_langsmith():
+        _ = workspace.retriever  # ingest before the first case, so no case's latency includes it
+        setup = time.perf_counter() - started
         for suite in suites:
             cases = suite.select(options.smoke)
             if on_start:
                 on_start(suite.name, len(cases) * options.repeat)
             results.append(run_suite(workspace, suite, cases, options, client, upload, judge, on_result))
-    return _assemble(settings, options, results, skipped, time.perf_counter() - started, upload, judge is not None)
+    data = _assemble(settings, options, results, skipped, time.perf_counter() - started, upload, judge is not None)
+    return {**data, "setup_s": round(setup, 2)}
 
 
 def _check_options(options: EvalOptions) -> None:
@@ -100,7 +103,8 @@ def _judge(settings: Settings, options: EvalOptions) -> Any:
     if options.judge and judge is None:
         from opsgraph.errors import UserError
 
-        raise UserError("--judge needs a real model on the large tier (OPSGRAPH_LARGE_MODEL); the offline engine cannot judge")
+        raise UserError("--judge needs a real model on the large tier (OPSGRAPH_LARGE_MODEL); "
+                        "the offline engine cannot judge")
     return judge
 
 

@@ -52,13 +52,17 @@ class Workspace:
 
     def _ingest(self) -> Any:
         from opsgraph.governance.policy import load_policy
+        from opsgraph.knowledge.embeddings import build_embedding_function
         from opsgraph.knowledge.ingest import ingest
         from opsgraph.knowledge.retrieval import Retriever
 
         kb_settings = self.settings.with_overrides(data_home=self.root / "knowledge")
         policy = load_policy(kb_settings.policy_path)
-        ingest(None, kb_settings, policy=policy)
-        return Retriever(kb_settings, policy, auto_ingest=False)
+        embedding = build_embedding_function(kb_settings)  # loaded once, for ingestion and every search
+        ingest(None, kb_settings, policy=policy, embedding_function=embedding)
+        retriever = Retriever(kb_settings, policy, embedding_function=embedding, auto_ingest=False)
+        retriever.search("warm up", k=1)  # opens the store now, not inside the first case's latency
+        return retriever
 
     def new_case(self) -> tuple[Settings, Any]:
         """Settings for a fresh case home and the case's own copy of the template world."""

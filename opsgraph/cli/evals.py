@@ -22,11 +22,11 @@ def eval_cmd(
     routing: str = typer.Option("routed", "--routing", help="Model tiers: routed, small or large."),
     repeat: int = typer.Option(1, "--repeat", help="Run every case N times."),
     concurrency: int = typer.Option(1, "--concurrency", help="Cases run at once (threads), each fully isolated."),
-    fail_under: Optional[float] = typer.Option(None, "--fail-under",
-                                               help="Pass rate (0-1) every suite must reach, instead of its dataset threshold."),
+    fail_under: Optional[float] = typer.Option(
+        None, "--fail-under", help="Pass rate (0-1) every suite must reach, instead of its dataset threshold."),
     smoke: bool = typer.Option(False, "--smoke", help="Only the smoke subset (cases marked smoke: true)."),
-    judge: Optional[bool] = typer.Option(None, "--judge/--no-judge",
-                                         help="LLM-as-judge on the large tier (default: on when a real model is configured)."),
+    judge: Optional[bool] = typer.Option(
+        None, "--judge/--no-judge", help="LLM-as-judge on the large tier (default: on when a real model is configured)."),
     out: Path = typer.Option(DEFAULT_REPORTS, "--out", help="Reports go to <out>/<timestamp>/."),
 ) -> None:
     """Run eval suites offline; write reports/<timestamp>/report.json and report.html; exit 1 under a threshold.
@@ -82,5 +82,6 @@ def _compare(paths: list[str]) -> None:
     from evals.report import load_report
 
     if len(paths) != 2:
-        raise UserError("usage: opsgraph eval compare <report A> <report B> (directories under reports/ or report.json files)")
+        raise UserError("usage: opsgraph eval compare <report A> <report B> "
+                        "(directories under reports/ or report.json files)")
     print_comparison(compare_reports(load_report(paths[0]), load_report(paths[1])), console)

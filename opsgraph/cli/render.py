@@ -43,15 +43,15 @@ def _print_message(console: Console, node: str, message: Any) -> None:
     kind = getattr(message, "type", "")
     if kind == "ai" and message.tool_calls:
         for call in message.tool_calls:
-            console.print(f"  [cyan]{message.name or node}[/cyan] → {call_summary(call['name'], call['args'])}")
+            console.print(f"  [cyan]{message.name or node}[/cyan] → {escape(call_summary(call['name'], call['args']))}")
     elif kind == "ai":
         label = message.name or node
         first = str(message.content).splitlines()[0] if message.content else ""
         style = "magenta" if label == "supervisor" else "green"
-        console.print(f"[{style}]{label}[/{style}] {_short(first, 110)}")
+        console.print(f"[{style}]{label}[/{style}] {escape(_short(first, 110))}")
     elif kind == "tool":
         mark = "[red]✗[/red]" if message.status == "error" else "[green]✓[/green]"
-        console.print(f"    {mark} {message.name}: {_short(message.content, 100)}")
+        console.print(f"    {mark} {message.name}: {escape(_short(message.content, 100))}")
 
 
 def _report_value(value: Any) -> list[str]:

@@ -212,8 +212,10 @@ def prose_value(name: str, convo: Conversation, step: str) -> str:
 
 def _query_text(convo: Conversation, step: str) -> str:
     # A search query combines what the step is about with the request's key terms.
+    # Tool names in the step ("with search_knowledge") are instructions, not search terms.
+    topic = re.sub(r"\s*\b(?:with|using|via)\s+[a-z]+(?:_[a-z]+)+\b", "", step).rstrip(".")
     terms = [t for t in convo.request.split() if not ID_PATTERN.fullmatch(t.strip(".,;:"))]
-    return (step.rstrip(".") + ": " + " ".join(terms))[:300]
+    return (topic + ": " + " ".join(terms))[:300]
 
 
 def _is_structured(spec: dict[str, Any]) -> bool:
