@@ -81,6 +81,10 @@ def print_comparison(result: dict[str, Any], console: Console) -> None:
         table.add_row(s["name"], _pair(s["pass_rate"]), _pair(s["cost_usd"], False),
                       _pair(s["latency_p50"], False, "{:.2f}"), changed or "none")
     console.print(table)
+    for s in result["suites"]:
+        if s.get("added_cases") or s.get("removed_cases"):
+            console.print(f"{escape(s['name'])}: {len(s['added_cases'])} case(s) only in B, "
+                          f"{len(s['removed_cases'])} only in A (pass rates cover different cases)", highlight=False)
     for label, key, style in (("regressed", "regressed", "red"), ("improved", "improved", "green")):
         cases = result[key]
         console.print(f"[{style}]{len(cases)} case(s) {label}[/{style}]")

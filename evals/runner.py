@@ -27,7 +27,7 @@ from evals.dataset import DATASETS_DIR, Case, DatasetError, Suite, available_sui
 from evals.harness import make_target
 from evals.summary import summarize_suite
 from evals.upload import dataset_name, local_examples, make_client, sync_examples
-from evals.workspace import Workspace
+from evals.workspace import EVAL_SEED, Workspace
 from opsgraph.settings import Settings
 
 ResultCallback = Callable[[str, dict[str, Any]], None]
@@ -64,7 +64,8 @@ def plan_suites(options: EvalOptions) -> tuple[list[Suite], list[dict[str, str]]
 
 def run_evals(settings: Settings, options: EvalOptions, *, on_start: StartCallback | None = None,
               on_result: ResultCallback | None = None) -> dict[str, Any]:
-    """Run the selected suites and return the report data (see evals/README.md for its shape)."""
+    """Run the selected suites and return the report data (report.json: suites with every run's scores,
+    trajectory, tool calls, cost and latency; the gate verdict)."""
     _check_options(options)
     suites, skipped = plan_suites(options)
     upload = settings.langsmith_enabled
@@ -152,7 +153,8 @@ def langsmith_evaluators(workspace: Workspace, judge: Any) -> list[Callable[[Any
     return [_as_langsmith(name, fn) for name, fn in plain.items()]
 
 
-def _as_langsmith(name: str, fn: Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], ev.Score]):
+def _as_langsmith(name: str, fn: Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], ev.Score]
+                  ) -> Callable[[Any, Any], dict[str, Any]]:
     def evaluator(run: Any, example: Any) -> dict[str, Any]:
         outputs = run.outputs or {"status": "crashed", "error": str(run.error or "the target returned nothing")}
         score = fn(outputs, example.outputs or {}, example.inputs or {})
@@ -215,7 +217,7 @@ def _assemble(settings: Settings, options: EvalOptions, suites: list[dict[str, A
         "options": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()},
                     "judge": judged, "uploaded": uploaded},
         "environment": {"small_model": settings.small.model, "large_model": settings.large.model,
-                        "world_seed": settings.world_seed, "python": platform.python_version(),
+                        "world_seed": EVAL_SEED, "python": platform.python_version(),
                         "machine": platform.machine(), "cpus": os.cpu_count()},
         "suites": suites, "skipped": skipped,
         "graphs_without_suite": sorted(set(graph_entries()) - covered),

@@ -10,23 +10,26 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 from langchain_core.messages import AIMessage, AnyMessage, SystemMessage, ToolMessage
 from langchain_core.tools import BaseTool
 from langgraph.config import get_config
+from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 from pydantic import ValidationError
 
 from agents.base import AgentSpec
 from graphs.history import context_policy, history_view
 from opsgraph.citations import collect_citations
-from opsgraph.context import OpsContext
+from opsgraph.context import OpsContext, resolve_context
 from opsgraph.governance.approvals import apply_edits, check_gate, gate_kind, parse_decision
 from opsgraph.governance.budgets import budget_request, exhausted, load_budgets, merge_budget
+from opsgraph.governance.ownership import scope_violation
 from opsgraph.prompts import load_prompt
 
 MAX_TOOL_RESULT_CHARS = 6000
+TOOLS, APPROVAL = "tools", "approval"  # node names of the tool executor and the approval gate
 
 
 def thread_id() -> str:
@@ -120,6 +123,18 @@ def needs_gate(message: AIMessage, ctx: OpsContext) -> bool:
     return any(gate_kind(ctx.tools.get(c["name"])) for c in message.tool_calls)
 
 
+def after_turn(message: AIMessage, ctx: OpsContext, done: str) -> str:
+    """Where an agent's model round goes: the approval gate or the tools for its calls, ``done`` without calls."""
+    if not message.tool_calls:
+        return done
+    return APPROVAL if needs_gate(message, ctx) else TOOLS
+
+
+def approval_node(state: dict, runtime: Runtime[OpsContext]) -> Command[Literal["tools"]]:
+    """The approval node: hold gated calls above their thresholds for a human decision, then run the tools."""
+    return Command(goto=TOOLS, update={"approvals": approval_gate(state, resolve_context(runtime.context))})
+
+
 def approval_gate(state: dict, ctx: OpsContext) -> list[dict[str, Any]]:
     """Ask a human about each gated call above its threshold; returns approval records."""
     message = last_ai(state["messages"])
@@ -165,16 +180,18 @@ def execute_tool_calls(state: dict, ctx: OpsContext, calls: Sequence[dict] | Non
     message = last_ai(state["messages"])
     agent = state.get("active_agent") or (message.name if message else "")
     decisions = {a["tool_call_id"]: a for a in state.get("approvals") or []}
+    customer = state.get("customer_id")
     results, actions = [], []
     for call in calls if calls is not None else (message.tool_calls if message else []):
-        tool_message, action = _run_one(call, agent, ctx, decisions.get(call["id"]))
+        tool_message, action = _run_one(call, agent, ctx, decisions.get(call["id"]), customer)
         results.append(tool_message)
         actions.append(action)
     citations = [c for a in actions if a["ok"] for c in collect_citations(a["result"])]
     return {"messages": results, "actions": actions, "citations": citations}
 
 
-def _run_one(call: dict, agent: str, ctx: OpsContext, decision: dict | None) -> tuple[ToolMessage, dict]:
+def _run_one(call: dict, agent: str, ctx: OpsContext, decision: dict | None,
+             customer: str | None = None) -> tuple[ToolMessage, dict]:
     name, args, call_id = call["name"], dict(call["args"]), call["id"]
     tool = ctx.tool(name, agent)
     if not ctx.policy.agent(agent).may_call(name):
@@ -182,6 +199,9 @@ def _run_one(call: dict, agent: str, ctx: OpsContext, decision: dict | None) -> 
     if tool is None:
         return _finish(call, agent, ctx, "error", f"unknown tool '{name}'", writes=False)
     writes = bool((tool.metadata or {}).get("writes"))
+    violation = scope_violation(args, customer, ctx.world) if writes else None
+    if violation:
+        return _refuse(call, agent, ctx, f"'{name}' not executed: {violation}")
     if decision and decision["decision"] == "reject":
         text = f"rejected by {decision['by']}: {decision['reason'] or 'no reason given'}. Do not retry this action."
         return _finish(call, agent, ctx, "rejected", text, writes=writes)

@@ -45,8 +45,8 @@ from pydantic import BaseModel, Field
 from agents.buyer import BUYER
 from agents.compliance import COMPLIANCE
 from agents.finance import FINANCE
-from graphs.components import (agent_turn, approval_gate, audit_model_call, execute_tool_calls, guard_step,
-                               needs_gate, thread_id)
+from graphs.components import (APPROVAL, TOOLS, after_turn, agent_turn, approval_node, audit_model_call,
+                               execute_tool_calls, guard_step, needs_gate, thread_id)
 from graphs.history import context_policy, history_view
 from graphs.incident import cost_summary
 from graphs.state import (ProcurementInput, ProcurementOutput, ProcurementReport, ProcurementState, RoundDecision,
@@ -57,7 +57,7 @@ from opsgraph.models.gateway import StructuredOutputError
 from opsgraph.prompts import load_prompt
 
 GRAPH_ID = "procurement_review"
-INTAKE, MODERATOR, TOOLS, APPROVAL = "intake", "moderator", "tools", "approval"
+INTAKE, MODERATOR = "intake", "moderator"
 PURCHASE, ESCALATE, REPORT = "purchase", "escalate", "report"
 PURCHASING = "purchasing"  # the policy actor that raises an approved proposal (not a model)
 MEMBERS = {spec.name: spec for spec in (BUYER, COMPLIANCE, FINANCE)}
@@ -126,12 +126,10 @@ def make_member(name: str):
                                                                                         "moderator"]]:
         ctx = resolve_context(runtime.context)
         update = agent_turn(spec, ctx, state, {})
-        message = update["messages"][0]
-        if message.tool_calls:
-            return Command(goto=APPROVAL if needs_gate(message, ctx) else TOOLS, update=update)
-        if name in REVIEWERS:
+        goto = after_turn(update["messages"][0], ctx, MODERATOR)
+        if goto == MODERATOR and name in REVIEWERS:
             update = _with_verdict(spec.name, ctx, state, update)
-        return Command(goto=MODERATOR, update=update)
+        return Command(goto=goto, update=update)
 
     member.__name__ = name
     return member
@@ -176,11 +174,6 @@ def tools(state: ProcurementState, runtime: Runtime[OpsContext]) -> Command[Lite
     update = execute_tool_calls(state, resolve_context(runtime.context))
     agent = state["active_agent"]
     return Command(goto=REPORT if agent == PURCHASING else agent, update=update)
-
-
-def approval(state: ProcurementState, runtime: Runtime[OpsContext]) -> Command[Literal["tools"]]:
-    """Hold gated calls (purchase orders above the threshold) for a human decision."""
-    return Command(goto=TOOLS, update={"approvals": approval_gate(state, resolve_context(runtime.context))})
 
 
 def moderator(state: ProcurementState, runtime: Runtime[OpsContext]) -> Command[Literal[
@@ -417,7 +410,7 @@ def build_procurement_review_graph() -> StateGraph:
     graph.add_node(INTAKE, intake)
     for name in MEMBERS:
         graph.add_node(name, make_member(name))
-    for name, node in ((MODERATOR, moderator), (TOOLS, tools), (APPROVAL, approval), (PURCHASE, purchase),
+    for name, node in ((MODERATOR, moderator), (TOOLS, tools), (APPROVAL, approval_node), (PURCHASE, purchase),
                        (ESCALATE, escalate), (REPORT, report)):
         graph.add_node(name, node)
     graph.add_edge(START, INTAKE)

@@ -23,14 +23,15 @@ from agents.customer_comms import CUSTOMER_COMMS
 from agents.inventory import INVENTORY
 from agents.logistics import LOGISTICS
 from agents.procurement import PROCUREMENT
-from graphs.components import agent_turn, approval_gate, audit_model_call, execute_tool_calls, guard_step, needs_gate
+from graphs.components import (APPROVAL, TOOLS, after_turn, agent_turn, approval_node, audit_model_call,
+                               execute_tool_calls, guard_step)
 from graphs.incident import build_incident_report
 from graphs.state import SupplyChainInput, SupplyChainOutput, SupplyChainState
 from opsgraph.context import OpsContext, resolve_context
 from opsgraph.prompts import load_prompt
 
 GRAPH_ID = "supply_chain_exception"
-SUPERVISOR, TOOLS, APPROVAL, REPORT = "supervisor", "tools", "approval", "report"
+SUPERVISOR, REPORT = "supervisor", "report"
 Worker = Literal["logistics", "inventory", "procurement", "customer_comms"]
 WORKERS = {spec.name: spec for spec in (LOGISTICS, INVENTORY, PROCUREMENT, CUSTOMER_COMMS)}
 assert set(WORKERS) == set(get_args(Worker)), "worker specs and the Worker literal must agree"
@@ -85,18 +86,10 @@ def make_worker(name: str):
     def worker(state: SupplyChainState, runtime: Runtime[OpsContext]) -> Command[Literal["tools", "approval", "supervisor"]]:
         ctx = resolve_context(runtime.context)
         update = agent_turn(spec, ctx, state, {"event": state["event"]})
-        message = update["messages"][0]
-        if not message.tool_calls:
-            return Command(goto=SUPERVISOR, update=update)
-        return Command(goto=APPROVAL if needs_gate(message, ctx) else TOOLS, update=update)
+        return Command(goto=after_turn(update["messages"][0], ctx, SUPERVISOR), update=update)
 
     worker.__name__ = name
     return worker
-
-
-def approval(state: SupplyChainState, runtime: Runtime[OpsContext]) -> Command[Literal["tools"]]:
-    """Hold gated calls (purchase orders above threshold) for a human decision."""
-    return Command(goto=TOOLS, update={"approvals": approval_gate(state, resolve_context(runtime.context))})
 
 
 def tools(
@@ -120,7 +113,7 @@ def build_supply_chain_graph() -> StateGraph:
     graph.add_node(SUPERVISOR, supervisor)
     for name in WORKERS:
         graph.add_node(name, make_worker(name))
-    graph.add_node(APPROVAL, approval)
+    graph.add_node(APPROVAL, approval_node)  # purchase orders above the threshold
     graph.add_node(TOOLS, tools)
     graph.add_node(REPORT, report)
     graph.add_edge(START, "intake")

@@ -29,16 +29,17 @@ from agents.account_management import ACCOUNT_MANAGEMENT
 from agents.billing import BILLING
 from agents.technical_support import TECHNICAL_SUPPORT
 from agents.triage import TRIAGE
-from graphs.components import (agent_turn, approval_gate, execute_tool_calls, guard_step, last_ai, needs_gate,
-                               thread_id)
+from graphs.components import (APPROVAL, TOOLS, after_turn, agent_turn, approval_node, execute_tool_calls, guard_step,
+                               last_ai, thread_id)
 from graphs.handoff import create_handoff_tool, handoff_tool_name, perform_handoffs
 from graphs.incident import cost_summary
 from graphs.state import SupportInput, SupportOutput, SupportReport, SupportState
 from opsgraph.citations import collect_citations
 from opsgraph.context import OpsContext, resolve_context
+from opsgraph.governance.ownership import customer_of
 
 GRAPH_ID = "support_desk"
-INTAKE, TOOLS, APPROVAL, ESCALATE, FINISH = "intake", "tools", "approval", "escalate", "finish"
+INTAKE, ESCALATE, FINISH = "intake", "escalate", "finish"
 DESK = "support_desk"  # author of the desk's own messages (escalation notices, customer context)
 CUSTOMER_NOTE = "Customer on this conversation:"
 Agent = Literal["triage", "billing", "technical_support", "account_management"]
@@ -82,18 +83,10 @@ def make_agent(name: str):
         update = agent_turn(spec, ctx, state, {"max_handoffs": ctx.policy.get("support.max_handoffs")},
                             extra_tools=handoffs)
         update["steps"] = int(state.get("steps") or 0) + 1
-        message = update["messages"][0]
-        if not message.tool_calls:
-            return Command(goto=FINISH, update=update)
-        return Command(goto=APPROVAL if needs_gate(message, ctx) else TOOLS, update=update)
+        return Command(goto=after_turn(update["messages"][0], ctx, FINISH), update=update)
 
     agent.__name__ = name
     return agent
-
-
-def approval(state: SupportState, runtime: Runtime[OpsContext]) -> Command[Literal["tools"]]:
-    """Hold gated calls (refunds above the automatic limit) for a human decision."""
-    return Command(goto=TOOLS, update={"approvals": approval_gate(state, resolve_context(runtime.context))})
 
 
 def tools(state: SupportState, runtime: Runtime[OpsContext]) -> Command[Literal[
@@ -111,6 +104,10 @@ def tools(state: SupportState, runtime: Runtime[OpsContext]) -> Command[Literal[
     # Tool messages in the order of the calls, one per call, whatever happened to each.
     update = {"messages": [answers[c["id"]][0] for c in calls], "actions": [answers[c["id"]][1] for c in calls],
               "citations": done["citations"]}
+    if not state.get("customer_id"):
+        # The first customer record read (the ticket, say) fixes whose conversation this is.
+        customer = customer_of([a["result"] for a in done["actions"] if a["ok"] and not a["writes"]])
+        update |= {"customer_id": customer} if customer else {}
     if outcome.escalation:
         return Command(goto=ESCALATE, update={**update, "escalation": {"reason": outcome.escalation, "agent": agent}})
     if outcome.target:
@@ -207,7 +204,7 @@ def build_support_desk_graph() -> StateGraph:
     graph.add_node(INTAKE, intake)
     for name in AGENTS:
         graph.add_node(name, make_agent(name))
-    graph.add_node(APPROVAL, approval)
+    graph.add_node(APPROVAL, approval_node)  # refunds above the automatic limit
     graph.add_node(TOOLS, tools)
     graph.add_node(ESCALATE, escalate)
     graph.add_node(FINISH, finish)

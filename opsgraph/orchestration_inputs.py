@@ -14,8 +14,8 @@ import re
 from typing import Any
 
 from opsgraph.errors import UserError
+from opsgraph.registry import checked_text, connector_errors_as_user_errors, found_id, supply_chain_input
 
-MAX_TEXT_CHARS = 4000
 MAX_QUANTITY = 100_000
 REQUEST_KEYS = ("sku_id", "quantity", "dc_id", "needed_by", "preferred_supplier_id", "cost_center", "notes")
 _SKU = re.compile(r"\bSKU-\d{3}\b", re.IGNORECASE)
@@ -27,33 +27,18 @@ _QUANTITY = re.compile(r"\b(\d{1,7})\s*(?:x\b|×|units?\b|pcs\b|pieces\b|of\b)",
 _SHIPMENT = re.compile(r"\bSH-\d{4}\b", re.IGNORECASE)
 
 
-def _checked_text(text: str | None, what: str) -> str:
-    text = (text or "").strip()
-    if len(text) > MAX_TEXT_CHARS:
-        raise UserError(f"{what} is {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
-    return text
-
-
-def _found(pattern: re.Pattern, text: str) -> str | None:
-    match = pattern.search(text)
-    return match.group(0).upper() if match else None
-
-
 def support_desk_input(options: dict[str, Any], world: Any) -> dict[str, Any]:
     """``--message '...' [--customer CUST-005]`` -> ``{"messages": [HumanMessage], "customer_id": ...}``."""
     from langchain_core.messages import HumanMessage
-    from tools.connectors.base import ConnectorError
 
-    text = _checked_text(options.get("message") or options.get("event"), "the message")
+    text = checked_text(options.get("message") or options.get("event"), "the message")
     if not text:
         raise UserError("write the customer's message with --message, e.g. --message 'I was charged twice on INV-0001'")
     graph_input: dict[str, Any] = {"messages": [HumanMessage(content=text)]}
     customer = (options.get("customer") or "").strip().upper()
     if customer:
-        try:
+        with connector_errors_as_user_errors():
             world.crm.get_customer(customer)
-        except ConnectorError as exc:
-            raise UserError(str(exc)) from None
         graph_input["customer_id"] = customer
     return graph_input
 
@@ -65,7 +50,7 @@ def support_desk_chat(text: str, world: Any) -> dict[str, Any]:
 
 def parse_purchase_request(text: str) -> dict[str, Any]:
     """A purchase request from JSON or from words; raises UserError when something essential is missing."""
-    text = _checked_text(text, "the purchase request")
+    text = checked_text(text, "the purchase request")
     if text.startswith("{"):
         try:
             data = json.loads(text)
@@ -79,16 +64,14 @@ def parse_purchase_request(text: str) -> dict[str, Any]:
             raise UserError(f"unknown purchase request fields: {', '.join(unknown)}; use {', '.join(REQUEST_KEYS)}")
         return dict(data)
     quantity = _QUANTITY.search(text)
-    found = {"sku_id": _found(_SKU, text), "quantity": int(quantity.group(1)) if quantity else None,
-             "dc_id": _found(_DC, text), "preferred_supplier_id": _found(_SUPPLIER, text),
-             "needed_by": _found(_DATE, text), "cost_center": _found(_COST_CENTER, text), "notes": text}
+    found = {"sku_id": found_id(_SKU, text), "quantity": int(quantity.group(1)) if quantity else None,
+             "dc_id": found_id(_DC, text), "preferred_supplier_id": found_id(_SUPPLIER, text),
+             "needed_by": found_id(_DATE, text), "cost_center": found_id(_COST_CENTER, text), "notes": text}
     return {k: v for k, v in found.items() if v is not None}
 
 
 def validate_purchase_request(request: dict[str, Any], world: Any) -> dict[str, Any]:
     """The request with ids normalised, checked against the mock enterprise (raises UserError)."""
-    from tools.connectors.base import ConnectorError
-
     missing = [k for k in ("sku_id", "quantity", "dc_id") if not request.get(k)]
     if missing:
         raise UserError(f"the purchase request needs {', '.join(missing)}, e.g. '65 units of SKU-003 for DC-WEST'")
@@ -97,14 +80,12 @@ def validate_purchase_request(request: dict[str, Any], world: Any) -> dict[str, 
         raise UserError(f"quantity must be a whole number from 1 to {MAX_QUANTITY}, got {quantity!r}")
     clean = {**request, **{k: str(request[k]).strip().upper() for k in ("sku_id", "dc_id", "preferred_supplier_id",
                                                                         "cost_center") if request.get(k)}}
-    try:
+    with connector_errors_as_user_errors():
         stock = world.wms.check_stock(clean["sku_id"])
         if clean.get("preferred_supplier_id"):
             world.erp.get_supplier(clean["preferred_supplier_id"])
         if clean.get("cost_center"):
             world.erp.get_budget(clean["cost_center"])
-    except ConnectorError as exc:
-        raise UserError(str(exc)) from None
     dcs = [row["dc_id"] for row in stock["stock"]]
     if clean["dc_id"] not in dcs:
         raise UserError(f"unknown dc {clean['dc_id']!r}; DC ids are {', '.join(dcs)}")
@@ -127,10 +108,8 @@ def procurement_review_chat(text: str, world: Any) -> dict[str, Any]:
 
 def operations_director_input(options: dict[str, Any], world: Any) -> dict[str, Any]:
     """A shipment event (``--shipment/--delay-days/--event``) and/or a purchase request (``--request``)."""
-    from opsgraph.registry import supply_chain_input
-
     graph_input: dict[str, Any] = {}
-    if options.get("shipment") or _found(_SHIPMENT, options.get("event") or ""):
+    if options.get("shipment") or found_id(_SHIPMENT, options.get("event") or ""):
         graph_input |= supply_chain_input(options, world)
     if (options.get("request") or "").strip():
         graph_input["request"] = validate_purchase_request(parse_purchase_request(options["request"]), world)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from opsgraph.errors import UserError
 
@@ -31,15 +32,38 @@ class GraphEntry:
 
 _SHIPMENT = re.compile(r"\bSH-\d{4}\b")
 _DAYS = re.compile(r"\b(\d{1,3})\s*(?:calendar\s+|business\s+)?days?\b", re.IGNORECASE)
-MAX_EVENT_CHARS = 4000
+MAX_TEXT_CHARS = 4000
+
+
+def checked_text(text: str | None, what: str) -> str:
+    """``text`` stripped; a UserError naming ``what`` when it is longer than MAX_TEXT_CHARS."""
+    text = (text or "").strip()
+    if len(text) > MAX_TEXT_CHARS:
+        raise UserError(f"{what} is {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
+    return text
+
+
+def found_id(pattern: re.Pattern, text: str) -> str | None:
+    """The first id ``pattern`` matches in ``text``, upper-cased, or None."""
+    match = pattern.search(text)
+    return match.group(0).upper() if match else None
+
+
+@contextmanager
+def connector_errors_as_user_errors() -> Iterator[None]:
+    """Re-raise a connector error from inside (an unknown id in the input, say) as a one-line UserError."""
+    from tools.connectors.base import ConnectorError
+
+    try:
+        yield
+    except ConnectorError as exc:
+        raise UserError(str(exc)) from None
 
 
 def supply_chain_input(options: dict[str, Any], world: Any) -> dict[str, Any]:
     """Validate ``--shipment/--delay-days/--event`` against the world; raise UserError if unusable."""
-    event_text = (options.get("event") or "").strip()
-    if len(event_text) > MAX_EVENT_CHARS:
-        raise UserError(f"--event is {len(event_text)} characters; the limit is {MAX_EVENT_CHARS}")
-    shipment = options.get("shipment") or _first(_SHIPMENT, event_text)
+    event_text = checked_text(options.get("event"), "--event")
+    shipment = options.get("shipment") or found_id(_SHIPMENT, event_text)
     days = options.get("delay_days") or _first_int(_DAYS, event_text)
     if not shipment:
         raise UserError("name the late shipment with --shipment SH-0001 (or mention its id in --event)")
@@ -47,23 +71,10 @@ def supply_chain_input(options: dict[str, Any], world: Any) -> dict[str, Any]:
         raise UserError("give the delay with --delay-days N (or write 'N days' in --event)")
     if not 1 <= int(days) <= 60:
         raise UserError(f"--delay-days must be between 1 and 60, got {days}")
-    _require_shipment(world, shipment)
+    with connector_errors_as_user_errors():
+        world.tms.get_shipment(shipment)
     description = event_text or f"Inbound shipment {shipment} is delayed by {days} days."
     return {"event": {"shipment_id": shipment, "delay_days": int(days), "description": description}}
-
-
-def _require_shipment(world: Any, shipment: str) -> None:
-    from tools.connectors.base import ConnectorError
-
-    try:
-        world.tms.get_shipment(shipment)
-    except ConnectorError as exc:
-        raise UserError(str(exc)) from None
-
-
-def _first(pattern: re.Pattern, text: str) -> str | None:
-    match = pattern.search(text)
-    return match.group(0) if match else None
 
 
 def _first_int(pattern: re.Pattern, text: str) -> int | None:

@@ -10,49 +10,36 @@ import re
 from typing import Any
 
 from opsgraph.errors import UserError
+from opsgraph.registry import checked_text, connector_errors_as_user_errors, found_id
 
 _CONTRACT = re.compile(r"\bCTR-\d{4}\b", re.IGNORECASE)
 _SUPPLIER = re.compile(r"\bSUP-\d{3}\b", re.IGNORECASE)
-MAX_TEXT_CHARS = 4000
 
 
-def _text(options: dict[str, Any]) -> str:
-    text = (options.get("event") or "").strip()
-    if len(text) > MAX_TEXT_CHARS:
-        raise UserError(f"the request is {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
-    return text
-
-
-def _found(pattern: re.Pattern, text: str) -> str | None:
-    match = pattern.search(text)
-    return match.group(0).upper() if match else None
+def _named_id(options: dict[str, Any], option: str, pattern: re.Pattern, missing: str) -> str:
+    """The id given with ``--<option>``, else the first one in ``--event``; a UserError saying ``missing`` if none."""
+    named = options.get(option) or found_id(pattern, checked_text(options.get("event"), "the request"))
+    named = (named or "").strip().upper()
+    if not named:
+        raise UserError(missing)
+    return named
 
 
 def contract_review_input(options: dict[str, Any], world: Any) -> dict[str, Any]:
     """``--contract CTR-1001`` (or a contract id in ``--event``) -> ``{"contract_id": ...}``."""
-    from tools.connectors.base import ConnectorError
-
-    contract = (options.get("contract") or _found(_CONTRACT, _text(options)) or "").strip().upper()
-    if not contract:
-        raise UserError("name the contract to review with --contract CTR-1001 (samples: CTR-1001 to CTR-1006)")
-    try:
+    contract = _named_id(options, "contract", _CONTRACT,
+                         "name the contract to review with --contract CTR-1001 (samples: CTR-1001 to CTR-1006)")
+    with connector_errors_as_user_errors():
         world.contracts.read_contract(contract)
-    except ConnectorError as exc:
-        raise UserError(str(exc)) from None
     return {"contract_id": contract}
 
 
 def supplier_risk_input(options: dict[str, Any], world: Any) -> dict[str, Any]:
     """``--supplier SUP-001`` (or a supplier id in ``--event``) -> ``{"supplier_id": ...}``."""
-    from tools.connectors.base import ConnectorError
-
-    supplier = (options.get("supplier") or _found(_SUPPLIER, _text(options)) or "").strip().upper()
-    if not supplier:
-        raise UserError("name the supplier with --supplier SUP-001 (or mention its id in --event)")
-    try:
+    supplier = _named_id(options, "supplier", _SUPPLIER,
+                         "name the supplier with --supplier SUP-001 (or mention its id in --event)")
+    with connector_errors_as_user_errors():
         world.erp.get_supplier(supplier)
-    except ConnectorError as exc:
-        raise UserError(str(exc)) from None
     return {"supplier_id": supplier}
 
 

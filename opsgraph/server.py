@@ -6,36 +6,28 @@ without one here; nodes build their services from settings on first use.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from langgraph.graph.state import CompiledStateGraph
 
 from opsgraph.runner import compile_graph
 
 
-def supply_chain_exception() -> CompiledStateGraph:
-    """Compiled ``supply_chain_exception`` for the server."""
-    return compile_graph("supply_chain_exception")
+def _factory(graph_id: str) -> Callable[[], CompiledStateGraph]:
+    """A function that compiles the graph registered as ``graph_id`` for the server."""
+
+    def compiled() -> CompiledStateGraph:
+        return compile_graph(graph_id)
+
+    compiled.__name__ = compiled.__qualname__ = graph_id
+    compiled.__doc__ = f"Compiled ``{graph_id}`` for the server."
+    return compiled
 
 
-def contract_review() -> CompiledStateGraph:
-    """Compiled ``contract_review`` for the server."""
-    return compile_graph("contract_review")
-
-
-def supplier_risk() -> CompiledStateGraph:
-    """Compiled ``supplier_risk`` for the server."""
-    return compile_graph("supplier_risk")
-
-
-def support_desk() -> CompiledStateGraph:
-    """Compiled ``support_desk`` for the server."""
-    return compile_graph("support_desk")
-
-
-def procurement_review() -> CompiledStateGraph:
-    """Compiled ``procurement_review`` for the server."""
-    return compile_graph("procurement_review")
-
-
-def operations_director() -> CompiledStateGraph:
-    """Compiled ``operations_director`` for the server."""
-    return compile_graph("operations_director")
+# One name per graph id, as langgraph.json refers to them (``./opsgraph/server.py:<graph id>``).
+supply_chain_exception = _factory("supply_chain_exception")
+contract_review = _factory("contract_review")
+supplier_risk = _factory("supplier_risk")
+support_desk = _factory("support_desk")
+procurement_review = _factory("procurement_review")
+operations_director = _factory("operations_director")

@@ -172,7 +172,10 @@ def test_support_desk_handoff_citations_and_same_agent_after_reopen(tmp_path):
         again.prompt()
         again.type("Thanks. When will the refund reach our account?")
         turn = again.expect("thread sd-1 ·")
-        assert f"account?\n── {agent} ──\n" in turn and "handoff" not in turn, turn  # same agent answers first
+        # The first speaker marker of the turn names the same agent (how much of the typed line the
+        # terminal echoes before it varies, so look at the markers only).
+        markers = [line.strip() for line in turn.splitlines() if line.strip().startswith("── ")]
+        assert markers and markers[0] == f"── {agent} ──" and "handoff" not in turn, turn
         again.prompt()
         again.type("/exit")
         assert again.wait_exit() == 0
@@ -184,10 +187,10 @@ def test_support_desk_handoff_citations_and_same_agent_after_reopen(tmp_path):
 
 
 def test_tokens_stream_from_an_openai_compatible_server(tmp_path):
-    from tests.support.fake_openai_stream import StreamingOpenAIServer
+    from tests.support.fake_openai import FakeOpenAIServer
 
     home = tmp_path / "home"
-    with StreamingOpenAIServer() as server:
+    with FakeOpenAIServer() as server:
         env = cli_env(home, COLUMNS="160", OPENAI_BASE_URL=server.base_url,
                       OPSGRAPH_SMALL_MODEL="openai:small-model", OPSGRAPH_LARGE_MODEL="openai:large-model")
         proc = subprocess.run([sys.executable, "-m", "opsgraph", "chat", "-g", "supply_chain_exception", "-t", "tok-1"],

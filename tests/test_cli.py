@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -13,19 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import isolated_env, opsgraph
+
 pytestmark = pytest.mark.slow
-
-
-def _env(home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPSGRAPH_", "OPENAI_", "LANGSMITH_"))}
-    env.update({"OPSGRAPH_HOME": str(home), "COLUMNS": "200", **extra})
-    return env
-
-
-def opsgraph(home: Path, *args: str, **extra: str) -> subprocess.CompletedProcess:
-    """Run the CLI in a subprocess."""
-    return subprocess.run([sys.executable, "-m", "opsgraph", *args], env=_env(home, **extra),
-                          capture_output=True, text=True, timeout=300, cwd=home.parent)
 
 
 def _assert_clean_error(proc: subprocess.CompletedProcess, needle: str) -> None:
@@ -106,7 +95,7 @@ def test_config_prints_effective_settings(tmp_path):
 
 def test_sigkill_after_a_write_then_resume_has_no_duplicate_writes(tmp_path):
     home = tmp_path / "home"
-    env = _env(home, OPSGRAPH_CONNECTOR_LATENCY_MS="250")
+    env = isolated_env(home, COLUMNS="200", OPSGRAPH_CONNECTOR_LATENCY_MS="250")
     cmd = [sys.executable, "-m", "opsgraph", "run", "supply_chain_exception",
            "--shipment", "SH-0002", "--delay-days", "4", "--thread", "crash-1"]
     proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -7,13 +7,12 @@ mock enterprise before and after its own run.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.cli import opsgraph
 
 pytestmark = pytest.mark.slow
 
@@ -21,13 +20,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("orchestration-cli") / "home"
-
-
-def opsgraph(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPSGRAPH_", "OPENAI_", "LANGSMITH_"))}
-    env.update({"OPSGRAPH_HOME": str(home), "COLUMNS": "200"})
-    return subprocess.run([sys.executable, "-m", "opsgraph", *args], env=env, capture_output=True, text=True,
-                          timeout=300, cwd=home.parent)
 
 
 def run_json(home: Path, *args: str) -> dict:

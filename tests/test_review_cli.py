@@ -8,13 +8,12 @@ enterprise's database. One data home per module, so the corpus is ingested once.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.cli import opsgraph
 
 pytestmark = pytest.mark.slow
 
@@ -22,13 +21,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def home(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("review-cli") / "home"
-
-
-def opsgraph(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPSGRAPH_", "OPENAI_", "LANGSMITH_"))}
-    env.update({"OPSGRAPH_HOME": str(home), "COLUMNS": "200"})
-    return subprocess.run([sys.executable, "-m", "opsgraph", *args], env=env, capture_output=True, text=True,
-                          timeout=300, cwd=home.parent)
 
 
 def run_json(home: Path, *args: str) -> dict:

@@ -110,6 +110,12 @@ def summarize(checks: list[dict[str, Any]], notes: list[str] | None = None) -> d
     }
 
 
+def _unpriced(exc: ConnectorError) -> dict[str, Any]:
+    """A check's result when the proposal cannot even be priced: one blocking rule that could not be evaluated."""
+    rule = _rule("priced_from_price_list", None, f"the proposal cannot be priced: {exc}", "procurement", blocking=True)
+    return {**summarize([rule]), "total_usd": None}
+
+
 def _order(proposal: dict[str, Any]) -> dict[str, Any]:
     keys = ("supplier_id", "dc_id", "lines", "cost_center", "expedite")
     return {k: proposal[k] for k in keys if k in proposal}
@@ -179,8 +185,7 @@ def check_compliance(world: Any, policy: Any, proposal: dict[str, Any]) -> dict[
         quote = world.erp.quote_purchase_order(_order(proposal))
         supplier = world.erp.get_supplier(quote["supplier_id"])
     except ConnectorError as exc:
-        return {**summarize([_rule("priced_from_price_list", None, f"the proposal cannot be priced: {exc}",
-                                   "procurement", blocking=True)]), "total_usd": None}
+        return _unpriced(exc)
     sid = supplier["supplier_id"]
     exclude = {"exclude_supplier_ids": [sid]}
     min_esg, min_rel = policy.get("procurement.min_esg_score"), policy.get("procurement.min_supplier_reliability")
@@ -239,8 +244,7 @@ def check_budget(world: Any, policy: Any, proposal: dict[str, Any]) -> dict[str,
         quote = world.erp.quote_purchase_order(_order(proposal))
         budget = world.erp.get_budget(quote["cost_center"])
     except ConnectorError as exc:
-        return {**summarize([_rule("priced_from_price_list", None, f"the proposal cannot be priced: {exc}",
-                                   "procurement", blocking=True)]), "total_usd": None}
+        return _unpriced(exc)
     total, ceiling = quote["total_usd"], float(policy.get("procurement.max_single_po_usd"))
     threshold = float(policy.get("approvals.purchase_order.threshold_usd"))
     checks = [

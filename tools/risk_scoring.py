@@ -48,11 +48,16 @@ def _finding(supplier: dict, dimension: str, score: float, confidence: float, ev
             "evidence": evidence, "method": f"{METHOD_DOC} ({dimension} risk)"}
 
 
+def _no_evidence(supplier: dict, dimension: str, missing: str, standards: RiskStandards) -> dict[str, Any]:
+    """The finding when the evidence for ``dimension`` is missing: a middling score at low confidence."""
+    return _finding(supplier, dimension, 50.0, 0.2, [f"no {missing} on file"], standards)
+
+
 def financial_risk(supplier: dict[str, Any], standards: RiskStandards) -> dict[str, Any]:
     """Financial risk from the supplier's financial health (0-100) and our open commitments."""
     health = supplier.get("financial_health")
     if health is None:
-        return _finding(supplier, "financial", 50.0, 0.2, ["no financial health score on file"], standards)
+        return _no_evidence(supplier, "financial", "financial health score", standards)
     score = 100.0 - health
     evidence = [f"financial health {health}/100"]
     if health <= standards.distress_financial_health:
@@ -70,7 +75,7 @@ def operational_risk(supplier: dict[str, Any], standards: RiskStandards) -> dict
     history = supplier.get("performance") or []
     on_time, defects = supplier.get("on_time_rate"), supplier.get("defect_rate")
     if not history or on_time is None:
-        return _finding(supplier, "operational", 50.0, 0.2, ["no delivery history on file"], standards)
+        return _no_evidence(supplier, "operational", "delivery history", standards)
     deliveries = sum(int(h.get("deliveries", 0)) for h in history)
     score = (1.0 - on_time) * 150
     evidence = [f"on-time rate {on_time:.1%} over {deliveries} deliveries in {len(history)} quarters"]
@@ -90,7 +95,7 @@ def esg_risk(supplier: dict[str, Any], standards: RiskStandards) -> dict[str, An
     """ESG risk from the vendor ESG score against the policy minimum."""
     esg = supplier.get("esg_score")
     if esg is None:
-        return _finding(supplier, "esg", 50.0, 0.2, ["no ESG score on file"], standards)
+        return _no_evidence(supplier, "esg", "ESG score", standards)
     score = 100.0 - esg
     evidence = [f"ESG score {esg}/100 (minimum {standards.min_esg_score:g})"]
     if esg < standards.min_esg_score:

@@ -88,6 +88,14 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
+def _run_status(thread: str) -> Any:
+    """Status of the run on ``thread`` (values, report, pending), read without opening the knowledge layer."""
+    from opsgraph.runner import open_runner
+
+    with open_runner(_settings(), with_knowledge=False) as runner:
+        return runner.status(thread)
+
+
 @app.command("config")
 @user_errors
 def config_cmd(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:

@@ -38,6 +38,21 @@ def _snapshot(session: ChatSession) -> Any:
     return snapshot
 
 
+def _messages(session: ChatSession) -> list:
+    return list(_snapshot(session).values.get("messages") or [])
+
+
+def _status(session: ChatSession, default: str) -> str:
+    """The current thread's run status from the audit store, or ``default`` when it has none."""
+    info = session.runner.context.audit.run(str(session.thread_id))
+    return info.status if info else default
+
+
+def _require(arg: str, usage: str) -> None:
+    if not arg:
+        raise UserError(usage)
+
+
 def _help(session: ChatSession, arg: str) -> None:
     table = Table(show_header=False, box=None)
     for command in COMMANDS.values():
@@ -58,8 +73,7 @@ def _graphs(session: ChatSession, arg: str) -> None:
 
 
 def _use(session: ChatSession, arg: str) -> None:
-    if not arg:
-        raise UserError("usage: /use <graph>; /graphs lists them")
+    _require(arg, "usage: /use <graph>; /graphs lists them")
     session.use(arg.split()[0])
     session.console.print(f"now chatting with [bold]{session.graph_id}[/bold]; your next line starts a new thread")
 
@@ -78,8 +92,7 @@ def _thread(session: ChatSession, arg: str) -> None:
     if session.thread_id is None:
         session.console.print(f"no thread yet ({session.graph_id}); your next line starts one")
         return
-    info = session.runner.context.audit.run(session.thread_id)
-    status = info.status if info else "not started"
+    status = _status(session, "not started")
     session.console.print(f"thread [bold]{escape(session.thread_id)}[/bold] · {session.graph_id} · {status}")
 
 
@@ -92,13 +105,12 @@ def _threads(session: ChatSession, arg: str) -> None:
 
 
 def _history(session: ChatSession, arg: str) -> None:
-    print_history(session.console, list(_snapshot(session).values.get("messages") or []))
+    print_history(session.console, _messages(session))
 
 
 def _state(session: ChatSession, arg: str) -> None:
     snapshot = _snapshot(session)
-    info = session.runner.context.audit.run(str(session.thread_id))
-    print_state(session.console, session.graph_id, str(session.thread_id), info.status if info else "-", snapshot)
+    print_state(session.console, session.graph_id, str(session.thread_id), _status(session, "-"), snapshot)
 
 
 def _approve(session: ChatSession, arg: str) -> None:
@@ -106,16 +118,14 @@ def _approve(session: ChatSession, arg: str) -> None:
 
 
 def _reject(session: ChatSession, arg: str) -> None:
-    if not arg:
-        raise UserError("usage: /reject <reason>; the reason goes to the audit trail and back to the agent")
+    _require(arg, "usage: /reject <reason>; the reason goes to the audit trail and back to the agent")
     session.decide({"decision": "reject", "reason": arg})
 
 
 def _edit(session: ChatSession, arg: str) -> None:
     from opsgraph.governance.approvals import DecisionError, parse_edits
 
-    if not arg:
-        raise UserError('usage: /edit <json>, e.g. /edit {"quantity": 100} or /edit {"supplier_id": "SUP-004"}')
+    _require(arg, 'usage: /edit <json>, e.g. /edit {"quantity": 100} or /edit {"supplier_id": "SUP-004"}')
     try:
         edits = parse_edits(arg)
     except DecisionError as exc:  # its wording names the CLI option; here the command is /edit
@@ -145,8 +155,7 @@ def _audit(session: ChatSession, arg: str) -> None:
 
 
 def _kb(session: ChatSession, arg: str) -> None:
-    if not arg:
-        raise UserError("usage: /kb <query>, e.g. /kb who approves a purchase order above the threshold")
+    _require(arg, "usage: /kb <query>, e.g. /kb who approves a purchase order above the threshold")
     retriever = session.runner.context.retriever
     if retriever is None:
         raise UserError("the knowledge layer is not available in this installation")
@@ -161,7 +170,7 @@ def _kb(session: ChatSession, arg: str) -> None:
 
 def _trace(session: ChatSession, arg: str) -> None:
     index = _int_arg(arg, "usage: /trace <n> — n is a message number from /history (or the #n after a tool call)")
-    messages = list(_snapshot(session).values.get("messages") or [])
+    messages = _messages(session)
     if not 0 <= index < len(messages):
         raise UserError(f"no message {index}; this thread has messages 0-{len(messages) - 1}")
     print_trace(session.console, messages, index)

@@ -7,7 +7,7 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from opsgraph.cli.app import _print_json, _settings, app, console, runs_app, user_errors, world_app
+from opsgraph.cli.app import _print_json, _run_status, _settings, app, console, runs_app, user_errors, world_app
 from opsgraph.cli.render import cost_table, print_pending, print_report, step_printer
 from opsgraph.errors import UserError
 
@@ -108,10 +108,8 @@ def runs_show(
     Example: opsgraph runs show supply-1a2b3c4d --json
     """
     from graphs.incident import cost_summary
-    from opsgraph.runner import open_runner
 
-    with open_runner(_settings(), with_knowledge=False) as runner:
-        result = runner.status(thread)
+    result = _run_status(thread)
     actions = result.values.get("actions", [])
     cost = cost_summary(result.values.get("calls", []))
     if as_json:

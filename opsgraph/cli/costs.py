@@ -9,7 +9,7 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from opsgraph.cli.app import _print_json, _settings, app, console, user_errors
+from opsgraph.cli.app import _print_json, _run_status, _settings, app, console, user_errors
 from opsgraph.errors import UserError
 
 routing_app = typer.Typer(help="The cost-aware model router: calibrate its threshold, explain its decisions.",
@@ -112,10 +112,7 @@ def explain_cmd(
 
     Example: opsgraph routing explain supply-1a2b3c4d --json
     """
-    from opsgraph.runner import open_runner
-
-    with open_runner(_settings(), with_knowledge=False) as runner:
-        calls = list(runner.status(thread).values.get("calls") or [])
+    calls = list(_run_status(thread).values.get("calls") or [])
     if as_json:
         _print_json(calls)
         return

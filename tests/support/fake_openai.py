@@ -1,8 +1,10 @@
 """A small OpenAI-compatible chat-completions server on 127.0.0.1 for tests and benchmarks.
 
 It answers ``POST /v1/chat/completions`` by running the offline engine on the request it
-received, so tool calls really travel both ways over HTTP in OpenAI's wire format. Every
-request is recorded (model name, message count, tools) for assertions.
+received, so tool calls really travel both ways over HTTP in OpenAI's wire format. A request
+with ``"stream": true`` is answered with server-sent events, the content cut into small
+deltas so a client really receives tokens one after another. Every request is recorded
+(model name, message count, tools, authorization, stream flag) for assertions.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
 from opsgraph.models.offline.chat_model import OfflineChatModel
+
+WORDS_PER_DELTA = 2
 
 
 def to_messages(raw: list[dict[str, Any]]) -> list[BaseMessage]:
@@ -70,6 +74,24 @@ def completion(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def sse_chunks(completion: dict[str, Any], include_usage: bool) -> Iterator[dict[str, Any]]:
+    """The ``chat.completion.chunk`` objects that stream ``completion``."""
+    choice = completion["choices"][0]
+    message = choice["message"]
+    base = {"id": completion["id"], "object": "chat.completion.chunk", "created": completion["created"],
+            "model": completion["model"]}
+    yield {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}
+    words = (message.get("content") or "").split(" ")
+    for start in range(0, len(words) if message.get("content") else 0, WORDS_PER_DELTA):
+        piece = " ".join(words[start:start + WORDS_PER_DELTA]) + (" " if start + WORDS_PER_DELTA < len(words) else "")
+        yield {**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+    for index, call in enumerate(message.get("tool_calls") or []):
+        yield {**base, "choices": [{"index": 0, "delta": {"tool_calls": [{"index": index, **call}]}, "finish_reason": None}]}
+    yield {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]}
+    if include_usage:
+        yield {**base, "choices": [], "usage": completion["usage"]}
+
+
 class FakeOpenAIServer:
     """Start with ``with FakeOpenAIServer() as server: server.base_url``.
 
@@ -100,23 +122,31 @@ class FakeOpenAIServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as OpenAI clients expect; every answer has a length
+
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass
 
             def do_POST(self) -> None:  # noqa: N802 - http.server naming
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 if not self.path.endswith("/chat/completions"):
-                    self._send(404, {"error": {"message": f"no route {self.path}"}})
+                    self._send(404, "application/json", json.dumps({"error": {"message": f"no route {self.path}"}}))
                     return
                 server.requests.append({"model": body.get("model"), "messages": len(body["messages"]),
                                         "tools": [t["function"]["name"] for t in body.get("tools") or []],
-                                        "auth": self.headers.get("Authorization")})
-                self._send(200, server.respond(body))
+                                        "auth": self.headers.get("Authorization"), "stream": bool(body.get("stream"))})
+                answer = server.respond(body)
+                if not body.get("stream"):
+                    self._send(200, "application/json", json.dumps(answer))
+                    return
+                usage = bool((body.get("stream_options") or {}).get("include_usage"))
+                events = [f"data: {json.dumps(chunk)}\n\n" for chunk in sse_chunks(answer, usage)]
+                self._send(200, "text/event-stream", "".join(events) + "data: [DONE]\n\n")
 
-            def _send(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
+            def _send(self, status: int, content_type: str, text: str) -> None:
+                data = text.encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

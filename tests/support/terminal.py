@@ -6,7 +6,6 @@ operator sees. Every wait has a deadline and fails with the last screenful of ou
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import time
@@ -14,16 +13,16 @@ from pathlib import Path
 
 import pexpect
 
+from tests.support.cli import isolated_env
+
 ESCAPES = re.compile(r"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[()][0-9A-Za-z]|\x1b[=>78]|[\r\x07]")
 PROMPT = "›"
 
 
 def cli_env(home: Path, **extra: str) -> dict[str, str]:
     """Environment for an isolated data home on the offline engine (developer settings ignored)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPSGRAPH_", "OPENAI_", "LANGSMITH_"))}
     # No terminal answers cursor-position requests here; without this prompt_toolkit waits and warns.
-    env.update({"OPSGRAPH_HOME": str(home), "TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1", **extra})
-    return env
+    return isolated_env(home, **{"TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1", **extra})
 
 
 class Terminal:

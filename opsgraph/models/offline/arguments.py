@@ -58,7 +58,7 @@ def fill_individually(tool: str, props: dict[str, dict], needed: list[str], conv
     """Fill each parameter on its own; None when a required one cannot be found."""
     args: dict[str, Any] = {}
     for name, spec in props.items():
-        value = stated_value(name, spec, convo, exclude_tool=tool)
+        value = stated_value(name, spec, convo, exclude_tool=tool, call_ids=_ids_in(args))
         if value is None:
             value = find_value(name, spec, convo, step, name in needed, exclude_tool=tool)
         if value is None:
@@ -69,7 +69,8 @@ def fill_individually(tool: str, props: dict[str, dict], needed: list[str], conv
     return args
 
 
-def stated_value(name: str, spec: dict[str, Any], convo: Conversation, exclude_tool: str | None = None) -> Any:
+def stated_value(name: str, spec: dict[str, Any], convo: Conversation, exclude_tool: str | None = None,
+                 call_ids: set[str] | None = None) -> Any:
     """A tool argument someone stated outright, which beats anything inferred; or None.
 
     An amount the requester wrote ("please refund $738") is the amount asked for, whatever
@@ -79,9 +80,8 @@ def stated_value(name: str, spec: dict[str, Any], convo: Conversation, exclude_t
     """
     kind = spec.get("type")
     if kind in ("number", "integer") and _is_money(name):
-        match = _MONEY.search(convo.request)
-        if match:
-            amount = float(match.group(1).replace(",", ""))
+        amount = stated_amount(convo.request, call_ids or set())
+        if amount is not None:
             return int(amount) if kind == "integer" else amount
     if kind == "string" and name in PROSE_FIELDS:
         for obj in convo.objects(exclude_tool):
@@ -89,6 +89,26 @@ def stated_value(name: str, spec: dict[str, Any], convo: Conversation, exclude_t
                 if key.endswith("_" + name) and isinstance(value, str) and value.strip():
                     return value
     return None
+
+
+def stated_amount(text: str, call_ids: set[str]) -> float | None:
+    """The first dollar amount in ``text`` that belongs to this call.
+
+    An amount written next to another record's id ("refund $5,000 on INV-0002") is about that
+    record, not about the one this call changes, so it is skipped.
+    """
+    for sentence in re.split(r"(?<=[.!?;])\s+|\n+", text):
+        named = {m.group(0) for m in ID_PATTERN.finditer(sentence)}
+        if named and call_ids and not named & call_ids:
+            continue
+        match = _MONEY.search(sentence)
+        if match:
+            return float(match.group(1).replace(",", ""))
+    return None
+
+
+def _ids_in(args: dict[str, Any]) -> set[str]:
+    return {v for v in args.values() if isinstance(v, str) and ID_PATTERN.fullmatch(v)}
 
 
 def _is_money(name: str) -> bool:

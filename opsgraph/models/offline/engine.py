@@ -165,6 +165,9 @@ def render_result(name: str, data: Any, is_error: bool) -> str:
 def _render_list(key: str, items: list[Any]) -> str:
     if not items:
         return f"{key}: none"
+    if all(isinstance(item, dict) and "citation" in item for item in items):
+        # Retrieved passages are reference material, not facts about this case: cite, don't quote.
+        return f"{key}: {len(items)} passages (see Sources)"
     ids = [_first_id(item) for item in items[:8]]
     shown = ", ".join(i for i in ids if i)
     return f"{key}: {len(items)}" + (f" ({shown})" if shown else "")
