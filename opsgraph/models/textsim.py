@@ -82,3 +82,13 @@ def sentences(text: str) -> list[str]:
 def affirmed_text(text: str) -> str:
     """The sentences of ``text`` that do not state an absence, joined."""
     return "\n".join(s for s in sentences(text) if not is_negated(s))
+
+
+def evidence_sentences(text: str) -> list[str]:
+    """Sentences that state facts about the case.
+
+    Headers ("find_affected_orders:"), statements of absence and citations of reference
+    documents ("Sources: [...]") are left out: none of them says something is so.
+    """
+    return [s for s in sentences(text)
+            if not is_negated(s) and not s.endswith(":") and not s.startswith(("Sources:", "["))]

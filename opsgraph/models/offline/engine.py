@@ -95,8 +95,7 @@ def split_condition(step: str) -> tuple[str | None, str]:
 
 def condition_holds(condition: str, convo: Conversation) -> bool:
     """True when one affirmed sentence of the request or transcript supports ``condition``."""
-    evidence = [s for s in textsim.sentences(convo.request + "\n" + convo.transcript)
-                if not textsim.is_negated(s) and not s.endswith(":")]
+    evidence = textsim.evidence_sentences(convo.request + "\n" + convo.transcript)
     return any(textsim.coverage(condition, sentence) >= CONDITION_THRESHOLD for sentence in evidence)
 
 

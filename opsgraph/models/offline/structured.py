@@ -36,9 +36,7 @@ def _finish_option(options: list[str]) -> str | None:
 
 def option_scores(options: list[str], convo: Conversation) -> dict[str, float]:
     """Support for each option: the best share of its description found in one affirmed sentence."""
-    # Headers, negations and citations of reference documents are not evidence about the case.
-    evidence = [s for s in textsim.sentences(convo.request + "\n" + convo.transcript)
-                if not textsim.is_negated(s) and not s.endswith(":") and not s.startswith(("Sources:", "["))]
+    evidence = textsim.evidence_sentences(convo.request + "\n" + convo.transcript)
     descriptions = option_descriptions(options, convo.system)
     return {o: max((textsim.coverage(descriptions[o], s) for s in evidence), default=0.0) for o in options}
 
