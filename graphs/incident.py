@@ -12,7 +12,8 @@ from typing import Any, Iterable
 from graphs.state import IncidentReport
 
 
-def _done(actions: Iterable[dict], tool: str) -> list[dict]:
+def done_actions(actions: Iterable[dict], tool: str) -> list[dict]:
+    """Successful calls of ``tool`` whose result is a record."""
     return [a for a in actions if a["tool"] == tool and a["ok"] and isinstance(a["result"], dict)]
 
 
@@ -39,7 +40,7 @@ def cost_summary(calls: list[dict]) -> dict[str, Any]:
 
 def _what_happened(state: dict) -> str:
     event = state["event"]
-    delays = _done(state.get("actions", []), "report_shipment_delay")
+    delays = done_actions(state.get("actions", []), "report_shipment_delay")
     if delays:
         d = delays[-1]["result"]
         return (f"Shipment {d.get('shipment_id', event['shipment_id'])} delayed {d.get('delay_days')} days: "
@@ -59,7 +60,7 @@ def _purchase_orders(state: dict) -> list[dict[str, Any]]:
         {"po_id": a["result"].get("po_id"), "supplier_id": a["result"].get("supplier_id", a["args"].get("supplier_id")),
          "total_usd": a["result"].get("total_usd"), "status": a["result"].get("status", "issued"),
          "approved_by": a["result"].get("approved_by")}
-        for a in _done(state.get("actions", []), "create_purchase_order")
+        for a in done_actions(state.get("actions", []), "create_purchase_order")
     ]
     rejected = [
         {"po_id": None, "supplier_id": a["args"].get("supplier_id"), "total_usd": None, "status": "rejected",
@@ -72,9 +73,9 @@ def _purchase_orders(state: dict) -> list[dict[str, Any]]:
 def build_incident_report(state: dict) -> IncidentReport:
     """The structured report for a finished (or stopped) supply-chain run."""
     actions = state.get("actions", [])
-    affected = [o["order_id"] for a in _done(actions, "find_affected_orders") for o in a["result"].get("affected_orders", [])]
-    notified = [n["customer_id"] for a in _done(actions, "notify_customers") for n in a["result"].get("notified", [])]
-    transfers = [t for a in _done(actions, "transfer_stock") for t in a["args"].get("transfers", [])]
+    affected = [o["order_id"] for a in done_actions(actions, "find_affected_orders") for o in a["result"].get("affected_orders", [])]
+    notified = [n["customer_id"] for a in done_actions(actions, "notify_customers") for n in a["result"].get("notified", [])]
+    transfers = [t for a in done_actions(actions, "transfer_stock") for t in a["args"].get("transfers", [])]
     stop = state.get("stop_reason")
     return IncidentReport(
         title=f"Delay of inbound shipment {state['event']['shipment_id']}",

@@ -32,7 +32,7 @@ from agents.triage import TRIAGE
 from graphs.components import (APPROVAL, TOOLS, after_turn, agent_turn, approval_node, execute_tool_calls, guard_step,
                                last_ai, thread_id)
 from graphs.handoff import create_handoff_tool, handoff_tool_name, perform_handoffs
-from graphs.incident import cost_summary
+from graphs.incident import cost_summary, done_actions
 from graphs.state import SupportInput, SupportOutput, SupportReport, SupportState
 from opsgraph.citations import collect_citations
 from opsgraph.context import OpsContext, resolve_context
@@ -136,9 +136,6 @@ def finish(state: SupportState) -> dict:
     return {"report": build_support_report(state)}
 
 
-def _done(actions: list[dict], tool: str) -> list[dict]:
-    return [a for a in actions if a["tool"] == tool and a["ok"] and isinstance(a["result"], dict)]
-
 
 def build_support_report(state: SupportState) -> SupportReport:
     """The structured report of the latest customer message on a support thread."""
@@ -146,10 +143,10 @@ def build_support_report(state: SupportState) -> SupportReport:
     request = int(state.get("requests") or 1)
     reply = _reply(state["messages"])
     outcome = "escalated" if state.get("escalation") else "stopped" if state.get("stop_reason") else "answered"
-    refunds = [a["result"] for a in _done(actions, "issue_refund")]
+    refunds = [a["result"] for a in done_actions(actions, "issue_refund")]
     tickets = [{"ticket_id": a["result"].get("ticket_id"), "status": a["result"].get("status")}
-               for a in _done(actions, "update_ticket")]
-    plans = [a["result"] for a in _done(actions, "change_plan")]
+               for a in done_actions(actions, "update_ticket")]
+    plans = [a["result"] for a in done_actions(actions, "change_plan")]
     handoffs = [h for h in state.get("handoffs") or [] if h["request"] == request]
     ids = {a["tool_call_id"] for a in actions}
     approvals = [{k: a[k] for k in ("kind", "decision", "reason", "by")}

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from opsgraph.cli.chat_session import ChatSession
 from opsgraph.cli.chat_view import print_history, print_state, print_trace
+from opsgraph.cli.render import shorten
 from opsgraph.errors import UserError
 
 Handler = Callable[[ChatSession, str], "bool | None"]
@@ -150,7 +151,7 @@ def _audit(session: ChatSession, arg: str) -> None:
     events = session.runner.context.audit.events(str(session.thread_id))[-limit:]
     table = Table("#", "time", "agent", "kind", "name", "result")
     for e in events:
-        table.add_row(str(e.seq), e.ts[11:19], e.agent or "", e.kind, e.name or "", _brief(e.result))
+        table.add_row(str(e.seq), e.ts[11:19], e.agent or "", e.kind, e.name or "", shorten("" if e.result is None else str(e.result), 70))
     session.console.print(table)
 
 
@@ -165,7 +166,7 @@ def _kb(session: ChatSession, arg: str) -> None:
         session.console.print("no matching passages")
     for n, hit in enumerate(hits, start=1):
         session.console.print(f"{n}. [bold]{escape(hit.citation)}[/bold] [dim]{hit.score:.2f}[/dim]\n   "
-                              f"{escape(_brief(hit.text, 220))}", highlight=False)
+                              f"{escape(shorten(hit.text, 220))}", highlight=False)
 
 
 def _trace(session: ChatSession, arg: str) -> None:
@@ -216,9 +217,6 @@ def _int_arg(arg: str, usage: str) -> int:
         raise UserError(usage) from None
 
 
-def _brief(value: Any, limit: int = 70) -> str:
-    text = " ".join(("" if value is None else str(value)).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 COMMANDS: dict[str, SlashCommand] = {c.name: c for c in (

@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from opsgraph.cli.render import call_summary
+from opsgraph.cli.render import call_summary, shorten
 
 SUPERVISOR_STYLE, AGENT_STYLE = "magenta", "green"
 MAX_ANSWER_LINES = 12
@@ -121,7 +121,7 @@ class TurnPrinter:
                 summary = escape(call_summary(call["name"], call.get("args") or {}))
                 self.console.print(f"  [cyan]⚙[/cyan] {summary} [dim]#{index}[/dim]")
         elif kind == "tool" and getattr(message, "status", "success") == "error":
-            self.console.print(f"    [red]✗ {escape(str(message.name))}[/red]: {escape(_short(message_text(message)))}")
+            self.console.print(f"    [red]✗ {escape(str(message.name))}[/red]: {escape(shorten(message_text(message), 110))}")
 
 
 def _clip_lines(text: str, index: int) -> str:
@@ -132,6 +132,3 @@ def _clip_lines(text: str, index: int) -> str:
     return "\n".join(lines[:MAX_ANSWER_LINES] + [f"… {len(lines) - MAX_ANSWER_LINES} more lines: /trace {index} shows all"])
 
 
-def _short(text: str, limit: int = 110) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

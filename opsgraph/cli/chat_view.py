@@ -11,7 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from opsgraph.cli.chat_stream import message_text
-from opsgraph.cli.render import call_summary, print_report
+from opsgraph.cli.render import call_summary, print_report, shorten
 
 REPORT_KEYS = {"title", "outcome", "what_happened", "orders_affected", "customers_notified", "transfers",
                "purchase_orders", "approvals", "actions_taken", "policies_cited", "cost"}
@@ -19,9 +19,6 @@ REPORT_SKIP = {"title", "outcome", "stop_reason", "reply", "summary", "policies_
 TRACE_RESULT_CHARS = 1500
 
 
-def _short(text: str, limit: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def print_approval(console: Console, item: dict[str, Any]) -> None:
@@ -93,7 +90,7 @@ def _report_fields(report: dict[str, Any]) -> list[tuple[str, str]]:
             text = f"{len(value)} item{'s' if len(value) != 1 else ''}"
         else:
             text = value if isinstance(value, str) else json.dumps(value, default=str)
-        rows.append((key, _short(text, 140)))
+        rows.append((key, shorten(text, 140)))
     return rows
 
 
@@ -117,7 +114,7 @@ def print_history(console: Console, messages: list[Any]) -> None:
         body = message_text(message) or (", ".join(c["name"] for c in calls))
         suffix = f"  [dim]({len(calls)} tool call{'s' if len(calls) != 1 else ''}: /trace {index})[/dim]" if calls else ""
         console.print(f"[dim]{index:>3}[/dim] [bold]{escape(str(who))}[/bold] [dim]{kind}[/dim]: "
-                      f"{escape(_short(body, 100))}{suffix}", highlight=False)
+                      f"{escape(shorten(body, 100))}{suffix}", highlight=False)
 
 
 def print_trace(console: Console, messages: list[Any], index: int) -> None:
@@ -157,7 +154,7 @@ def print_state(console: Console, graph_id: str, thread_id: str, status: str, sn
     for key, value in sorted(values.items()):
         if key in ("active_agent",):
             continue
-        shown = f"{len(value)} item(s)" if isinstance(value, list) else _short(json.dumps(value, default=str), 90)
+        shown = f"{len(value)} item(s)" if isinstance(value, list) else shorten(json.dumps(value, default=str), 90)
         rows.append((key, shown))
     for key, value in rows:
         table.add_row(f"[bold]{escape(key)}[/bold]", escape(str(value)))

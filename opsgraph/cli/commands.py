@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from opsgraph.cli.app import _print_json, _run_status, _settings, app, console, runs_app, user_errors, world_app
-from opsgraph.cli.render import cost_table, print_pending, print_report, step_printer
+from opsgraph.cli.render import cost_table, print_pending, print_report, shorten, step_printer
 from opsgraph.errors import UserError
 
 
@@ -208,13 +208,14 @@ def audit_cmd(
         return
     table = Table("#", "time", "agent", "kind", "name", "args", "result")
     for e in events:
-        table.add_row(str(e.seq), e.ts[11:23], e.agent or "", e.kind, e.name or "", _brief(e.args), _brief(e.result))
+        table.add_row(str(e.seq), e.ts[11:23], e.agent or "", e.kind, e.name or "", _cell(e.args), _cell(e.result))
     console.print(table)
 
 
-def _brief(value: Any, limit: int = 60) -> str:
-    text = "" if value is None else str(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _cell(value: Any) -> str:
+    return shorten("" if value is None else str(value), 60)
 
 
 @world_app.command("reset")

@@ -11,7 +11,8 @@ from rich.panel import Panel
 from rich.table import Table
 
 
-def _short(value: Any, limit: int = 90) -> str:
+def shorten(value: Any, limit: int = 90) -> str:
+    """One line of at most ``limit`` characters: whitespace folded, non-text shown as JSON."""
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -19,7 +20,7 @@ def _short(value: Any, limit: int = 90) -> str:
 
 def call_summary(name: str, args: dict[str, Any]) -> str:
     """One-line summary of a tool call."""
-    inner = ", ".join(f"{k}={_short(v, 40)}" for k, v in args.items())
+    inner = ", ".join(f"{k}={shorten(v, 40)}" for k, v in args.items())
     return f"{name}({inner})"
 
 
@@ -48,18 +49,18 @@ def _print_message(console: Console, node: str, message: Any) -> None:
         label = message.name or node
         first = str(message.content).splitlines()[0] if message.content else ""
         style = "magenta" if label == "supervisor" else "green"
-        console.print(f"[{style}]{label}[/{style}] {escape(_short(first, 110))}")
+        console.print(f"[{style}]{label}[/{style}] {escape(shorten(first, 110))}")
     elif kind == "tool":
         mark = "[red]✗[/red]" if message.status == "error" else "[green]✓[/green]"
-        console.print(f"    {mark} {message.name}: {escape(_short(message.content, 100))}")
+        console.print(f"    {mark} {message.name}: {escape(shorten(message.content, 100))}")
 
 
 def _report_value(value: Any) -> list[str]:
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        return ["  - " + _short(", ".join(f"{k}={v}" for k, v in item.items()), 150) for item in value]
+        return ["  - " + shorten(", ".join(f"{k}={v}" for k, v in item.items()), 150) for item in value]
     if isinstance(value, list):
-        return [_short(", ".join(str(v) for v in value), 150) or "none"]
-    return [_short(value, 150) if isinstance(value, (dict, list)) else str(value)]
+        return [shorten(", ".join(str(v) for v in value), 150) or "none"]
+    return [shorten(value, 150) if isinstance(value, (dict, list)) else str(value)]
 
 
 def print_generic_report(console: Console, report: dict[str, Any]) -> None:

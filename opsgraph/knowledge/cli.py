@@ -17,6 +17,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from opsgraph.cli.render import shorten
+
 kb_app = typer.Typer(
     help="Knowledge base: ingest the policy/SOP corpus into Chroma, search it as an agent, show stats.\n\n"
     "Examples:\n\n"
@@ -133,13 +135,8 @@ def search_cmd(
     for name in ("#", "score", "citation", "access", "text"):
         table.add_column(name, overflow="fold", ratio=3 if name in ("citation", "text") else None)
     for rank, hit in enumerate(hits, start=1):
-        table.add_row(str(rank), f"{hit.score:.3f}", Text(hit.citation), hit.access, Text(_brief(hit.text)))
+        table.add_row(str(rank), f"{hit.score:.3f}", Text(hit.citation), hit.access, Text(shorten(hit.text, 240)))
     console.print(table if hits else Text(f"no results {who}"))
-
-
-def _brief(text: str, limit: int = 240) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 @kb_app.command("stats")
