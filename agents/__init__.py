@@ -1,5 +1,5 @@
 """Specialist agents, one module each."""
 
-from agents.base import AgentSpec
+from opsgraph.agents.base import AgentSpec
 
 __all__ = ["AgentSpec"]

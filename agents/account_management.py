@@ -1,6 +1,6 @@
 """Account management: plan changes and the customer's account."""
 
-from agents.base import AgentSpec
+from opsgraph.agents.base import AgentSpec
 
 ACCOUNT_MANAGEMENT = AgentSpec(
     name="account_management",

@@ -1,6 +1,6 @@
 """Billing: invoices, payments, refunds and billing disputes."""
 
-from agents.base import AgentSpec
+from opsgraph.agents.base import AgentSpec
 
 BILLING = AgentSpec(
     name="billing",

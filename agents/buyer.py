@@ -1,6 +1,6 @@
 """Buyer: the maker of procurement review; turns a purchase request into a proposed purchase order."""
 
-from agents.base import AgentSpec
+from opsgraph.agents.base import AgentSpec
 
 BUYER = AgentSpec(
     name="buyer",

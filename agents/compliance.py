@@ -1,6 +1,6 @@
 """Compliance: a checker of procurement review; approved suppliers, ESG, reliability, competitive bids."""
 
-from agents.base import AgentSpec
+from opsgraph.agents.base import AgentSpec
 
 COMPLIANCE = AgentSpec(
     name="compliance",

@@ -1,6 +1,6 @@
 """Contract compliance: compares extracted terms with our standard contract terms."""
 
-from agents.base import AgentSpec
+from opsgraph.agents.base import AgentSpec
 
 CONTRACT_COMPLIANCE = AgentSpec(
     name="contract_compliance",

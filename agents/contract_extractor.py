@@ -1,6 +1,6 @@
 """Contract extractor: reads a supplier agreement and pulls out its commercial terms."""
 
-from agents.base import AgentSpec
+from opsgraph.agents.base import AgentSpec
 
 CONTRACT_EXTRACTOR = AgentSpec(
     name="contract_extractor",

@@ -1,6 +1,6 @@
 """Contract summarizer: the approver's summary, with the risks that need attention."""
 
-from agents.base import AgentSpec
+from opsgraph.agents.base import AgentSpec
 
 CONTRACT_SUMMARIZER = AgentSpec(
     name="contract_summarizer",

@@ -1,6 +1,6 @@
 """Customer communications: tell affected customers the new ETA."""
 
-from agents.base import AgentSpec
+from opsgraph.agents.base import AgentSpec
 
 CUSTOMER_COMMS = AgentSpec(
     name="customer_comms",

@@ -1,6 +1,6 @@
 """ESG assessor: the environmental, social and governance dimension of a supplier's risk."""
 
-from agents.base import AgentSpec
+from opsgraph.agents.base import AgentSpec
 
 ESG_ASSESSOR = AgentSpec(
     name="esg_assessor",

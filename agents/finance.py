@@ -1,6 +1,6 @@
 """Finance: a checker of procurement review; budget, single-order ceiling, approval threshold."""
 
-from agents.base import AgentSpec
+from opsgraph.agents.base import AgentSpec
 
 FINANCE = AgentSpec(
     name="finance",

@@ -1,6 +1,6 @@
 """Finance assessor: the financial dimension of a supplier's risk."""
 
-from agents.base import AgentSpec
+from opsgraph.agents.base import AgentSpec
 
 FINANCE_ASSESSOR = AgentSpec(
     name="finance_assessor",

@@ -1,6 +1,6 @@
 """Inventory: which orders a delay hurts and how stock can cover them."""
 
-from agents.base import AgentSpec
+from opsgraph.agents.base import AgentSpec
 
 INVENTORY = AgentSpec(
     name="inventory",

@@ -1,6 +1,6 @@
 """Logistics: the carrier side of a late shipment."""
 
-from agents.base import AgentSpec
+from opsgraph.agents.base import AgentSpec
 
 LOGISTICS = AgentSpec(
     name="logistics",

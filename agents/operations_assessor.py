@@ -1,6 +1,6 @@
 """Operations assessor: the operational dimension of a supplier's risk."""
 
-from agents.base import AgentSpec
+from opsgraph.agents.base import AgentSpec
 
 OPERATIONS_ASSESSOR = AgentSpec(
     name="operations_assessor",

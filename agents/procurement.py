@@ -1,6 +1,6 @@
 """Procurement: purchase orders that cover what transfers cannot."""
 
-from agents.base import AgentSpec
+from opsgraph.agents.base import AgentSpec
 
 PROCUREMENT = AgentSpec(
     name="procurement",

@@ -1,6 +1,6 @@
 """Technical support: troubleshooting from the knowledge base, ticket updates."""
 
-from agents.base import AgentSpec
+from opsgraph.agents.base import AgentSpec
 
 TECHNICAL_SUPPORT = AgentSpec(
     name="technical_support",

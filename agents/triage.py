@@ -1,6 +1,6 @@
 """Triage: reads a customer's request and hands it to the team that owns it."""
 
-from agents.base import AgentSpec
+from opsgraph.agents.base import AgentSpec
 
 TRIAGE = AgentSpec(
     name="triage",

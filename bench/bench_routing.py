@@ -158,7 +158,7 @@ def validation_overhead(base: Path, repeat: int = 2000) -> dict[str, float]:
 
     from langchain_core.messages import AIMessage
 
-    from agents.procurement import PROCUREMENT
+    from opsgraph.agents.procurement import PROCUREMENT
     from opsgraph.models.validation import check_tool_message
     from opsgraph.runner import open_runner
 

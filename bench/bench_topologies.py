@@ -59,7 +59,7 @@ from opsgraph.persistence import open_checkpointer  # noqa: E402
 from opsgraph.registry import get_entry, graph_entries  # noqa: E402
 from opsgraph.runner import Runner  # noqa: E402
 from opsgraph.settings import load_settings  # noqa: E402
-from tools.catalog import build_tools  # noqa: E402
+from opsgraph.tools.catalog import build_tools  # noqa: E402
 
 _CURRENT: contextvars.ContextVar[list | None] = contextvars.ContextVar("bench_model_calls", default=None)
 
@@ -378,7 +378,7 @@ def run_ours(graph_id: str, graph_input: dict, kind: str, tmp: Path) -> dict[str
 
 def run_bare(graph_id: str, recording: Recording, kind: str, tmp: Path) -> dict[str, float]:
     """One run of the bare mirror: same shape, same model and tool work, nothing else."""
-    from tools.world import World
+    from opsgraph.tools.world import World
 
     settings = _settings(tmp)
     world = World.open(settings.world_path, seed=settings.world_seed)

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from evals.checks import OPERATORS
+from opsgraph.evals.checks import OPERATORS
 from opsgraph.errors import UserError
 
 DATASETS_DIR = Path(__file__).resolve().parent / "datasets"

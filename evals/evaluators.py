@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from evals.checks import args_match, compare, describe_where, resolve, row_matches
+from opsgraph.evals.checks import args_match, compare, describe_where, resolve, row_matches
 
 Baseline = Callable[[str, str], "dict[str, Any] | None"]
 _CITATION = re.compile(r"^\[([^\]§]+?)(?:\s*§[^\]]*)?\]$")

@@ -18,7 +18,7 @@ REPORT_JSON, REPORT_HTML = "report.json", "report.html"
 
 def write_report(data: dict[str, Any], out_root: Path) -> Path:
     """Write ``report.json`` and ``report.html`` into a new ``<out_root>/<timestamp>/``; returns that directory."""
-    from evals.html_report import render_html
+    from opsgraph.evals.html_report import render_html
 
     stamp = datetime.fromisoformat(data["created"]).strftime("%Y%m%d-%H%M%S")
     target = Path(out_root) / stamp

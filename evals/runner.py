@@ -1,6 +1,6 @@
 """Run eval suites with LangSmith's ``evaluate``: isolated cases, evaluators, summaries, the gate.
 
-    from evals.runner import EvalOptions, run_evals
+    from opsgraph.evals.runner import EvalOptions, run_evals
     data = run_evals(load_settings(), EvalOptions(suites=("supply_chain_exception",), smoke=True))
     data["gate"]["passed"]
 
@@ -22,12 +22,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from evals import evaluators as ev
-from evals.dataset import DATASETS_DIR, Case, DatasetError, Suite, available_suites, load_suite, load_suites
-from evals.harness import make_target
-from evals.summary import summarize_suite
-from evals.upload import dataset_name, local_examples, make_client, sync_examples
-from evals.workspace import EVAL_SEED, Workspace
+from opsgraph.evals import evaluators as ev
+from opsgraph.evals.dataset import DATASETS_DIR, Case, DatasetError, Suite, available_suites, load_suite, load_suites
+from opsgraph.evals.harness import make_target
+from opsgraph.evals.summary import summarize_suite
+from opsgraph.evals.upload import dataset_name, local_examples, make_client, sync_examples
+from opsgraph.evals.workspace import EVAL_SEED, Workspace
 from opsgraph.settings import Settings
 
 ResultCallback = Callable[[str, dict[str, Any]], None]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from evals.dataset import Suite
-from evals.evaluators import GATING
+from opsgraph.evals.dataset import Suite
+from opsgraph.evals.evaluators import GATING
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from evals.dataset import EXAMPLE_NAMESPACE, Case, Suite
+from opsgraph.evals.dataset import EXAMPLE_NAMESPACE, Case, Suite
 
 # A discard-port address: if anything ever tried to use the offline client it would fail at once.
 OFFLINE_API_URL = "http://127.0.0.1:9"

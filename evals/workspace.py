@@ -32,7 +32,7 @@ class Workspace:
     def __init__(self, settings: Settings, *, routing: str = "routed", root: Path | None = None,
                  with_knowledge: bool = True) -> None:
         """Prepare the template world; the knowledge store is ingested on first use."""
-        from tools.world import World
+        from opsgraph.tools.world import World
 
         self.settings, self.routing, self.with_knowledge = settings, routing, with_knowledge
         self._owned = root is None

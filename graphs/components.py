@@ -19,8 +19,8 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 from pydantic import ValidationError
 
-from agents.base import AgentSpec
-from graphs.history import context_policy, history_view
+from opsgraph.agents.base import AgentSpec
+from opsgraph.graphs.history import context_policy, history_view
 from opsgraph.citations import collect_citations
 from opsgraph.context import OpsContext, resolve_context
 from opsgraph.governance.approvals import apply_edits, check_gate, gate_kind, parse_decision

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from tools.contract_terms import (REQUIRED_TERMS, RISK_ORDER, ContractStandards, check_terms, highest_risk,
+from opsgraph.tools.contract_terms import (REQUIRED_TERMS, RISK_ORDER, ContractStandards, check_terms, highest_risk,
                                   recommendation_for)
 
 Risk = Literal["low", "medium", "high"]

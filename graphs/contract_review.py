@@ -20,20 +20,20 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 from pydantic import BaseModel, ValidationError
 
-from agents.base import AgentSpec
-from agents.contract_compliance import CONTRACT_COMPLIANCE
-from agents.contract_extractor import CONTRACT_EXTRACTOR
-from agents.contract_summarizer import CONTRACT_SUMMARIZER
-from graphs.components import agent_turn, audit_model_call, execute_tool_calls, guard_step, thread_id
-from graphs.contract_checks import (ComplianceFindings, ContractSummary, ContractTerms, error_lines,
+from opsgraph.agents.base import AgentSpec
+from opsgraph.agents.contract_compliance import CONTRACT_COMPLIANCE
+from opsgraph.agents.contract_extractor import CONTRACT_EXTRACTOR
+from opsgraph.agents.contract_summarizer import CONTRACT_SUMMARIZER
+from opsgraph.graphs.components import agent_turn, audit_model_call, execute_tool_calls, guard_step, thread_id
+from opsgraph.graphs.contract_checks import (ComplianceFindings, ContractSummary, ContractTerms, error_lines,
                                     finding_errors, schema_errors, summary_errors, term_errors)
-from graphs.history import history_view
-from graphs.incident import cost_summary
-from graphs.state import ContractReport, ContractReviewInput, ContractReviewOutput, ContractReviewState
+from opsgraph.graphs.history import history_view
+from opsgraph.graphs.incident import cost_summary
+from opsgraph.graphs.state import ContractReport, ContractReviewInput, ContractReviewOutput, ContractReviewState
 from opsgraph.context import OpsContext, resolve_context
 from opsgraph.models.gateway import StructuredOutputError
 from opsgraph.prompts import load_prompt
-from tools.contract_terms import ContractStandards
+from opsgraph.tools.contract_terms import ContractStandards
 
 GRAPH_ID = "contract_review"
 INTAKE, EXTRACT, CHECK, SUMMARIZE, TOOLS, REPORT = "intake", "extract", "check", "summarize", "tools", "report"

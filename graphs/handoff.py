@@ -29,7 +29,7 @@ from langchain_core.tools import BaseTool, InjectedToolCallId, StructuredTool
 from langgraph.types import Command
 from pydantic import BaseModel, Field
 
-from graphs.components import refuse_call, skip_call, thread_id
+from opsgraph.graphs.components import refuse_call, skip_call, thread_id
 from opsgraph.context import OpsContext
 
 HANDOFF_PREFIX = "transfer_to_"

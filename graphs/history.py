@@ -10,7 +10,7 @@ from typing import Sequence
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
 
-from agents.base import HistoryPolicy
+from opsgraph.agents.base import HistoryPolicy
 from opsgraph.governance.policy import Policy, PolicyError
 
 HISTORY_POLICIES: tuple[str, ...] = ("full", "last_message", "summary", "own_turns")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Iterable
 
-from graphs.state import IncidentReport
+from opsgraph.graphs.state import IncidentReport
 
 
 def done_actions(actions: Iterable[dict], tool: str) -> list[dict]:

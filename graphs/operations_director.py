@@ -28,12 +28,12 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 from pydantic import BaseModel, Field
 
-from graphs.components import audit_model_call, guard_step
-from graphs.history import context_policy, history_view
-from graphs.incident import cost_summary
-from graphs.procurement_review import build_procurement_review_graph
-from graphs.state import DirectorInput, DirectorOutput, DirectorReport, DirectorState
-from graphs.supply_chain import build_supply_chain_graph, event_message
+from opsgraph.graphs.components import audit_model_call, guard_step
+from opsgraph.graphs.history import context_policy, history_view
+from opsgraph.graphs.incident import cost_summary
+from opsgraph.graphs.procurement_review import build_procurement_review_graph
+from opsgraph.graphs.state import DirectorInput, DirectorOutput, DirectorReport, DirectorState
+from opsgraph.graphs.supply_chain import build_supply_chain_graph, event_message
 from opsgraph.context import OpsContext, resolve_context
 from opsgraph.prompts import load_prompt
 

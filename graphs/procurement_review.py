@@ -42,14 +42,14 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 from pydantic import BaseModel, Field
 
-from agents.buyer import BUYER
-from agents.compliance import COMPLIANCE
-from agents.finance import FINANCE
-from graphs.components import (APPROVAL, TOOLS, after_turn, agent_turn, approval_node, audit_model_call,
+from opsgraph.agents.buyer import BUYER
+from opsgraph.agents.compliance import COMPLIANCE
+from opsgraph.agents.finance import FINANCE
+from opsgraph.graphs.components import (APPROVAL, TOOLS, after_turn, agent_turn, approval_node, audit_model_call,
                                execute_tool_calls, guard_step, needs_gate, thread_id)
-from graphs.history import context_policy, history_view
-from graphs.incident import cost_summary
-from graphs.state import (ProcurementInput, ProcurementOutput, ProcurementReport, ProcurementState, RoundDecision,
+from opsgraph.graphs.history import context_policy, history_view
+from opsgraph.graphs.incident import cost_summary
+from opsgraph.graphs.state import (ProcurementInput, ProcurementOutput, ProcurementReport, ProcurementState, RoundDecision,
                           VerdictRecord)
 from opsgraph.context import OpsContext, resolve_context
 from opsgraph.governance.approvals import apply_edits, parse_decision

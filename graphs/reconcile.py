@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from graphs.state import RiskFinding
-from tools.risk_scoring import RiskStandards
+from opsgraph.graphs.state import RiskFinding
+from opsgraph.tools.risk_scoring import RiskStandards
 
 LEVELS = ("low", "medium", "high")
 # Confidence a critical finding needs before it overrides the vote.

@@ -19,20 +19,20 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command, Send
 from pydantic import ValidationError
 
-from agents.esg_assessor import ESG_ASSESSOR
-from agents.finance_assessor import FINANCE_ASSESSOR
-from agents.operations_assessor import OPERATIONS_ASSESSOR
-from graphs.components import agent_turn, audit_model_call, execute_tool_calls, guard_step, last_ai, thread_id
-from graphs.contract_checks import error_lines
-from graphs.history import history_view
-from graphs.incident import cost_summary
-from graphs.reconcile import ACTIONS, Finding, finding_problems, reconcile_findings
-from graphs.state import (AssessorOutput, AssessorState, RiskFinding, RiskReport, SupplierRiskInput,
+from opsgraph.agents.esg_assessor import ESG_ASSESSOR
+from opsgraph.agents.finance_assessor import FINANCE_ASSESSOR
+from opsgraph.agents.operations_assessor import OPERATIONS_ASSESSOR
+from opsgraph.graphs.components import agent_turn, audit_model_call, execute_tool_calls, guard_step, last_ai, thread_id
+from opsgraph.graphs.contract_checks import error_lines
+from opsgraph.graphs.history import history_view
+from opsgraph.graphs.incident import cost_summary
+from opsgraph.graphs.reconcile import ACTIONS, Finding, finding_problems, reconcile_findings
+from opsgraph.graphs.state import (AssessorOutput, AssessorState, RiskFinding, RiskReport, SupplierRiskInput,
                           SupplierRiskOutput, SupplierRiskState)
 from opsgraph.context import OpsContext, resolve_context
 from opsgraph.models.gateway import StructuredOutputError
 from opsgraph.prompts import load_prompt
-from tools.risk_scoring import RiskStandards
+from opsgraph.tools.risk_scoring import RiskStandards
 
 GRAPH_ID = "supplier_risk"
 INTAKE, ASSESS, RECONCILE, REPORT = "intake", "assess", "reconcile", "report"

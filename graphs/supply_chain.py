@@ -19,14 +19,14 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 from pydantic import BaseModel, Field
 
-from agents.customer_comms import CUSTOMER_COMMS
-from agents.inventory import INVENTORY
-from agents.logistics import LOGISTICS
-from agents.procurement import PROCUREMENT
-from graphs.components import (APPROVAL, TOOLS, after_turn, agent_turn, approval_node, audit_model_call,
+from opsgraph.agents.customer_comms import CUSTOMER_COMMS
+from opsgraph.agents.inventory import INVENTORY
+from opsgraph.agents.logistics import LOGISTICS
+from opsgraph.agents.procurement import PROCUREMENT
+from opsgraph.graphs.components import (APPROVAL, TOOLS, after_turn, agent_turn, approval_node, audit_model_call,
                                execute_tool_calls, guard_step)
-from graphs.incident import build_incident_report
-from graphs.state import SupplyChainInput, SupplyChainOutput, SupplyChainState
+from opsgraph.graphs.incident import build_incident_report
+from opsgraph.graphs.state import SupplyChainInput, SupplyChainOutput, SupplyChainState
 from opsgraph.context import OpsContext, resolve_context
 from opsgraph.prompts import load_prompt
 

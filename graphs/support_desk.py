@@ -25,15 +25,15 @@ from langgraph.graph import START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
-from agents.account_management import ACCOUNT_MANAGEMENT
-from agents.billing import BILLING
-from agents.technical_support import TECHNICAL_SUPPORT
-from agents.triage import TRIAGE
-from graphs.components import (APPROVAL, TOOLS, after_turn, agent_turn, approval_node, execute_tool_calls, guard_step,
+from opsgraph.agents.account_management import ACCOUNT_MANAGEMENT
+from opsgraph.agents.billing import BILLING
+from opsgraph.agents.technical_support import TECHNICAL_SUPPORT
+from opsgraph.agents.triage import TRIAGE
+from opsgraph.graphs.components import (APPROVAL, TOOLS, after_turn, agent_turn, approval_node, execute_tool_calls, guard_step,
                                last_ai, thread_id)
-from graphs.handoff import create_handoff_tool, handoff_tool_name, perform_handoffs
-from graphs.incident import cost_summary, done_actions
-from graphs.state import SupportInput, SupportOutput, SupportReport, SupportState
+from opsgraph.graphs.handoff import create_handoff_tool, handoff_tool_name, perform_handoffs
+from opsgraph.graphs.incident import cost_summary, done_actions
+from opsgraph.graphs.state import SupportInput, SupportOutput, SupportReport, SupportState
 from opsgraph.citations import collect_citations
 from opsgraph.context import OpsContext, resolve_context
 from opsgraph.governance.ownership import customer_of

@@ -11,7 +11,7 @@ from typing import Any
 
 from langchain_core.tools import BaseTool
 
-from agents.base import AgentSpec
+from opsgraph.agents.base import AgentSpec
 from opsgraph.governance.audit import AuditStore
 from opsgraph.governance.policy import Policy, load_policy
 from opsgraph.models.gateway import ModelFactory, ModelGateway
@@ -55,7 +55,7 @@ class OpsContext:
         if self.retriever is None:
             return None
         if agent not in self._agent_tools:
-            from tools.retrieval import build_retrieval_tool
+            from opsgraph.tools.retrieval import build_retrieval_tool
 
             self._agent_tools[agent] = build_retrieval_tool(self.retriever, agent)
         return self._agent_tools[agent]
@@ -76,10 +76,10 @@ def build_context(
     settings = settings or load_settings()
     policy = load_policy(settings.policy_path)
     if world is None:
-        from tools.world import World
+        from opsgraph.tools.world import World
 
         world = World.open(settings.world_path, seed=settings.world_seed, latency_ms=settings.connector_latency_ms)
-    from tools.catalog import build_tools
+    from opsgraph.tools.catalog import build_tools
 
     if retriever is None and with_knowledge:
         retriever = _default_retriever(settings, policy)

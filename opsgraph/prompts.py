@@ -7,7 +7,8 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+from opsgraph.resources import prompts_dir
+
 
 
 class PromptNotFound(KeyError):
@@ -22,7 +23,8 @@ def _read(name: str, directory: Path) -> str:
     return path.read_text()
 
 
-def load_prompt(name: str, directory: Path = PROMPTS_DIR, **values: Any) -> str:
-    """Prompt ``name`` with ``$placeholders`` substituted from ``values`` (others left as is)."""
-    text = _read(name, directory)
+def load_prompt(name: str, directory: Path | None = None, **values: Any) -> str:
+    """Prompt ``name`` (from the shipped prompts unless ``directory`` is given) with ``$placeholders``
+    substituted from ``values`` (others left as is)."""
+    text = _read(name, directory or prompts_dir())
     return Template(text).safe_substitute({k: str(v) for k, v in values.items()}) if values else text

@@ -52,7 +52,7 @@ def found_id(pattern: re.Pattern, text: str) -> str | None:
 @contextmanager
 def connector_errors_as_user_errors() -> Iterator[None]:
     """Re-raise a connector error from inside (an unknown id in the input, say) as a one-line UserError."""
-    from tools.connectors.base import ConnectorError
+    from opsgraph.tools.connectors.base import ConnectorError
 
     try:
         yield
@@ -83,19 +83,19 @@ def _first_int(pattern: re.Pattern, text: str) -> int | None:
 
 
 def _supply_chain_builder() -> StateGraph:
-    from graphs.supply_chain import build_supply_chain_graph
+    from opsgraph.graphs.supply_chain import build_supply_chain_graph
 
     return build_supply_chain_graph()
 
 
 def _contract_review_builder() -> StateGraph:
-    from graphs.contract_review import build_contract_review_graph
+    from opsgraph.graphs.contract_review import build_contract_review_graph
 
     return build_contract_review_graph()
 
 
 def _supplier_risk_builder() -> StateGraph:
-    from graphs.supplier_risk import build_supplier_risk_graph
+    from opsgraph.graphs.supplier_risk import build_supplier_risk_graph
 
     return build_supplier_risk_graph()
 
@@ -124,19 +124,19 @@ def _review_entries() -> list[GraphEntry]:
 
 
 def _support_desk_builder() -> StateGraph:
-    from graphs.support_desk import build_support_desk_graph
+    from opsgraph.graphs.support_desk import build_support_desk_graph
 
     return build_support_desk_graph()
 
 
 def _procurement_review_builder() -> StateGraph:
-    from graphs.procurement_review import build_procurement_review_graph
+    from opsgraph.graphs.procurement_review import build_procurement_review_graph
 
     return build_procurement_review_graph()
 
 
 def _operations_director_builder() -> StateGraph:
-    from graphs.operations_director import build_operations_director_graph
+    from opsgraph.graphs.operations_director import build_operations_director_graph
 
     return build_operations_director_graph()
 

@@ -17,7 +17,8 @@ from typing import Any, Mapping
 
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from opsgraph.resources import corpus_dir, default_policy_path
+
 
 OFFLINE_SMALL = "offline:small"
 OFFLINE_LARGE = "offline:large"
@@ -52,8 +53,8 @@ class Settings:
     langsmith_project: str = "opsgraph"
     chroma_url: str | None = None
     embedding: str = "onnx:all-MiniLM-L6-v2"
-    policy_path: Path = PROJECT_ROOT / "policy.yaml"
-    knowledge_path: Path = PROJECT_ROOT / "knowledge"
+    policy_path: Path = field(default_factory=default_policy_path)
+    knowledge_path: Path = field(default_factory=corpus_dir)
     world_seed: int = 7
     connector_latency_ms: int = 0
     config_file: Path | None = None
@@ -213,8 +214,8 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         langsmith_project=str(_pick(env, file, "LANGSMITH_PROJECT", "langsmith_project", "opsgraph")),
         chroma_url=_pick(env, file, "OPSGRAPH_CHROMA_URL", "chroma_url"),
         embedding=str(_pick(env, file, "OPSGRAPH_EMBEDDING", "embedding", "onnx:all-MiniLM-L6-v2")),
-        policy_path=Path(_pick(env, file, "OPSGRAPH_POLICY", "policy_path", PROJECT_ROOT / "policy.yaml")),
-        knowledge_path=Path(_pick(env, file, "OPSGRAPH_KNOWLEDGE", "knowledge_path", PROJECT_ROOT / "knowledge")),
+        policy_path=Path(_pick(env, file, "OPSGRAPH_POLICY", "policy_path", default_policy_path())),
+        knowledge_path=Path(_pick(env, file, "OPSGRAPH_KNOWLEDGE", "knowledge_path", corpus_dir())),
         world_seed=_as_int(_pick(env, file, "OPSGRAPH_WORLD_SEED", "world_seed", 7), "world_seed"),
         connector_latency_ms=_as_int(
             _pick(env, file, "OPSGRAPH_CONNECTOR_LATENCY_MS", "connector_latency_ms", 0), "connector_latency_ms"

@@ -16,10 +16,10 @@ from langchain_core.runnables import RunnableLambda
 from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, ConfigDict
 
-from graphs.components import execute_tool_calls
+from opsgraph.graphs.components import execute_tool_calls
 from opsgraph.governance.policy import load_policy
 from opsgraph.runner import open_runner
-from opsgraph.settings import PROJECT_ROOT
+from tests.support.paths import PROJECT_ROOT
 from tests.support.scripted import ScriptedChatModel, tool_call
 
 POLICY = load_policy(Path(PROJECT_ROOT) / "policy.yaml")
@@ -120,12 +120,12 @@ def _specs() -> list:
     import importlib
     import pkgutil
 
-    import agents
-    from agents.base import AgentSpec
+    import opsgraph.agents as agents
+    from opsgraph.agents.base import AgentSpec
 
     found = []
     for module in pkgutil.iter_modules(agents.__path__):
-        found += [v for v in vars(importlib.import_module(f"agents.{module.name}")).values() if isinstance(v, AgentSpec)]
+        found += [v for v in vars(importlib.import_module(f"opsgraph.agents.{module.name}")).values() if isinstance(v, AgentSpec)]
     return found
 
 

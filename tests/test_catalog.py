@@ -10,9 +10,9 @@ from langchain_core.messages import ToolMessage
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ValidationError
 
-from tools.catalog import build_tools
-from tools.connectors.base import ConnectorError, NotFound
-from tools.world import World
+from opsgraph.tools.catalog import build_tools
+from opsgraph.tools.connectors.base import ConnectorError, NotFound
+from opsgraph.tools.world import World
 
 EXPECTED = {
     "get_shipment", "report_shipment_delay", "get_reroute_options", "book_reroute", "check_stock",

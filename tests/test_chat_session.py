@@ -17,7 +17,7 @@ from langgraph.graph.message import add_messages
 from langgraph.types import Command, interrupt
 from rich.console import Console
 
-from graphs.state import merge_unique
+from opsgraph.graphs.state import merge_unique
 from opsgraph import registry
 from opsgraph.cli.chat_commands import dispatch
 from opsgraph.cli.chat_session import ChatSession, accepts_messages

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tools.connectors.base import Conflict, FaultPlan, NotFound, TransientError, ValidationFailed
-from tools.seed import SCENARIOS
-from tools.world import World
+from opsgraph.tools.connectors.base import Conflict, FaultPlan, NotFound, TransientError, ValidationFailed
+from opsgraph.tools.seed import SCENARIOS
+from opsgraph.tools.world import World
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from graphs.contract_checks import ContractTerms, term_errors
+from opsgraph.graphs.contract_checks import ContractTerms, term_errors
 from opsgraph.errors import UserError
 from opsgraph.runner import open_runner
 from tests.support.structured import StructuredScriptModel

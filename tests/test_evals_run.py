@@ -142,7 +142,7 @@ def _scores(data: dict) -> dict:
 
 
 def test_concurrent_runs_score_exactly_like_a_sequential_run(tmp_path: Path):
-    from evals.runner import EvalOptions, run_evals
+    from opsgraph.evals.runner import EvalOptions, run_evals
     from tests.conftest import make_settings
 
     suites = ("supply_chain_exception", "support_desk")

@@ -9,13 +9,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from evals import evaluators as ev
-from evals.checks import args_match, compare, resolve
-from evals.compare import compare_reports
-from evals.dataset import DatasetError, load_suite, load_suites
-from evals.html_report import render_html
-from evals.summary import summarize_suite
-from evals.upload import OFFLINE_API_URL, make_client, sync_examples
+from opsgraph.evals import evaluators as ev
+from opsgraph.evals.checks import args_match, compare, resolve
+from opsgraph.evals.compare import compare_reports
+from opsgraph.evals.dataset import DatasetError, load_suite, load_suites
+from opsgraph.evals.html_report import render_html
+from opsgraph.evals.summary import summarize_suite
+from opsgraph.evals.upload import OFFLINE_API_URL, make_client, sync_examples
 
 
 def _outputs(**changes):
@@ -229,7 +229,7 @@ class _Results(list):
 def test_with_a_key_each_suite_is_synced_and_uploaded_as_an_experiment(monkeypatch, settings):
     import langsmith.evaluation
 
-    from evals.runner import EvalOptions, run_suite
+    from opsgraph.evals.runner import EvalOptions, run_suite
 
     seen = {}
     outputs = _outputs(status="input_error", error="unknown shipment 'SH-9999'")

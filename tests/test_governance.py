@@ -5,11 +5,11 @@ import sqlite3
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
-from graphs.history import history_view
+from opsgraph.graphs.history import history_view
 from opsgraph.governance.approvals import DecisionError, apply_edits, parse_decision
 from opsgraph.governance.audit import AuditStore
 from opsgraph.governance.policy import PolicyError, load_policy
-from opsgraph.settings import PROJECT_ROOT
+from tests.support.paths import PROJECT_ROOT
 
 
 def test_audit_is_append_only_and_deduplicated(tmp_path):
@@ -102,7 +102,7 @@ def test_own_turns_hides_other_agents():
 
 def test_customer_scope_refuses_writes_on_other_customers_records(tmp_path):
     from opsgraph.governance.ownership import customer_of, scope_violation
-    from tools.world import World
+    from opsgraph.tools.world import World
 
     world = World.open(tmp_path / "world.db")
     owner = world.billing.get_invoice("INV-0001")["customer_id"]

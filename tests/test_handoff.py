@@ -7,7 +7,7 @@ from langchain_core.runnables import RunnableLambda
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.types import Command
 
-from graphs.handoff import (bounces, create_handoff_tool, handoff_refusal, handoff_target, handoff_tool_name,
+from opsgraph.graphs.handoff import (bounces, create_handoff_tool, handoff_refusal, handoff_target, handoff_tool_name,
                             perform_handoffs)
 from tests.support.scripted import tool_call
 

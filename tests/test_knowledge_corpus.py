@@ -21,7 +21,7 @@ from opsgraph.knowledge.corpus import (
 )
 from opsgraph.knowledge.errors import CorpusError
 from opsgraph.knowledge.retrieval import citation_for
-from opsgraph.settings import PROJECT_ROOT
+from tests.support.paths import PROJECT_ROOT
 
 KNOWLEDGE = PROJECT_ROOT / "knowledge"
 DEPARTMENTS = {"procurement", "logistics", "inventory", "finance", "customer_support", "technical_support", "hr",
@@ -153,7 +153,7 @@ def test_load_corpus_rejects_a_missing_directory(policy, tmp_path):
 
 
 def test_eval_dataset_points_at_real_documents(policy):
-    from evals.retrieval.run import load_dataset
+    from opsgraph.evals.retrieval.run import load_dataset
 
     sources = {d.source for d in load_corpus(KNOWLEDGE, policy)}
     cases = load_dataset()

@@ -23,7 +23,8 @@ from opsgraph.knowledge.embeddings import (
     parse_spec,
 )
 from opsgraph.knowledge.errors import AssetIntegrityError, KnowledgeError
-from opsgraph.settings import PROJECT_ROOT, load_settings
+from opsgraph.settings import load_settings
+from tests.support.paths import PROJECT_ROOT
 
 
 @pytest.fixture(scope="module")

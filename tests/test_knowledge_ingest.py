@@ -25,7 +25,8 @@ from opsgraph.knowledge.errors import EmbeddingMismatchError
 from opsgraph.knowledge.ingest import ensure_ingested, ingest
 from opsgraph.knowledge.retrieval import Retriever
 from opsgraph.knowledge.store import COLLECTION_NAME, KnowledgeStore
-from opsgraph.settings import PROJECT_ROOT, load_settings
+from opsgraph.settings import load_settings
+from tests.support.paths import PROJECT_ROOT
 
 KNOWLEDGE = PROJECT_ROOT / "knowledge"
 SMALL = ["procurement/po-approval.md", "finance/refund-policy.md", "hr/salary-bands.md",

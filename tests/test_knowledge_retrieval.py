@@ -10,7 +10,7 @@ import pytest
 from langchain_core.tools import ToolException
 from typer.testing import CliRunner
 
-from evals.retrieval.run import TARGETS, evaluate, load_dataset
+from opsgraph.evals.retrieval.run import TARGETS, evaluate, load_dataset
 from opsgraph.governance.policy import Policy, load_policy
 from opsgraph.knowledge.cli import kb_app
 from opsgraph.knowledge.embeddings import MiniLMOnnxEmbedding
@@ -18,7 +18,7 @@ from opsgraph.knowledge.errors import KnowledgeError, UnknownAgentError
 from opsgraph.knowledge.ingest import ingest
 from opsgraph.knowledge.retrieval import DEFAULT_MODE, Retriever
 from opsgraph.settings import load_settings
-from tools.retrieval import build_retrieval_tool
+from opsgraph.tools.retrieval import build_retrieval_tool
 
 CASES = load_dataset()
 

@@ -8,7 +8,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.types import Command
 
-from graphs.procurement_review import CONFLICT_RULE, amend_request, resolve_verdicts
+from opsgraph.graphs.procurement_review import CONFLICT_RULE, amend_request, resolve_verdicts
 from opsgraph.runner import open_runner
 from tests.conftest import make_settings
 from tests.support.scripted import ScriptedChatModel, tool_call

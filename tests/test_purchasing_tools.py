@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from tools.purchasing import BLOCKING, FIXABLE, PASSED, summarize
+from opsgraph.tools.purchasing import BLOCKING, FIXABLE, PASSED, summarize
 
 
 @pytest.fixture

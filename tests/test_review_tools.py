@@ -12,11 +12,11 @@ from pydantic import BaseModel
 
 from opsgraph.governance.policy import Policy, load_policy
 from opsgraph.models import load_chat_model
-from opsgraph.settings import PROJECT_ROOT
-from tools.connectors.base import NotFound, ValidationFailed
-from tools.connectors.contracts import ContractRepository
-from tools.contract_terms import ContractStandards, check_terms, extract_terms
-from tools.risk_scoring import RiskStandards, esg_risk, financial_risk, operational_risk
+from tests.support.paths import PROJECT_ROOT
+from opsgraph.tools.connectors.base import NotFound, ValidationFailed
+from opsgraph.tools.connectors.contracts import ContractRepository
+from opsgraph.tools.contract_terms import ContractStandards, check_terms, extract_terms
+from opsgraph.tools.risk_scoring import RiskStandards, esg_risk, financial_risk, operational_risk
 
 POLICY = load_policy(Path(PROJECT_ROOT) / "policy.yaml")
 REPO = ContractRepository()

@@ -14,8 +14,8 @@ from langchain_core.runnables import RunnableLambda
 from langchain_core.tools import tool
 from pydantic import BaseModel, Field
 
-from graphs.incident import cost_summary
-from graphs.state import add_calls
+from opsgraph.graphs.incident import cost_summary
+from opsgraph.graphs.state import add_calls
 from opsgraph.errors import UserError
 from opsgraph.governance.budgets import budget_overrides, exhausted, load_budgets
 from opsgraph.governance.policy import load_policy

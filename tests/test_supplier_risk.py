@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from graphs.reconcile import reconcile_findings
+from opsgraph.graphs.reconcile import reconcile_findings
 from opsgraph.errors import UserError
 from opsgraph.runner import open_runner
 from tests.support.structured import StructuredScriptModel
@@ -126,7 +126,7 @@ def test_branches_are_checkpointed_streamed_and_served(runner):
     from pathlib import Path
 
     from opsgraph import server
-    from opsgraph.settings import PROJECT_ROOT
+    from tests.support.paths import PROJECT_ROOT
 
     graph = runner.graph("supplier_risk")
     config = runner.config("sr-stream")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tools.connectors.base import FaultPlan, NotFound, UnknownEntity, WorldError
-from tools.seed import BUSINESS_DATE, SCENARIOS
-from tools.world import World
+from opsgraph.tools.connectors.base import FaultPlan, NotFound, UnknownEntity, WorldError
+from opsgraph.tools.seed import BUSINESS_DATE, SCENARIOS
+from opsgraph.tools.world import World
 
 # Bookkeeping tables may hold wall-clock timestamps; everything else is business data.
 BUSINESS_TABLES = ("skus", "dcs", "stock", "suppliers", "supplier_prices", "supplier_performance", "customers",

@@ -22,8 +22,8 @@ from typing import Annotated, Any, Callable, Literal
 from langchain_core.tools import BaseTool, InjectedToolArg, StructuredTool
 from pydantic import BaseModel, Field
 
-from tools.connectors.base import plain
-from tools.tool_base import SharedSchemaTool
+from opsgraph.tools.connectors.base import plain
+from opsgraph.tools.tool_base import SharedSchemaTool
 
 KEY_HELP = "Idempotency key added by the tool executor; never chosen by the model."
 APPROVER_HELP = "Who approved this action, added by the approval gate; never chosen by the model."
@@ -334,8 +334,8 @@ def build_tools(world: Any, policy: Any = None) -> dict[str, BaseTool]:
     """
     tools = _logistics_tools(world) + _procurement_tools(world) + _customer_tools(world)
     if policy is not None:
-        from tools.purchasing import build_purchasing_tools
-        from tools.review_tools import build_review_tools
+        from opsgraph.tools.purchasing import build_purchasing_tools
+        from opsgraph.tools.review_tools import build_review_tools
 
         tools += build_review_tools(world, policy)
         tools += build_purchasing_tools(world, policy)

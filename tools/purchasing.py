@@ -24,9 +24,9 @@ from typing import Any
 from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field
 
-from tools.catalog import LineItem
-from tools.connectors.base import ConnectorError, ValidationFailed, norm_id, plain
-from tools.tool_base import SharedSchemaTool
+from opsgraph.tools.catalog import LineItem
+from opsgraph.tools.connectors.base import ConnectorError, ValidationFailed, norm_id, plain
+from opsgraph.tools.tool_base import SharedSchemaTool
 
 # The outcome a check reports; a checker's prompt maps each to a verdict (reject, revise, approve).
 BLOCKING, FIXABLE, PASSED = "blocking rule broken", "fixable issues found", "every check passed"

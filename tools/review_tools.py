@@ -15,9 +15,9 @@ from typing import Any, Callable
 from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field
 
-from tools.contract_terms import ContractStandards, check_terms, extract_terms
-from tools.risk_scoring import RiskStandards, esg_risk, financial_risk, operational_risk
-from tools.tool_base import SharedSchemaTool
+from opsgraph.tools.contract_terms import ContractStandards, check_terms, extract_terms
+from opsgraph.tools.risk_scoring import RiskStandards, esg_risk, financial_risk, operational_risk
+from opsgraph.tools.tool_base import SharedSchemaTool
 
 
 class ContractArgs(BaseModel):

@@ -15,9 +15,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Callable
 
-from tools import seed as seeding
-from tools.connectors import billing, contracts, crm, erp, notifications, tms, wms
-from tools.connectors.base import Database, FaultPlan, Runtime, UnknownEntity, WorldError
+from opsgraph.tools import seed as seeding
+from opsgraph.tools.connectors import billing, contracts, crm, erp, notifications, tms, wms
+from opsgraph.tools.connectors.base import Database, FaultPlan, Runtime, UnknownEntity, WorldError
 
 SCHEMA_VERSION = "1"
 

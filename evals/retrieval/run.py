@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m evals.retrieval.run [--out reports/retrieval_eval.json] [--home DIR] [--k 5]
+    python -m opsgraph.evals.retrieval.run [--out reports/retrieval_eval.json] [--home DIR] [--k 5]
 
 By default the shipped corpus is ingested into a temporary data home, so the result does not
 depend on (or disturb) your own store. Searches run with operator access.
@@ -116,7 +116,7 @@ def _print(summary: dict[str, Any]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; exit code 1 when the default retrieval mode misses a target."""
-    parser = argparse.ArgumentParser(prog="python -m evals.retrieval.run", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m opsgraph.evals.retrieval.run", description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the JSON results")
     parser.add_argument("--home", type=Path, default=None, help="data home to use (default: a temporary one)")
     parser.add_argument("--k", type=int, default=5, help="cut-off for recall (default 5)")

@@ -70,7 +70,7 @@ def _is_user_error(exc: Exception) -> bool:
 
     known: tuple[type, ...] = (UserError, DecisionError, PolicyError, ModelSpecError, CheckpointURLError, SettingsError)
     try:
-        from tools.connectors.base import ConnectorError
+        from opsgraph.tools.connectors.base import ConnectorError
 
         known += (ConnectorError,)
     except ImportError:

@@ -135,7 +135,7 @@ def _edit(session: ChatSession, arg: str) -> None:
 
 
 def _cost(session: ChatSession, arg: str) -> None:
-    from graphs.incident import cost_summary
+    from opsgraph.graphs.incident import cost_summary
     from opsgraph.cli.render import cost_table
 
     calls = _snapshot(session).values.get("calls") or []

@@ -107,7 +107,7 @@ def runs_show(
 
     Example: opsgraph runs show supply-1a2b3c4d --json
     """
-    from graphs.incident import cost_summary
+    from opsgraph.graphs.incident import cost_summary
 
     result = _run_status(thread)
     actions = result.values.get("actions", [])
@@ -225,7 +225,7 @@ def world_reset(seed: Optional[int] = typer.Option(None, "--seed", help="Seed (d
 
     Example: opsgraph world reset --seed 7
     """
-    from tools.world import World
+    from opsgraph.tools.world import World
 
     settings = _settings()
     world = World.reset(settings.world_path, seed=seed if seed is not None else settings.world_seed)
@@ -244,7 +244,7 @@ def world_show(
 
     Example: opsgraph world show shipment SH-0001
     """
-    from tools.world import World
+    from opsgraph.tools.world import World
 
     settings = _settings()
     world = World.open(settings.world_path, seed=settings.world_seed)

@@ -44,8 +44,8 @@ def eval_cmd(
     names = list(suites or [])
     if names and names[0] == COMPARE:
         return _compare(names[1:])
-    from evals.report import print_summary, write_report
-    from evals.runner import EvalOptions, run_evals
+    from opsgraph.evals.report import print_summary, write_report
+    from opsgraph.evals.runner import EvalOptions, run_evals
 
     options = EvalOptions(suites=tuple(names), routing=routing, repeat=repeat, concurrency=concurrency,
                           fail_under=fail_under, smoke=smoke, judge=judge)
@@ -60,7 +60,7 @@ def _run_with_progress(options: Any) -> dict[str, Any]:
     """Run the suites under a rich progress bar (on stderr; the summary goes to stdout)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from evals.runner import run_evals
+    from opsgraph.evals.runner import run_evals
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("{task.fields[last]}"))
@@ -78,8 +78,8 @@ def _run_with_progress(options: Any) -> dict[str, Any]:
 
 
 def _compare(paths: list[str]) -> None:
-    from evals.compare import compare_reports, print_comparison
-    from evals.report import load_report
+    from opsgraph.evals.compare import compare_reports, print_comparison
+    from opsgraph.evals.report import load_report
 
     if len(paths) != 2:
         raise UserError("usage: opsgraph eval compare <report A> <report B> "

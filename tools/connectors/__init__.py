@@ -1,6 +1,6 @@
 """Connectors to the mock enterprise systems; each one could be swapped for a real client."""
 
-from tools.connectors.base import (
+from opsgraph.tools.connectors.base import (
     Conflict,
     ConnectorError,
     FaultPlan,

@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from tools.connectors.base import Connector, ValidationFailed, money, next_id, norm_id, not_found, validate
-from tools.connectors.crm import load_customer
+from opsgraph.tools.connectors.base import Connector, ValidationFailed, money, next_id, norm_id, not_found, validate
+from opsgraph.tools.connectors.crm import load_customer
 
 
 class RefundRequest(BaseModel):

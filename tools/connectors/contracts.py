@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tools.connectors.base import NotFound, ValidationFailed
+from opsgraph.tools.connectors.base import NotFound, ValidationFailed
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "contracts"
 CONTRACT_ID = re.compile(r"^CTR-\d{4}$")

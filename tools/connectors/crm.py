@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from tools.connectors.base import Connector, ValidationFailed, money, next_id, norm_id, not_found, validate
+from opsgraph.tools.connectors.base import Connector, ValidationFailed, money, next_id, norm_id, not_found, validate
 
 Plan = Literal["basic", "pro", "enterprise"]
 TicketStatus = Literal["open", "pending", "resolved", "closed"]

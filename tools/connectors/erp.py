@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.connectors.base import Connector, ValidationFailed, money, next_id, norm_id, not_found, validate
-from tools.connectors.wms import load_dc, load_sku
+from opsgraph.tools.connectors.base import Connector, ValidationFailed, money, next_id, norm_id, not_found, validate
+from opsgraph.tools.connectors.wms import load_dc, load_sku
 
 
 class PurchaseOrderLine(BaseModel):

@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from tools.connectors.base import Connector, next_id, norm_id, not_found, now_utc, validate
-from tools.connectors.crm import load_customer, load_order
+from opsgraph.tools.connectors.base import Connector, next_id, norm_id, not_found, now_utc, validate
+from opsgraph.tools.connectors.crm import load_customer, load_order
 
 # Customers whose contracts promise faster delay notice also get a text message.
 SMS_TIERS = frozenset({"platinum", "gold"})

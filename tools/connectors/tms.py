@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from tools.connectors.base import Connector, ValidationFailed, money, norm_id, not_found, now_utc, validate
+from opsgraph.tools.connectors.base import Connector, ValidationFailed, money, norm_id, not_found, now_utc, validate
 
 Mode = Literal["ocean", "rail", "truck", "air"]
 SPEED_RANK = {"ocean": 0, "rail": 1, "truck": 2, "air": 3}

@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from tools.connectors.base import Connector, ValidationFailed, money, next_id, norm_id, not_found, validate
-from tools.connectors.tms import load_shipment
+from opsgraph.tools.connectors.base import Connector, ValidationFailed, money, next_id, norm_id, not_found, validate
+from opsgraph.tools.connectors.tms import load_shipment
 
 TIER_RANK_SQL = "CASE c.tier WHEN 'platinum' THEN 0 WHEN 'gold' THEN 1 WHEN 'silver' THEN 2 ELSE 3 END"
 
