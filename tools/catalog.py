@@ -20,7 +20,7 @@ from datetime import date
 from typing import Annotated, Any, Callable, Literal
 
 from langchain_core.tools import BaseTool, InjectedToolArg, StructuredTool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from opsgraph.tools.connectors.base import plain
 from opsgraph.tools.tool_base import SharedSchemaTool
@@ -31,6 +31,13 @@ APPROVAL_ID_HELP = "Which recorded approval this action carries, added by the ap
 IdempotencyKey = Annotated[str, InjectedToolArg]
 Approver = Annotated[str | None, InjectedToolArg]
 ApprovalId = Annotated[str | None, InjectedToolArg]
+
+
+def _no_bool(value: Any) -> Any:
+    # pydantic would read true as 1: a yes/no is never an amount or a quantity.
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    return value
 
 
 def _id(what: str, example: str) -> Any:
@@ -85,6 +92,8 @@ class LineItem(BaseModel):
 
     sku_id: str = _id("SKU to order", "SKU-001")
     quantity: int = Field(gt=0, le=100_000, description="Units to order (positive whole number).")
+
+    _quantity_not_bool = field_validator("quantity", mode="before")(_no_bool)
 
 
 class QuoteArgs(BaseModel):
@@ -144,6 +153,8 @@ class InvoiceArgs(BaseModel):
 
 class RefundArgs(InvoiceArgs):
     amount_usd: float = Field(gt=0, le=1_000_000, description="Amount to refund in US dollars, e.g. 189.00.")
+
+    _amount_not_bool = field_validator("amount_usd", mode="before")(_no_bool)
     reason: str = Field(min_length=1, max_length=1000, description="Why the refund is due, e.g. 'duplicate charge'.")
     idempotency_key: IdempotencyKey = Field(description=KEY_HELP)
     approved_by: Approver = Field(None, description=APPROVER_HELP)
