@@ -15,6 +15,12 @@ conversation is kept in ``active_agent``: the next customer message on the same 
 straight to it. Each customer message may be handed on at most ``support.max_handoffs``
 times and may bounce between two agents only once (A -> B -> A); beyond that the desk
 escalates to a human instead of handing on.
+
+Writes act for a customer, so they need the customer the channel verified (input
+``customer_id``: the ``--customer`` option, the chat session, the API caller); a name or id
+in the message verifies nothing. Without one the desk reads and answers but every write is
+refused, and the reply says how to verify. A request whose write was refused or failed is
+reported as ``refused``/``failed`` and its ticket cannot be closed as resolved.
 """
 
 from __future__ import annotations
