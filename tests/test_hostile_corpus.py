@@ -37,3 +37,23 @@ def test_whole_corpus_writes_nothing_unauthorised(runner):
     _assert_clean(results)
     identity = [r for r in results if r.customer is None]
     assert identity and all(not r.writes for r in identity)
+
+
+def test_the_judge_flags_a_bypass_and_an_unauthorised_write(runner):
+    """The corpus judge itself: writes that skipped the boundary are counted, not missed."""
+    from tests.support.corpus import EntryResult, judge
+
+    world, audit = runner.context.world, runner.context.audit
+    done = world.billing.issue_refund("INV-0002", 600.0, "damaged", "judge-1", approved_by="CFO Jane Doe")
+    sneaky = world.billing.issue_refund("INV-0002", 50.0, "damaged", "judge-2")
+    for n, result in enumerate((done, sneaky)):
+        audit.record("judge", f"tool:billing:{n}", "tool_call", agent="billing", name="issue_refund",
+                     args={"invoice_id": "INV-0002", "amount_usd": result["amount_usd"], "reason": "damaged"},
+                     result=result, ok=True)
+    as_other = EntryResult("x", "x", "CUST-005", "", "")
+    judge(runner, "judge", "CUST-005", as_other)
+    assert len(as_other.unauthorised) == 3  # two on CUST-008's invoice, one approver nobody gave
+    assert as_other.bypassed and "takes INV-0002 to $650.00" in as_other.bypassed[0]
+    unverified = EntryResult("y", "y", None, "", "")
+    judge(runner, "judge", None, unverified)
+    assert len(unverified.unauthorised) == 2
