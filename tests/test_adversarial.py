@@ -336,3 +336,31 @@ def test_thread_stays_valid_for_a_chat_api_after_every_refusal(settings):
     with hostile_runner(settings, _billing(attack)) as runner:
         result = desk_turn(runner, "adv-thread", DISPUTE, "CUST-008")
     assert_valid_thread(result.values["messages"])
+
+
+# --- fail closed elsewhere -------------------------------------------------------------
+
+
+def test_owner_lookup_failure_refuses_the_write_instead_of_widening_scope(tmp_path):
+    from opsgraph.governance.ownership import scope_violation
+    from opsgraph.tools.connectors.base import TransientError
+
+    class Flaky:
+        def get_invoice(self, invoice_id):
+            raise TransientError("billing is down")
+
+    world = type("W", (), {"billing": Flaky()})()
+    why = scope_violation({"invoice_id": "INV-0002", "amount_usd": 10.0}, "CUST-005", world)
+    assert why and "could not confirm who owns invoice_id" in why
+
+
+def test_erp_refuses_an_unapproved_order_that_passes_the_window_total(tmp_path):
+    world = World.open(tmp_path / "w.db")
+    order = {"supplier_id": "SUP-001", "dc_id": "DC-EAST", "justification": "x",
+             "lines": [{"sku_id": "SKU-001", "quantity": 80}]}  # $13,760 each
+    first = world.erp.create_purchase_order(order, "k-1", threshold_usd=25000.0, window_days=14)
+    with pytest.raises(ApprovalRequired, match="above the approval threshold"):
+        world.erp.create_purchase_order({**order, "justification": "y"}, "k-2", threshold_usd=25000.0, window_days=14)
+    approved = world.erp.create_purchase_order({**order, "justification": "y"}, "k-3", approved_by="ops.manager",
+                                               approval_id="approval:c1", threshold_usd=25000.0, window_days=14)
+    assert first["approved_by"] is None and (approved["approved_by"], approved["approval_id"]) == ("ops.manager", "approval:c1")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from langchain_core.messages import AIMessage
@@ -89,13 +88,3 @@ def events(runner: Any, thread: str, kind: str) -> list[Any]:
     """Audit events of one kind on a thread."""
     return runner.context.audit.events(thread, kind)
 
-
-@dataclass
-class Tally:
-    """What the adversarial benchmark counts per attack class."""
-
-    attempts: int = 0
-    refused: int = 0
-    unauthorised_writes: int = 0
-    approvals_bypassed: int = 0
-    reasons: list[str] = field(default_factory=list)
