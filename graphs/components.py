@@ -23,9 +23,10 @@ from opsgraph.agents.base import AgentSpec
 from opsgraph.graphs.history import context_policy, history_view
 from opsgraph.citations import collect_citations
 from opsgraph.context import OpsContext, resolve_context
-from opsgraph.governance.approvals import apply_edits, check_gate, gate_kind, parse_decision
+from opsgraph.governance.approvals import (DecisionError, GateCheck, apply_edits, check_gate, gate_kind,
+                                           parse_decision, validate_edited)
 from opsgraph.governance.budgets import budget_request, exhausted, load_budgets, merge_budget
-from opsgraph.governance.ownership import scope_violation
+from opsgraph.governance.ownership import IDENTITY_HELP, identity_refusal, scope_violation
 from opsgraph.prompts import load_prompt
 
 MAX_TOOL_RESULT_CHARS = 6000
@@ -135,87 +136,200 @@ def approval_node(state: dict, runtime: Runtime[OpsContext]) -> Command[Literal[
     return Command(goto=TOOLS, update={"approvals": approval_gate(state, resolve_context(runtime.context))})
 
 
-def approval_gate(state: dict, ctx: OpsContext) -> list[dict[str, Any]]:
-    """Ask a human about each gated call above its threshold; returns approval records."""
+def approval_gate(state: dict, ctx: OpsContext, verify_customer: bool = False) -> list[dict[str, Any]]:
+    """Ask a human about each gated call whose running total is above its limit, or that cannot be priced.
+
+    Permission, identity, customer scope and earlier refusals are checked first: a call the
+    executor will refuse is never put to a human. Earlier calls of the same message count
+    against the limit of later ones (five refunds of $490 on one invoice add up).
+    """
     message = last_ai(state["messages"])
-    records = []
+    agent = state.get("active_agent") or (message.name if message else "")
+    records: list[dict[str, Any]] = []
+    pending: dict[str, float] = {}
     for call in message.tool_calls if message else []:
-        kind = gate_kind(ctx.tools.get(call["name"]))
-        check = check_gate(kind, call["args"], ctx.policy, ctx.world) if kind else None
-        if check is None or not check.needs_human:
+        tool = ctx.tools.get(call["name"])
+        kind = gate_kind(tool)
+        if not kind or not ctx.policy.agent(agent).may_call(call["name"]):
             continue
-        raw = interrupt(_approval_request(call, check, state.get("active_agent", "")))
-        decision = parse_decision(raw)
-        final = apply_edits(call["args"], decision["edits"]) if decision["decision"] == "edit" else call["args"]
-        record = {"kind": kind, "tool_call_id": call["id"], "decision": decision["decision"], "reason": decision["reason"],
-                  "by": decision["by"], "proposal": check.proposal, "final_args": final}
-        ctx.audit.record(thread_id(), f"approval:{call['id']}", "approval", agent=decision["by"], name=call["name"],
-                         args=call["args"], result=record)
-        records.append(record)
+        args = _visible_args(tool, call["args"])
+        if boundary_refusal(call["name"], args, True, ctx, state, verify_customer):
+            continue  # the executor refuses it and audits why; nobody is asked to approve a refused action
+        check = check_gate(kind, args, ctx.policy, ctx.world, pending)
+        if check.invalid:
+            continue  # the tool itself refuses a malformed request
+        amount = check.amount_usd
+        if check.needs_human:
+            record = _decide(call, args, check, agent, ctx)
+            records.append(record)
+            if record["decision"] == "reject":
+                continue
+            amount = record["approved_usd"]
+        pending[check.scope_key] = pending.get(check.scope_key, 0.0) + amount
     return records
 
 
-def _approval_request(call: dict, check: Any, agent: str) -> dict[str, Any]:
+def _decide(call: dict, args: dict, check: GateCheck, agent: str, ctx: OpsContext) -> dict[str, Any]:
+    """Interrupt until a valid decision arrives; a refused edit keeps the approval pending with the reason."""
+    request = _approval_request(call, args, check, agent)
+    attempt = 0
+    while True:
+        raw = interrupt(request)
+        try:
+            decision = parse_decision(raw)
+            final, approved = _final_args(check, args, decision, ctx)
+            break
+        except DecisionError as exc:
+            attempt += 1
+            ctx.audit.record(thread_id(), f"approval:{call['id']}:refused-edit:{attempt}", "approval_edit_refused",
+                             agent=str(raw.get("by") if isinstance(raw, dict) else "operator"), name=call["name"],
+                             args=args, result={"reason": str(exc), "decision": raw}, ok=False)
+            request = {**request, "refused_edit": str(exc)}
+    record = {"kind": check.kind, "tool_call_id": call["id"], "decision": decision["decision"],
+              "reason": decision["reason"], "by": decision["by"], "proposal": check.proposal, "final_args": final,
+              "approved_usd": approved, "approval_id": f"approval:{call['id']}"}
+    ctx.audit.record(thread_id(), f"approval:{call['id']}", "approval", agent=decision["by"], name=call["name"],
+                     args=args, result=record)
+    return record
+
+
+def _final_args(check: GateCheck, args: dict, decision: dict, ctx: OpsContext) -> tuple[dict, float]:
+    """The arguments the human approved, checked like the connector checks them, and their amount."""
+    if decision["decision"] != "edit":
+        return args, check.amount_usd
+    final = apply_edits(args, decision["edits"], check.kind)
+    priced = validate_edited(check.kind, args, final, ctx.world)
+    return final, float(priced.get("total_usd", priced.get("amount_usd", 0.0)))
+
+
+def _approval_request(call: dict, args: dict, check: GateCheck, agent: str) -> dict[str, Any]:
+    threshold = f"{check.threshold_usd:,.2f}" if check.threshold_usd is not None else "unreadable"
     return {
         "type": "approval",
         "kind": check.kind,
         "agent": agent,
         "tool": call["name"],
         "tool_call_id": call["id"],
-        "args": call["args"],
+        "args": args,
         "proposal": check.proposal,
         "amount_usd": check.amount_usd,
+        "prior_usd": check.prior_usd,
+        "total_usd": check.total_usd,
         "threshold_usd": check.threshold_usd,
-        "policy": f"{check.rule} = {check.threshold_usd:,.2f}",
+        "doubt": check.doubt,
+        "policy": f"{check.rule} = {threshold}",
         "options": ["approve", "reject", "edit"],
     }
 
 
-def execute_tool_calls(state: dict, ctx: OpsContext, calls: Sequence[dict] | None = None) -> dict[str, Any]:
+def execute_tool_calls(state: dict, ctx: OpsContext, calls: Sequence[dict] | None = None, *,
+                       verify_customer: bool = False, guard: Any = None) -> dict[str, Any]:
     """Run the last assistant message's tool calls (or only ``calls`` of them) for the active agent.
 
     Returns the state update. A topology that handles some calls itself (handoffs) passes
     the others as ``calls`` and answers the rest, so every call still gets one tool message.
+    ``verify_customer``: writes need a customer identity verified by the channel (state
+    ``customer_id``). ``guard(call, actions)`` may return why a call must be refused, given
+    the actions of this batch so far.
     """
     message = last_ai(state["messages"])
     agent = state.get("active_agent") or (message.name if message else "")
     decisions = {a["tool_call_id"]: a for a in state.get("approvals") or []}
-    customer = state.get("customer_id")
     results, actions = [], []
     for call in calls if calls is not None else (message.tool_calls if message else []):
-        tool_message, action = _run_one(call, agent, ctx, decisions.get(call["id"]), customer)
+        seen = {**state, "actions": [*(state.get("actions") or []), *actions]}
+        why = guard(call, actions) if guard else None
+        if why:
+            tool_message, action = _refuse(call, agent, ctx, why)
+        else:
+            tool_message, action = _run_one(call, agent, ctx, decisions.get(call["id"]), seen, verify_customer)
         results.append(tool_message)
         actions.append(action)
     citations = [c for a in actions if a["ok"] for c in collect_citations(a["result"])]
     return {"messages": results, "actions": actions, "citations": citations}
 
 
-def _run_one(call: dict, agent: str, ctx: OpsContext, decision: dict | None,
-             customer: str | None = None) -> tuple[ToolMessage, dict]:
-    name, args, call_id = call["name"], dict(call["args"]), call["id"]
+def _run_one(call: dict, agent: str, ctx: OpsContext, decision: dict | None, state: dict,
+             verify_customer: bool = False) -> tuple[ToolMessage, dict]:
+    name = call["name"]
     tool = ctx.tool(name, agent)
     if not ctx.policy.agent(agent).may_call(name):
         return _refuse(call, agent, ctx, f"agent '{agent}' is not permitted to call '{name}' (policy.yaml)")
     if tool is None:
         return _finish(call, agent, ctx, "error", f"unknown tool '{name}'", writes=False)
+    args = _drop_forged(tool, call, agent, ctx)
     writes = bool((tool.metadata or {}).get("writes"))
-    violation = scope_violation(args, customer, ctx.world) if writes else None
-    if violation:
-        return _refuse(call, agent, ctx, f"'{name}' not executed: {violation}")
+    refusal = boundary_refusal(name, args, writes, ctx, state, verify_customer)
+    if refusal:
+        return _refuse(call, agent, ctx, refusal, args=args)
     if decision and decision["decision"] == "reject":
         text = f"rejected by {decision['by']}: {decision['reason'] or 'no reason given'}. Do not retry this action."
-        return _finish(call, agent, ctx, "rejected", text, writes=writes)
+        return _finish(call, agent, ctx, "rejected", text, writes=writes, args=args)
     if decision:
         args = decision["final_args"]
     return _invoke(tool, call, args, agent, ctx, decision, writes)
+
+
+def boundary_refusal(name: str, args: dict, writes: bool, ctx: OpsContext, state: dict,
+                     verify_customer: bool = False) -> str | None:
+    """Why a write must not run whatever the model says: identity, customer scope, an earlier refusal."""
+    if not writes:
+        return None
+    customer = state.get("customer_id")
+    why = identity_refusal(customer, writes) if verify_customer else None
+    why = why or scope_violation(args, customer, ctx.world)
+    if why:
+        return f"'{name}' not executed: {why}"
+    earlier = refused_before(name, args, state.get("actions") or [])
+    if earlier:
+        return (f"'{name}' with these arguments was already refused in this conversation ({earlier}); "
+                "it is not tried again")
+    return None
+
+
+def refused_before(name: str, args: dict, actions: Sequence[dict]) -> str | None:
+    """The refusal of the same call (tool and arguments) earlier in the thread, if any."""
+    wanted = _canonical(args)
+    for action in actions:
+        if IDENTITY_HELP in str(action["result"]):
+            continue  # refused for want of a verified identity: once the channel verifies it, the call may run
+        if action["tool"] == name and action["status"] in ("refused", "rejected") and _canonical(action["args"]) == wanted:
+            return str(action["result"])[:160]
+    return None
+
+
+def _canonical(args: dict) -> str:
+    return json.dumps(args, sort_keys=True, default=str)
+
+
+def _visible_args(tool: BaseTool | None, args: dict) -> dict:
+    hidden = _injected(tool) if tool is not None else set()
+    return {k: v for k, v in dict(args).items() if k not in hidden}
+
+
+def _drop_forged(tool: BaseTool, call: dict, agent: str, ctx: OpsContext) -> dict:
+    """The call's arguments without the fields only the executor and the approval path may set.
+
+    A model that fills ``approved_by`` (or an idempotency key) is forging: the value is
+    dropped and the attempt audited as ``forged_field_dropped``.
+    """
+    args = _visible_args(tool, call["args"])
+    forged = {k: v for k, v in call["args"].items() if k not in args}
+    if forged:
+        ctx.audit.record(thread_id(), f"forged:{agent}:{call['id']}", "forged_field_dropped", agent=agent,
+                         name=call["name"], args=forged, result={"dropped": sorted(forged)}, ok=False)
+    return args
 
 
 def _invoke(tool: BaseTool, call: dict, args: dict, agent: str, ctx: OpsContext, decision: dict | None, writes: bool):
     payload = dict(args)
     if writes:
         payload["idempotency_key"] = idempotency_key(thread_id(), call["name"], args)
-    if decision and "approved_by" in _injected(tool):
+    hidden = _injected(tool)
+    if decision and "approved_by" in hidden:
         payload["approved_by"] = decision["by"]
+    if decision and "approval_id" in hidden:
+        payload["approval_id"] = decision.get("approval_id") or f"approval:{call['id']}"
     started = time.perf_counter()
     try:
         status, result = "done", tool.invoke(payload)
@@ -239,8 +353,10 @@ def _validation_text(exc: ValidationError) -> str:
     return "invalid arguments: " + "; ".join(problems)
 
 
-def _refuse(call: dict, agent: str, ctx: OpsContext, reason: str) -> tuple[ToolMessage, dict]:
-    return _finish(call, agent, ctx, "refused", f"refused: {reason}", writes=False)
+def _refuse(call: dict, agent: str, ctx: OpsContext, reason: str, args: dict | None = None) -> tuple[ToolMessage, dict]:
+    # A refused write is still recorded as an attempted write, so a report never calls the request done.
+    writes = bool((getattr(ctx.tools.get(call["name"]), "metadata", None) or {}).get("writes"))
+    return _finish(call, agent, ctx, "refused", f"refused: {reason}", writes=writes, args=args)
 
 
 def refuse_call(call: dict, agent: str, ctx: OpsContext, reason: str) -> tuple[ToolMessage, dict]:

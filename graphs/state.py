@@ -323,7 +323,7 @@ class SupportReport(TypedDict):
     """What one customer message on a ``support_desk`` thread led to."""
 
     title: str
-    outcome: Literal["answered", "escalated", "stopped"]
+    outcome: Literal["answered", "refused", "failed", "escalated", "stopped"]
     stop_reason: str | None
     reply: str
     route: list[str]

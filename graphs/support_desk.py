@@ -2,7 +2,8 @@
 
     START -> intake -> {triage | the specialist already talking to the customer}
     agent -> tools -> agent            (tool rounds)
-    agent -> approval -> tools          (refunds above approvals.refund.auto_limit_usd)
+    agent -> approval -> tools          (refunds whose running total on the invoice passes
+                                         approvals.refund.auto_limit_usd, or that cannot be priced)
     tools -> other agent                (a handoff: ``transfer_to_<agent>`` returned a Command)
     tools -> escalate -> finish         (ping-pong or handoff limit: a human takes over)
     agent -> finish -> END              (the agent answered the customer)
@@ -14,6 +15,12 @@ conversation is kept in ``active_agent``: the next customer message on the same 
 straight to it. Each customer message may be handed on at most ``support.max_handoffs``
 times and may bounce between two agents only once (A -> B -> A); beyond that the desk
 escalates to a human instead of handing on.
+
+Writes act for a customer, so they need the customer the channel verified (input
+``customer_id``: the ``--customer`` option, the chat session, the API caller); a name or id
+in the message verifies nothing. Without one the desk reads and answers but every write is
+refused, and the reply says how to verify. A request whose write was refused or failed is
+reported as ``refused``/``failed`` and its ticket cannot be closed as resolved.
 """
 
 from __future__ import annotations
@@ -29,14 +36,14 @@ from opsgraph.agents.account_management import ACCOUNT_MANAGEMENT
 from opsgraph.agents.billing import BILLING
 from opsgraph.agents.technical_support import TECHNICAL_SUPPORT
 from opsgraph.agents.triage import TRIAGE
-from opsgraph.graphs.components import (APPROVAL, TOOLS, after_turn, agent_turn, approval_node, execute_tool_calls, guard_step,
-                               last_ai, thread_id)
+from opsgraph.graphs.components import (APPROVAL, TOOLS, after_turn, agent_turn, approval_gate, execute_tool_calls,
+                                        guard_step, last_ai, thread_id)
 from opsgraph.graphs.handoff import create_handoff_tool, handoff_tool_name, perform_handoffs
 from opsgraph.graphs.incident import cost_summary, done_actions
 from opsgraph.graphs.state import SupportInput, SupportOutput, SupportReport, SupportState
 from opsgraph.citations import collect_citations
 from opsgraph.context import OpsContext, resolve_context
-from opsgraph.governance.ownership import customer_of
+from opsgraph.governance.ownership import IDENTITY_HELP
 
 GRAPH_ID = "support_desk"
 INTAKE, ESCALATE, FINISH = "intake", "escalate", "finish"
@@ -96,7 +103,9 @@ def tools(state: SupportState, runtime: Runtime[OpsContext]) -> Command[Literal[
     message, agent = last_ai(state["messages"]), state["active_agent"]
     calls = message.tool_calls if message else []
     ordinary = [c for c in calls if c["name"] not in HANDOFF_TOOLS]
-    done = execute_tool_calls(state, ctx, calls=ordinary)
+    earlier = (state.get("actions") or [])[int(state.get("turn_start") or 0):]
+    done = execute_tool_calls(state, ctx, calls=ordinary, verify_customer=True,
+                              guard=lambda call, batch: _closing_refusal(call, [*earlier, *batch]))
     outcome = perform_handoffs([c for c in calls if c["name"] in HANDOFF_TOOLS], agent, ctx, HANDOFF_TOOLS,
                                state.get("route") or [agent], int(state.get("handoff_count") or 0),
                                int(ctx.policy.get("support.max_handoffs")))
@@ -104,10 +113,6 @@ def tools(state: SupportState, runtime: Runtime[OpsContext]) -> Command[Literal[
     # Tool messages in the order of the calls, one per call, whatever happened to each.
     update = {"messages": [answers[c["id"]][0] for c in calls], "actions": [answers[c["id"]][1] for c in calls],
               "citations": done["citations"]}
-    if not state.get("customer_id"):
-        # The first customer record read (the ticket, say) fixes whose conversation this is.
-        customer = customer_of([a["result"] for a in done["actions"] if a["ok"] and not a["writes"]])
-        update |= {"customer_id": customer} if customer else {}
     if outcome.escalation:
         return Command(goto=ESCALATE, update={**update, "escalation": {"reason": outcome.escalation, "agent": agent}})
     if outcome.target:
@@ -117,6 +122,26 @@ def tools(state: SupportState, runtime: Runtime[OpsContext]) -> Command[Literal[
                    "handoffs": [record], "visited": [outcome.target]}
         return Command(goto=outcome.target, update=update)
     return Command(goto=agent, update=update)
+
+
+def approval(state: SupportState, runtime: Runtime[OpsContext]) -> Command[Literal["tools"]]:
+    """Hold refunds above the running limit for a human; identity and scope are checked before anyone is asked."""
+    ctx = resolve_context(runtime.context)
+    return Command(goto=TOOLS, update={"approvals": approval_gate(state, ctx, verify_customer=True)})
+
+
+def _closing_refusal(call: dict, turn: list[dict]) -> str | None:
+    """Why a ticket may not be closed as resolved: a write this request asked for was refused or failed."""
+    if call["name"] != "update_ticket" or call["args"].get("status") not in ("resolved", "closed"):
+        return None
+    # A failed attempt counts until a later call of the same tool went through.
+    failed = [a for i, a in enumerate(turn) if a["writes"] and not a["ok"]
+              and not any(b["ok"] and b["tool"] == a["tool"] for b in turn[i + 1:])]
+    if not failed:
+        return None
+    what = ", ".join(sorted({f"{a['tool']} ({a['status']})" for a in failed}))
+    return (f"the ticket cannot be marked {call['args']['status']}: {what} did not go through on this request; "
+            "set it to pending with a note saying what the customer must do")
 
 
 def escalate(state: SupportState, runtime: Runtime[OpsContext]) -> Command[Literal["finish"]]:
@@ -142,7 +167,9 @@ def build_support_report(state: SupportState) -> SupportReport:
     actions = (state.get("actions") or [])[int(state.get("turn_start") or 0):]
     request = int(state.get("requests") or 1)
     reply = _reply(state["messages"])
-    outcome = "escalated" if state.get("escalation") else "stopped" if state.get("stop_reason") else "answered"
+    if any(IDENTITY_HELP in str(a["result"]) for a in actions if a["status"] == "refused"):
+        reply = (reply + "\n\n" if reply else "") + f"Nothing was changed: {IDENTITY_HELP}."
+    outcome = _outcome(state, actions)
     refunds = [a["result"] for a in done_actions(actions, "issue_refund")]
     tickets = [{"ticket_id": a["result"].get("ticket_id"), "status": a["result"].get("status")}
                for a in done_actions(actions, "update_ticket")]
@@ -161,6 +188,20 @@ def build_support_report(state: SupportState) -> SupportReport:
         approvals=approvals, policies_cited=cited, cost=cost_summary(state.get("calls") or []), summary=[])
     report["summary"] = _summary_lines(report)
     return report
+
+
+def _outcome(state: SupportState, actions: list[dict]) -> str:
+    """escalated/stopped first; then a write that was refused or failed is never reported as answered."""
+    if state.get("escalation"):
+        return "escalated"
+    if state.get("stop_reason"):
+        return "stopped"
+    attempted = [a for a in actions if a["writes"]]
+    if any(a["status"] in ("refused", "rejected") for a in attempted):
+        return "refused"
+    if any(a["status"] == "error" for a in attempted):
+        return "failed"
+    return "answered"
 
 
 def _reply(messages: list) -> str:
@@ -201,7 +242,7 @@ def build_support_desk_graph() -> StateGraph:
     graph.add_node(INTAKE, intake)
     for name in AGENTS:
         graph.add_node(name, make_agent(name))
-    graph.add_node(APPROVAL, approval_node)  # refunds above the automatic limit
+    graph.add_node(APPROVAL, approval)  # refunds above the automatic limit
     graph.add_node(TOOLS, tools)
     graph.add_node(ESCALATE, escalate)
     graph.add_node(FINISH, finish)

@@ -165,7 +165,7 @@ def test_approval_commands_edit_and_reject_in_process(settings):
         with pytest.raises(UserError, match="cannot edit colour"):
             dispatch(session, '/edit {"colour": "red"}')
         assert session.snapshot().interrupts  # a malformed edit changes nothing
-        dispatch(session, '/edit {"quantity": 100}')
+        dispatch(session, '/edit {"lines": {"SKU-001": 100, "SKU-002": 100}}')  # per line on a two-line order
         approval = session.snapshot().values["approvals"][0]
         assert approval["decision"] == "edit" and approval["by"] == "dana"
         assert all(line["quantity"] == 100 for line in approval["final_args"]["lines"])

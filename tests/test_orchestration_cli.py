@@ -53,7 +53,7 @@ def test_support_desk_refund_from_the_cli(home):
 
 def test_support_desk_technical_question_from_the_cli(home):
     proc = opsgraph(home, "run", "support_desk", "--message", "Our inventory sync fails with error 401 since I "
-                    "changed my password. Ticket TCK-0002.", "--thread", "cli-sd-2")
+                    "changed my password. Ticket TCK-0002.", "--customer", "CUST-006", "--thread", "cli-sd-2")
     assert proc.returncode == 0, proc.stderr
     assert "Route: triage -> technical_support" in proc.stdout and "thread: cli-sd-2" in proc.stdout
     report = shown(home, "cli-sd-2")["report"]

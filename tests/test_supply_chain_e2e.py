@@ -55,7 +55,8 @@ def test_reject_completes_without_po_and_says_so(runner):
 def test_edit_creates_the_edited_po(runner):
     result = runner.start("supply_chain_exception", _event("SH-0001", 5), thread_id="t-edit")
     original = result.pending[0]["args"]
-    done = runner.resume("t-edit", {"decision": "edit", "edits": {"quantity": 10}})
+    per_line = {line["sku_id"]: 10 for line in original["lines"]}
+    done = runner.resume("t-edit", {"decision": "edit", "edits": {"lines": per_line}})
     [po] = [p for p in done.report["purchase_orders"] if p["po_id"]]
     stored = runner.context.world.erp.get_purchase_order(po["po_id"])
     assert all(line["quantity"] == 10 for line in stored["lines"])

@@ -20,15 +20,24 @@ from datetime import date
 from typing import Annotated, Any, Callable, Literal
 
 from langchain_core.tools import BaseTool, InjectedToolArg, StructuredTool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from opsgraph.tools.connectors.base import plain
 from opsgraph.tools.tool_base import SharedSchemaTool
 
 KEY_HELP = "Idempotency key added by the tool executor; never chosen by the model."
 APPROVER_HELP = "Who approved this action, added by the approval gate; never chosen by the model."
+APPROVAL_ID_HELP = "Which recorded approval this action carries, added by the approval gate; never chosen by the model."
 IdempotencyKey = Annotated[str, InjectedToolArg]
 Approver = Annotated[str | None, InjectedToolArg]
+ApprovalId = Annotated[str | None, InjectedToolArg]
+
+
+def _no_bool(value: Any) -> Any:
+    # pydantic would read true as 1: a yes/no is never an amount or a quantity.
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    return value
 
 
 def _id(what: str, example: str) -> Any:
@@ -84,6 +93,8 @@ class LineItem(BaseModel):
     sku_id: str = _id("SKU to order", "SKU-001")
     quantity: int = Field(gt=0, le=100_000, description="Units to order (positive whole number).")
 
+    _quantity_not_bool = field_validator("quantity", mode="before")(_no_bool)
+
 
 class QuoteArgs(BaseModel):
     supplier_id: str = _id("Supplier to order from", "SUP-001")
@@ -99,6 +110,7 @@ class CreatePurchaseOrderArgs(QuoteArgs):
                                description="Why the purchase is needed (shortfall, affected orders, shipment).")
     idempotency_key: IdempotencyKey = Field(description=KEY_HELP)
     approved_by: Approver = Field(None, description=APPROVER_HELP)
+    approval_id: ApprovalId = Field(None, description=APPROVAL_ID_HELP)
 
 
 class PurchaseOrderArgs(BaseModel):
@@ -141,9 +153,12 @@ class InvoiceArgs(BaseModel):
 
 class RefundArgs(InvoiceArgs):
     amount_usd: float = Field(gt=0, le=1_000_000, description="Amount to refund in US dollars, e.g. 189.00.")
+
+    _amount_not_bool = field_validator("amount_usd", mode="before")(_no_bool)
     reason: str = Field(min_length=1, max_length=1000, description="Why the refund is due, e.g. 'duplicate charge'.")
     idempotency_key: IdempotencyKey = Field(description=KEY_HELP)
     approved_by: Approver = Field(None, description=APPROVER_HELP)
+    approval_id: ApprovalId = Field(None, description=APPROVAL_ID_HELP)
 
 
 class NotifyArgs(BaseModel):
@@ -292,11 +307,28 @@ def _logistics_tools(world: Any) -> list[StructuredTool]:
     ]
 
 
-def _procurement_tools(world: Any) -> list[StructuredTool]:
+def approval_limits(policy: Any) -> dict[str, Any]:
+    """Limits the write tools hand to their connectors (checked inside the write transaction).
+
+    Without a policy (tools built for direct use) connectors leave approvals to the caller.
+    With one, a limit that is missing or not a usable number becomes 0: every write needs a human.
+    """
+    if policy is None:
+        return {"refund": None, "purchase_order": None, "window_days": 14}
+    from opsgraph.governance.approvals import RULES, read_limit, split_window_days
+
+    return {"refund": read_limit(policy, RULES["refund"]) or 0.0,
+            "purchase_order": read_limit(policy, RULES["purchase_order"]) or 0.0,
+            "window_days": split_window_days(policy)}
+
+
+def _procurement_tools(world: Any, limits: dict[str, Any]) -> list[StructuredTool]:
     erp = world.erp
 
-    def create(*, idempotency_key: str, approved_by: str | None = None, **req: Any) -> dict[str, Any]:
-        return erp.create_purchase_order(req, idempotency_key, approved_by=approved_by)
+    def create(*, idempotency_key: str, approved_by: str | None = None, approval_id: str | None = None,
+               **req: Any) -> dict[str, Any]:
+        return erp.create_purchase_order(req, idempotency_key, approved_by=approved_by, approval_id=approval_id,
+                                         threshold_usd=limits["purchase_order"], window_days=limits["window_days"])
 
     return [
         _tool("list_suppliers", "erp", SkuArgs, erp.list_suppliers),
@@ -308,8 +340,13 @@ def _procurement_tools(world: Any) -> list[StructuredTool]:
     ]
 
 
-def _customer_tools(world: Any) -> list[StructuredTool]:
+def _customer_tools(world: Any, limits: dict[str, Any]) -> list[StructuredTool]:
     crm, billing, notifications = world.crm, world.billing, world.notifications
+
+    def refund(*, idempotency_key: str, approved_by: str | None = None, approval_id: str | None = None,
+               **req: Any) -> dict[str, Any]:
+        return billing.issue_refund(**req, idempotency_key=idempotency_key, approved_by=approved_by,
+                                    approval_id=approval_id, auto_limit_usd=limits["refund"])
     return [
         _tool("get_customer", "crm", CustomerArgs, crm.get_customer),
         _tool("get_order", "crm", OrderArgs, crm.get_order),
@@ -320,7 +357,7 @@ def _customer_tools(world: Any) -> list[StructuredTool]:
         _tool("update_ticket", "crm", UpdateTicketArgs, crm.update_ticket, writes=True),
         _tool("get_invoice", "billing", InvoiceArgs, billing.get_invoice),
         _tool("list_invoices", "billing", CustomerArgs, billing.list_invoices),
-        _tool("issue_refund", "billing", RefundArgs, billing.issue_refund, writes=True, approval="refund"),
+        _tool("issue_refund", "billing", RefundArgs, refund, writes=True, approval="refund"),
         _tool("notify_customers", "notifications", NotifyArgs, notifications.notify_customers, writes=True),
         _tool("send_message", "notifications", MessageArgs, notifications.send_message, writes=True),
     ]
@@ -332,7 +369,8 @@ def build_tools(world: Any, policy: Any = None) -> dict[str, BaseTool]:
     With ``policy``, the review tools (contracts, supplier risk scores) and the purchasing
     tools (draft and check a purchase order) are included too: their thresholds come from it.
     """
-    tools = _logistics_tools(world) + _procurement_tools(world) + _customer_tools(world)
+    limits = approval_limits(policy)
+    tools = _logistics_tools(world) + _procurement_tools(world, limits) + _customer_tools(world, limits)
     if policy is not None:
         from opsgraph.tools.purchasing import build_purchasing_tools
         from opsgraph.tools.review_tools import build_review_tools

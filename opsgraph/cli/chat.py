@@ -171,6 +171,15 @@ def _banner(out: Console, settings: Settings, graph_id: str, thread: str | None,
     out.print("[dim]/help for commands · Ctrl-C stops a run · Ctrl-D or /exit leaves[/dim]")
 
 
+def _verified_customer(customer: str | None, graph_id: str) -> str | None:
+    """The chat's channel identity: only the support desk acts for a customer."""
+    if not (customer or "").strip():
+        return None
+    if graph_id != "support_desk":
+        raise UserError("--customer applies to the support_desk chat only")
+    return customer.strip().upper()
+
+
 @app.command("chat")
 @user_errors
 def chat_cmd(
@@ -179,6 +188,8 @@ def chat_cmd(
     thread: Optional[str] = typer.Option(None, "--thread", "-t", help="Reopen this thread, or start a new one with this id."),
     by: str = typer.Option("operator", "--by", help="Your name on approvals (recorded in the audit trail)."),
     plain: bool = typer.Option(False, "--plain", help="Plain input() even on a terminal (no line editing)."),
+    customer: Optional[str] = typer.Option(None, "--customer", help="support_desk: the customer this chat speaks "
+                                           "for, verified by you (without it the desk answers but changes nothing)."),
 ) -> None:
     """Chat with a workflow: stream its agents, approve their actions, reopen threads later.
 
@@ -200,6 +211,7 @@ def chat_cmd(
     _banner(console, settings, graph_id, thread, info)
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and not plain
     session = ChatSession(settings, console, graph_id, thread, by)
+    session.customer = _verified_customer(customer, graph_id)
     reader: LineReader = (PromptReader(settings.data_home / "chat_history", [f"/{n}" for n in COMMANDS])
                           if interactive else PlainReader(console, echo=not sys.stdin.isatty()))
     repl = ChatRepl(session, reader, console)

@@ -26,7 +26,7 @@ from opsgraph.cli.chat_signals import sigint_stops_run
 from opsgraph.cli.chat_stream import TurnPrinter, message_text
 from opsgraph.cli.chat_view import print_any_report, print_approval, print_citations
 from opsgraph.errors import UserError
-from opsgraph.registry import get_entry
+from opsgraph.registry import connector_errors_as_user_errors, get_entry
 from opsgraph.settings import Settings
 
 if TYPE_CHECKING:
@@ -62,6 +62,7 @@ class ChatSession:
         self.settings, self.console, self.by = settings, console, by
         self.context_options = context_options  # passed to open_runner (tests turn knowledge off)
         self.graph_id, self.thread_id = graph_id, thread_id
+        self.customer: str | None = None  # the customer the channel verified (support desk), never from text
         self._executor: ThreadPoolExecutor | None = None
         self._future: Future | None = None
         self._stack = ExitStack()
@@ -168,6 +169,10 @@ class ChatSession:
         runner = self.runner
         if entry.chat_input is not None:
             payload = entry.chat_input(text, runner.context.world)  # may raise UserError: nothing changes then
+            if self.customer:
+                with connector_errors_as_user_errors():
+                    runner.context.world.crm.get_customer(self.customer)
+                payload["customer_id"] = self.customer
         else:
             from langchain_core.messages import HumanMessage
 

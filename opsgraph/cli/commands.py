@@ -159,6 +159,10 @@ def runs_resume(
     with open_runner(_settings()) as runner:
         on_step = None if as_json else step_printer(console)
         result = runner.resume(thread, decision, on_step=on_step, budget=budget or None)
+    refused = [p["refused_edit"] for p in result.pending if isinstance(p, dict) and p.get("refused_edit")]
+    if decision and decision["decision"] == "edit" and refused:
+        # The approval stays pending: the thread still awaits approve, reject or a valid edit.
+        raise UserError(f"{refused[0]} (thread {thread} still awaits a decision)")
     _finish(result, as_json)
 
 

@@ -16,16 +16,27 @@ _OWNER_LOOKUPS: dict[str, Callable[[Any, str], dict]] = {
 }
 
 
+class OwnerUnknown(Exception):
+    """The owner of a named record could not be established (a transient failure): the write is refused."""
+
+
 def owners(args: dict[str, Any], world: Any) -> set[str]:
-    """Customers owning the records named by ``args`` (unknown ids are left to the tool to reject)."""
-    found = {str(args["customer_id"]).upper()} if args.get("customer_id") else set()
+    """Customers owning the records named by ``args``; unknown ids are left to the tool to reject.
+
+    Raises OwnerUnknown when a lookup fails for any other reason: doubt never widens scope.
+    """
+    from opsgraph.tools.connectors.base import NotFound
+
+    found = {str(args["customer_id"]).strip().upper()} if args.get("customer_id") else set()
     for key, lookup in _OWNER_LOOKUPS.items():
         if not args.get(key):
             continue
         try:
             found.add(str(lookup(world, str(args[key]))["customer_id"]).upper())
-        except Exception:  # noqa: BLE001 - the tool itself reports unknown ids clearly
+        except NotFound:
             continue
+        except Exception as exc:  # noqa: BLE001 - any other failure is doubt about whose record it is
+            raise OwnerUnknown(f"could not confirm who owns {key} {args[key]!r} ({type(exc).__name__})") from None
     return found
 
 
@@ -33,10 +44,27 @@ def scope_violation(args: dict[str, Any], customer: str | None, world: Any) -> s
     """Why a write with ``args`` falls outside ``customer``'s records, or None when it does not."""
     if not customer:
         return None
-    others = sorted(owners(args, world) - {customer.upper()})
+    try:
+        others = sorted(owners(args, world) - {customer.upper()})
+    except OwnerUnknown as exc:
+        return str(exc)
     if not others:
         return None
     return f"this conversation is about {customer}; the record belongs to {', '.join(others)}"
+
+
+IDENTITY_HELP = ("the customer's identity is not verified on this channel, so nothing on their account can be "
+                 "changed; to verify it, ask them to sign in to the support portal or chat, or have an operator start the "
+                 "conversation with --customer CUST-xxx after checking who they are")
+
+
+def identity_refusal(customer: str | None, writes: bool) -> str | None:
+    """Why a write cannot run without a customer identity verified by the channel, or None.
+
+    The identity comes from the channel (the ``--customer`` option, the chat session, the
+    API caller), never from message text: a message saying "this is Atlas" proves nothing.
+    """
+    return IDENTITY_HELP if writes and not customer else None
 
 
 def customer_of(results: list[Any]) -> str | None:

@@ -1,6 +1,7 @@
 """Connectors to the mock enterprise systems; each one could be swapped for a real client."""
 
 from opsgraph.tools.connectors.base import (
+    ApprovalRequired,
     Conflict,
     ConnectorError,
     FaultPlan,
@@ -12,6 +13,7 @@ from opsgraph.tools.connectors.base import (
 )
 
 __all__ = [
+    "ApprovalRequired",
     "Conflict",
     "ConnectorError",
     "FaultPlan",

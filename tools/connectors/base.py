@@ -36,6 +36,10 @@ class ValidationFailed(ConnectorError):
     """The request is malformed or breaks a business rule; nothing was written."""
 
 
+class ApprovalRequired(ValidationFailed):
+    """A write above an approval limit arrived without a recorded human approval; nothing was written."""
+
+
 class Conflict(ConnectorError):
     """An idempotency key was reused for a different request."""
 

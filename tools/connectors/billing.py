@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import re
 import sqlite3
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from opsgraph.tools.connectors.base import Connector, ValidationFailed, money, next_id, norm_id, not_found, validate
+from opsgraph.tools.connectors.base import (ApprovalRequired, Connector, ValidationFailed, money, next_id, norm_id,
+                                            not_found, validate)
 from opsgraph.tools.connectors.crm import load_customer
 
 
@@ -41,6 +44,33 @@ def _refunds(conn: sqlite3.Connection, invoice_id: str) -> list[dict[str, Any]]:
                                           "WHERE invoice_id = ? ORDER BY refund_id", (invoice_id,))]
 
 
+# Reason categories a refund can be for; a duplicate charge can only be refunded once.
+DUPLICATE_CHARGE, OTHER = "duplicate_charge", "other"
+_DUPLICATE = re.compile(r"\b(duplicate|duplicated|double[- ]?charged?|charged (?:twice|two times)|twice)\b", re.IGNORECASE)
+
+
+def reason_category(reason: str) -> str:
+    """The business reason a refund is for, from its free-text reason (duplicate charge, or other)."""
+    return DUPLICATE_CHARGE if _DUPLICATE.search(reason or "") else OTHER
+
+
+def refundable_for(invoice: dict[str, Any], category: str) -> tuple[float, str]:
+    """What may still be refunded on ``invoice`` for ``category``, and what bounds it (for messages).
+
+    Any refund is bounded by payments minus earlier refunds. A duplicate charge is money
+    paid beyond the invoice amount; what was already refunded as a duplicate comes off it, so
+    the same duplicate is never paid back twice, whatever conversation asks.
+    """
+    cap, why = invoice["refundable_usd"], "payments minus earlier refunds"
+    if category == DUPLICATE_CHARGE:
+        duplicate = max(0.0, money(invoice["paid_usd"] - invoice["amount_usd"]))
+        done = money(sum(r["amount_usd"] for r in invoice["refunds"] if reason_category(r["reason"]) == DUPLICATE_CHARGE))
+        if duplicate - done < cap:
+            cap, why = money(duplicate - done), (f"the duplicate payment of ${duplicate:,.2f} minus "
+                                                 f"${done:,.2f} already refunded for it")
+    return max(0.0, cap), why
+
+
 def load_refund(conn: sqlite3.Connection, refund_id: str) -> dict[str, Any]:
     """One refund; raises NotFound."""
     row = conn.execute("SELECT refund_id, invoice_id, amount_usd, reason, approved_by, issued_date FROM refunds "
@@ -60,11 +90,22 @@ def _status_after(invoice: dict[str, Any], refunded_total: float) -> str:
     return "partially_refunded"
 
 
+def _check_refundable(invoice: dict[str, Any], req: RefundRequest) -> None:
+    category = reason_category(req.reason)
+    cap, why = refundable_for(invoice, category)
+    if category == DUPLICATE_CHARGE and cap <= 0:
+        raise ValidationFailed(f"the duplicate charge on {req.invoice_id} has already been refunded (or there is no "
+                               "duplicate payment on record); it is not refunded again")
+    if req.amount_usd > cap:
+        raise ValidationFailed(f"cannot refund ${req.amount_usd:,.2f} on {req.invoice_id}: only ${cap:,.2f} is "
+                               f"refundable ({why})")
+
+
 class Billing(Connector):
     """Billing system: what customers owe, paid and got back."""
 
     system = "billing"
-    operations = ("get_invoice", "list_invoices", "issue_refund", "list_refunds")
+    operations = ("get_invoice", "list_invoices", "issue_refund", "check_refund", "list_refunds")
 
     def get_invoice(self, invoice_id: str) -> dict[str, Any]:
         """An invoice with status, dispute, payments, refunds and the refundable balance."""
@@ -81,29 +122,58 @@ class Billing(Connector):
         return self._read("list_invoices", read)
 
     def issue_refund(self, invoice_id: str, amount_usd: float, reason: str, idempotency_key: str,
-                     approved_by: str | None = None) -> dict[str, Any]:
-        """Refund up to the invoice's refundable balance (payments minus earlier refunds)."""
+                     approved_by: str | None = None, *, auto_limit_usd: float | None = None,
+                     approval_id: str | None = None) -> dict[str, Any]:
+        """Refund up to what is refundable for the reason; above ``auto_limit_usd`` only with an approval.
+
+        ``auto_limit_usd`` applies to the running total refunded on the invoice, checked in
+        the same transaction as the write, so concurrent requests cannot together pass it.
+        None means the caller enforces approvals itself (direct use from trusted code).
+        """
+        req = self._refund_request(invoice_id, amount_usd, reason)
+        approver = (approved_by or "").strip() or None
+        approval = {"approved_by": approver, "approval_id": (approval_id or "").strip() or None}
+        # approved_by records who signed off; it is not part of the request identity.
+        return self._write("issue_refund", idempotency_key, req.model_dump(),
+                           lambda conn: self._refund(conn, req, approval, auto_limit_usd))
+
+    def check_refund(self, invoice_id: str, amount_usd: float, reason: str) -> dict[str, Any]:
+        """Check a refund with the rules :meth:`issue_refund` applies, without writing; raises ConnectorError."""
+        req = self._refund_request(invoice_id, amount_usd, reason or "refund")
+
+        def read(conn: sqlite3.Connection) -> dict[str, Any]:
+            invoice = load_invoice(conn, req.invoice_id)
+            _check_refundable(invoice, req)
+            return {**req.model_dump(), "customer_id": invoice["customer_id"], "refunded_usd": invoice["refunded_usd"]}
+        return self._read("check_refund", read)
+
+    @staticmethod
+    def _refund_request(invoice_id: str, amount_usd: float, reason: str) -> RefundRequest:
+        if isinstance(amount_usd, (int, float)) and not math.isfinite(amount_usd):
+            raise ValidationFailed("amount_usd must be a finite number of dollars")
         req = validate(RefundRequest, {"invoice_id": invoice_id, "amount_usd": amount_usd, "reason": reason})
         req.invoice_id, req.amount_usd = norm_id(req.invoice_id), money(req.amount_usd)
         if req.amount_usd <= 0:
             raise ValidationFailed("amount_usd must be at least $0.01")
-        approver = (approved_by or "").strip() or None
-        # approved_by records who signed off; it is not part of the request identity.
-        return self._write("issue_refund", idempotency_key, req.model_dump(),
-                           lambda conn: self._refund(conn, req, approver))
+        return req
 
-    def _refund(self, conn: sqlite3.Connection, req: RefundRequest, approver: str | None) -> dict[str, Any]:
+    def _refund(self, conn: sqlite3.Connection, req: RefundRequest, approval: dict[str, Any],
+                limit: float | None) -> dict[str, Any]:
         invoice = load_invoice(conn, req.invoice_id)
-        if req.amount_usd > invoice["refundable_usd"]:
-            raise ValidationFailed(f"cannot refund ${req.amount_usd:,.2f} on {req.invoice_id}: only "
-                                   f"${invoice['refundable_usd']:,.2f} is refundable (payments minus earlier refunds)")
+        _check_refundable(invoice, req)
+        total = money(invoice["refunded_usd"] + req.amount_usd)
+        if limit is not None and not (total <= limit) and not approval["approved_by"]:
+            raise ApprovalRequired(f"refunds on {req.invoice_id} would total ${total:,.2f}, above the automatic limit "
+                                   f"of ${limit:,.2f}; a billing manager must approve this refund")
         refund_id = next_id(conn, "refunds", "refund_id", "REF-", 4)
         conn.execute("INSERT INTO refunds VALUES (?, ?, ?, ?, ?, ?)",
-                     (refund_id, req.invoice_id, req.amount_usd, req.reason, approver, self.today.isoformat()))
+                     (refund_id, req.invoice_id, req.amount_usd, req.reason, approval["approved_by"],
+                      self.today.isoformat()))
         status = _status_after(invoice, invoice["refunded_usd"] + req.amount_usd)
         conn.execute("UPDATE invoices SET status = ? WHERE invoice_id = ?", (status, req.invoice_id))
         return {"refund_id": refund_id, "invoice_id": req.invoice_id, "customer_id": invoice["customer_id"],
-                "amount_usd": req.amount_usd, "reason": req.reason, "approved_by": approver,
+                "amount_usd": req.amount_usd, "reason": req.reason, "approved_by": approval["approved_by"],
+                "approval_id": approval["approval_id"], "reason_category": reason_category(req.reason),
                 "issued_date": self.today.isoformat(), "invoice_status": status,
                 "refundable_usd": money(invoice["refundable_usd"] - req.amount_usd)}
 

@@ -9,7 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from opsgraph.tools.connectors.base import Connector, ValidationFailed, money, next_id, norm_id, not_found, validate
+from opsgraph.tools.connectors.base import (ApprovalRequired, Connector, ValidationFailed, money, next_id, norm_id,
+                                            not_found, validate)
 from opsgraph.tools.connectors.wms import load_dc, load_sku
 
 
@@ -131,12 +132,34 @@ def price_request(conn: sqlite3.Connection, req: PurchaseOrderRequest, today: da
             "expected_date": (today + timedelta(days=days)).isoformat()}
 
 
+def supplier_spend(conn: sqlite3.Connection, supplier_id: str, since: date) -> dict[str, Any]:
+    """Purchase orders to one supplier from ``since`` on (not cancelled): they add up against the threshold."""
+    rows = conn.execute("SELECT po_id, total_usd FROM purchase_orders WHERE supplier_id = ? AND status != 'cancelled' "
+                        "AND order_date >= ? ORDER BY po_id", (norm_id(supplier_id), since.isoformat())).fetchall()
+    return {"supplier_id": norm_id(supplier_id), "since": since.isoformat(), "po_ids": [r["po_id"] for r in rows],
+            "total_usd": money(sum(r["total_usd"] for r in rows))}
+
+
+def check_issuable(conn: sqlite3.Connection, req: PurchaseOrderRequest, today: date) -> dict[str, Any]:
+    """The priced order when it may be issued (approved supplier, budget left); raises ValidationFailed."""
+    quote = price_request(conn, req, today)
+    if not quote["approved_supplier"]:
+        raise ValidationFailed(f"supplier {req.supplier_id} ({quote['supplier_name']}) is not an approved supplier; "
+                               "choose an approved one (see list_suppliers)")
+    budget = load_budget(conn, req.cost_center)
+    if quote["total_usd"] > budget["remaining_usd"]:
+        raise ValidationFailed(f"cost centre {req.cost_center} has ${budget['remaining_usd']:,.2f} left in "
+                               f"{budget['period']}; this purchase order needs ${quote['total_usd']:,.2f}")
+    return {**quote, "budget_remaining_usd": budget["remaining_usd"]}
+
+
 class ERP(Connector):
     """Enterprise resource planning: who we buy from, what it costs, what we may spend."""
 
     system = "erp"
     operations = ("list_suppliers", "get_supplier", "get_budget", "quote_purchase_order",
-                  "create_purchase_order", "get_purchase_order", "list_purchase_orders")
+                  "create_purchase_order", "check_purchase_order", "supplier_spend", "get_purchase_order",
+                  "list_purchase_orders")
 
     def list_suppliers(self, sku_id: str) -> dict[str, Any]:
         """Suppliers offering a SKU with price, lead time, approval, reliability and ESG score; cheapest first."""
@@ -162,25 +185,38 @@ class ERP(Connector):
         request = parse_request(req)
         return self._read("quote_purchase_order", lambda conn: price_request(conn, request, self.today))
 
-    def create_purchase_order(self, req: Any, idempotency_key: str, approved_by: str | None = None) -> dict[str, Any]:
-        """Issue a purchase order from an approved supplier and charge its cost centre."""
+    def supplier_spend(self, supplier_id: str, window_days: int) -> dict[str, Any]:
+        """What was ordered from a supplier in the last ``window_days`` days (split orders add up)."""
+        since = self.today - timedelta(days=max(0, int(window_days)))
+        return self._read("supplier_spend", lambda conn: supplier_spend(conn, supplier_id, since))
+
+    def check_purchase_order(self, req: Any) -> dict[str, Any]:
+        """Check an order with the rules :meth:`create_purchase_order` applies, without writing; raises ConnectorError."""
+        request = parse_request(req)
+        return self._read("check_purchase_order", lambda conn: check_issuable(conn, request, self.today))
+
+    def create_purchase_order(self, req: Any, idempotency_key: str, approved_by: str | None = None, *,
+                              threshold_usd: float | None = None, window_days: int = 14,
+                              approval_id: str | None = None) -> dict[str, Any]:
+        """Issue a purchase order from an approved supplier and charge its cost centre.
+
+        ``threshold_usd`` applies to this order plus the supplier's orders of the last
+        ``window_days`` days, checked in the write transaction; above it the order needs an
+        approver. None means the caller enforces approvals itself (direct use from trusted code).
+        """
         request = parse_request(req)
         if not request.justification.strip():
             raise ValidationFailed("justification is required: say why this purchase order is needed")
-        approver = (approved_by or "").strip() or None
+        approval = {"approved_by": (approved_by or "").strip() or None, "approval_id": (approval_id or "").strip() or None,
+                    "threshold_usd": threshold_usd, "window_days": window_days}
         # approved_by is who signed off, not part of the request: a replay after approval is the same order.
         return self._write("create_purchase_order", idempotency_key, request.model_dump(),
-                           lambda conn: self._issue(conn, request, approver, str(idempotency_key).strip()))
+                           lambda conn: self._issue(conn, request, approval, str(idempotency_key).strip()))
 
-    def _issue(self, conn: sqlite3.Connection, req: PurchaseOrderRequest, approver: str | None, key: str) -> dict:
-        quote = price_request(conn, req, self.today)
-        if not quote["approved_supplier"]:
-            raise ValidationFailed(f"supplier {req.supplier_id} ({quote['supplier_name']}) is not an approved supplier; "
-                                   "choose an approved one (see list_suppliers)")
-        budget = load_budget(conn, req.cost_center)
-        if quote["total_usd"] > budget["remaining_usd"]:
-            raise ValidationFailed(f"cost centre {req.cost_center} has ${budget['remaining_usd']:,.2f} left in "
-                                   f"{budget['period']}; this purchase order needs ${quote['total_usd']:,.2f}")
+    def _issue(self, conn: sqlite3.Connection, req: PurchaseOrderRequest, approval: dict[str, Any], key: str) -> dict:
+        quote = check_issuable(conn, req, self.today)
+        _require_approval(conn, req, quote, approval, self.today)
+        approver = approval["approved_by"]
         po_id = next_id(conn, "purchase_orders", "po_id", "PO-", 5)
         conn.execute("INSERT INTO purchase_orders VALUES (?, ?, ?, ?, 'issued', ?, ?, ?, ?, ?, ?, ?)",
                      (po_id, req.supplier_id, req.dc_id, req.cost_center, quote["total_usd"], int(req.expedite),
@@ -191,8 +227,8 @@ class ERP(Connector):
         conn.execute("UPDATE budgets SET spent_usd = ROUND(spent_usd + ?, 2) WHERE cost_center = ?",
                      (quote["total_usd"], req.cost_center))
         return {"po_id": po_id, "status": "issued", **quote, "justification": req.justification,
-                "approved_by": approver, "order_date": self.today.isoformat(),
-                "budget_remaining_usd": money(budget["remaining_usd"] - quote["total_usd"])}
+                "approved_by": approver, "approval_id": approval["approval_id"], "order_date": self.today.isoformat(),
+                "budget_remaining_usd": money(quote["budget_remaining_usd"] - quote["total_usd"])}
 
     def get_purchase_order(self, po_id: str) -> dict[str, Any]:
         """A purchase order with its lines."""
@@ -209,3 +245,18 @@ class ERP(Connector):
                                 f"approved_by FROM purchase_orders {where} ORDER BY po_id", params).fetchall()
             return {"purchase_orders": [dict(r) for r in rows], "count": len(rows)}
         return self._read("list_purchase_orders", read)
+
+
+def _require_approval(conn: sqlite3.Connection, req: PurchaseOrderRequest, quote: dict[str, Any],
+                      approval: dict[str, Any], today: date) -> None:
+    # Inside the write transaction: two concurrent orders each under the threshold cannot together pass it.
+    limit = approval["threshold_usd"]
+    if limit is None or approval["approved_by"]:
+        return
+    since = today - timedelta(days=max(0, int(approval["window_days"])))
+    earlier = supplier_spend(conn, req.supplier_id, since)
+    total = money(earlier["total_usd"] + quote["total_usd"])
+    if not total <= limit:
+        raise ApprovalRequired(f"orders to {req.supplier_id} in the last {approval['window_days']} days would total "
+                               f"${total:,.2f} ({', '.join(earlier['po_ids']) or 'no earlier orders'} plus this one), "
+                               f"above the approval threshold of ${limit:,.2f}; an operations manager must approve it")
