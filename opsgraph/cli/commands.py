@@ -8,7 +8,8 @@ import typer
 from rich.table import Table
 
 from opsgraph.cli.app import _print_json, _run_status, _settings, app, console, runs_app, user_errors, world_app
-from opsgraph.cli.render import cost_table, print_pending, print_report, shorten, step_printer
+from opsgraph.cli.render import (cost_table, is_narrow, pairs, print_pending, print_record, print_report, shorten,
+                                 step_printer)
 from opsgraph.errors import UserError
 
 
@@ -91,10 +92,29 @@ def runs_list(
     if as_json:
         _print_json([r.__dict__ for r in runs])
         return
-    table = Table("thread", "graph", "status", "title", "updated")
+    if is_narrow(console):
+        for r in runs:
+            print_record(console, r.thread_id, [" · ".join(filter(None, (r.graph_id, r.status, _when(r.updated_at),
+                                                                          r.title)))])
+        return
+    console.print(_runs_table(runs))
+
+
+def _runs_table(runs: list[Any]) -> Table:
+    # The thread id is what every follow-up command needs: its column never wraps or shrinks.
+    table = Table(title=None)
+    table.add_column("thread", no_wrap=True, min_width=max((len(r.thread_id) for r in runs), default=6))
+    for name in ("graph", "status", "title"):
+        table.add_column(name, overflow="fold")
+    table.add_column("updated", no_wrap=True)
     for r in runs:
-        table.add_row(r.thread_id, r.graph_id, r.status, r.title or "", r.updated_at[:19])
-    console.print(table)
+        table.add_row(r.thread_id, r.graph_id, r.status, r.title or "", _when(r.updated_at))
+    return table
+
+
+def _when(timestamp: str) -> str:
+    """``2026-11-30T07:17:50.123+00:00`` as ``2026-11-30 07:17`` (UTC, as stored)."""
+    return timestamp[:16].replace("T", " ")
 
 
 @runs_app.command("show")
@@ -173,17 +193,28 @@ def _decision(approve: bool, reject: bool, edit: str | None, reason: str, by: st
 
 @runs_app.command("stop")
 @user_errors
-def runs_stop(thread: str = typer.Argument(..., help="Thread id.")) -> None:
+def runs_stop(
+    thread: str = typer.Argument(..., help="Thread id."),
+    by: str = typer.Option("operator", "--by", help="Who stops the run (recorded)."),
+    reason: str = typer.Option("", "--reason", help="Why (recorded in the audit trail)."),
+) -> None:
     """Kill switch: the run stops at its next step boundary, state intact (resume later).
 
-    Example: opsgraph runs stop supply-1a2b3c4d
+    Who asked and when goes into the run's audit trail.
+
+    Example: opsgraph runs stop supply-1a2b3c4d --by dana --reason 'wrong shipment'
     """
+    import uuid
+
     from opsgraph.governance.audit import AuditStore
 
     store = AuditStore(_settings().audit_path)
     if store.run(thread) is None:
         raise UserError(f"no run with thread id {thread!r}; see 'opsgraph runs list'")
     store.request_stop(thread)
+    # Each request is its own event (a unique key): stopping twice is two decisions, both on record.
+    store.record(thread, f"stop_requested:{uuid.uuid4().hex[:12]}", "stop_requested", agent=by.strip() or "operator",
+                 name="runs stop", args={"reason": reason})
     console.print(f"stop requested for {thread}; it stops at the next step boundary")
 
 
@@ -206,12 +237,27 @@ def audit_cmd(
     if as_json:
         _print_json([e.__dict__ for e in events])
         return
-    table = Table("#", "time", "agent", "kind", "name", "args", "result")
+    if is_narrow(console):
+        for e in events:
+            headline = "  ".join(filter(None, (f"#{e.seq}", e.ts[11:19], e.agent, e.kind, e.name)))
+            print_record(console, headline, [_detail("args", e.args), _detail("result", e.result)])
+        return
+    console.print(_audit_table(events))
+
+
+def _audit_table(events: list[Any]) -> Table:
+    table = Table("#", "time")
+    for name in ("agent", "kind", "name"):  # names are looked up later: fold, never cut
+        table.add_column(name, overflow="fold")
+    table.add_column("args", ratio=1)
+    table.add_column("result", ratio=1)
     for e in events:
         table.add_row(str(e.seq), e.ts[11:23], e.agent or "", e.kind, e.name or "", _cell(e.args), _cell(e.result))
-    console.print(table)
+    return table
 
 
+def _detail(label: str, value: Any) -> str:
+    return "" if value in (None, "", {}, []) else f"{label}: {pairs(value)}"
 
 
 def _cell(value: Any) -> str:
