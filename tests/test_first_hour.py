@@ -167,8 +167,8 @@ def _default_outputs() -> list[Path]:
         if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_argument":
             default = next((k.value for k in node.keywords if k.arg == "default"), None)
             if default is not None:
-                parts = [n.value for n in ast.walk(default) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
-                outputs.append(Path(*parts))
+                constants = [n for n in ast.walk(default) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+                outputs.append(Path(*(n.value for n in sorted(constants, key=lambda n: n.col_offset))))
     return outputs
 
 
