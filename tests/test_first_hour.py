@@ -30,14 +30,15 @@ def home(tmp_path: Path) -> Path:
 @pytest.fixture
 def cli(monkeypatch, home: Path):
     """Invoke the CLI in-process on an isolated data home, 80 columns wide."""
+    from opsgraph.cli import app as app_module, commands, costs, evals, graphviz  # noqa: F401 - register the commands
+
     monkeypatch.setenv("OPSGRAPH_HOME", str(home))
-    monkeypatch.setenv("COLUMNS", "80")
     for name in ("OPSGRAPH_CONFIG", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPSGRAPH_SMALL_MODEL", "OPSGRAPH_LARGE_MODEL"):
         monkeypatch.delenv(name, raising=False)
-    from opsgraph.cli import commands, costs, evals, graphviz  # noqa: F401 - register the commands
-    from opsgraph.cli.app import app
-
-    return lambda *args: CliRunner().invoke(app, list(args))
+    # The consoles read COLUMNS once, when the CLI module is imported: pin their width for this test only.
+    for console in (app_module.console, app_module.err):
+        monkeypatch.setattr(console, "_width", 80)
+    return lambda *args: CliRunner().invoke(app_module.app, list(args))
 
 
 @pytest.fixture
