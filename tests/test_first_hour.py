@@ -216,3 +216,51 @@ def test_supplier_risk_png_and_text_view_show_the_fan_out(cli, tmp_path):
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Send" in result.output and "finance_assessor" in result.output, result.output
+
+
+# --- a run in a world that earlier runs changed says so ---------------------------------------
+
+
+@pytest.fixture
+def world(tmp_path: Path):
+    from opsgraph.tools.world import World
+
+    with World.open(tmp_path / "world.db", seed=7) as w:
+        yield w
+
+
+def test_a_freshly_seeded_world_gets_no_notice(world):
+    from opsgraph.cli.world_notice import earlier_effects
+
+    assert world.earlier_writes() == []
+    assert earlier_effects(world.earlier_writes(), "SH-0002") is None
+
+
+def test_an_earlier_delay_of_the_same_shipment_is_named_with_the_reset_hint(world):
+    from opsgraph.cli.world_notice import earlier_effects
+
+    world.tms.report_shipment_delay("SH-0002", 4, "port congestion", "run-1:delay")
+    world.tms.report_shipment_delay("SH-0002", 4, "port congestion", "run-2:delay")
+    world.billing.issue_refund("INV-0001", 189.0, "duplicate charge", "run-3:refund")
+    notice = earlier_effects(world.earlier_writes(), "SH-0002")
+    assert notice is not None
+    assert "SH-0002 2 times" in notice and "8 days" in notice and "opsgraph world reset" in notice
+    assert "2 delays" in notice and "1 refund" in notice
+    assert world.show("shipment", "SH-0002")["eta"] in notice
+
+
+def test_earlier_writes_on_other_records_still_get_a_notice(world):
+    from opsgraph.cli.world_notice import earlier_effects
+
+    world.tms.report_shipment_delay("SH-0001", 5, "customs", "run-1:delay")
+    notice = earlier_effects(world.earlier_writes(), "SH-0003")
+    assert notice is not None and "SH-0003" not in notice
+    assert "1 delay" in notice and "opsgraph world reset" in notice
+
+
+def test_the_shipment_is_read_from_supply_chain_and_plain_inputs():
+    from opsgraph.cli.world_notice import shipment_of
+
+    assert shipment_of({"event": {"shipment_id": "SH-0002", "delay_days": 4}}) == "SH-0002"
+    assert shipment_of({"shipment_id": "SH-0001"}) == "SH-0001"
+    assert shipment_of({"messages": []}) is None

@@ -7,7 +7,8 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from opsgraph.cli.app import _print_json, _run_status, _settings, app, console, runs_app, user_errors, world_app
+from opsgraph.cli.app import (_print_json, _run_status, _settings, app, console, err, runs_app, user_errors,
+                              world_app)
 from opsgraph.cli.render import (cost_table, is_narrow, pairs, print_pending, print_record, print_report, shorten,
                                  step_printer)
 from opsgraph.errors import UserError
@@ -70,9 +71,19 @@ def run_cmd(
     budget = budget_overrides(budget_usd, max_tokens, agent_budget_usd, agent_max_tokens)
     with open_runner(_settings(), routing=check_mode(routing), max_steps=max_steps) as runner:
         graph_input = runner.make_input(graph_id, options)
+        _notice_earlier_effects(runner.context.world, graph_input)
         on_step = None if as_json else step_printer(console)
         result = runner.start(graph_id, graph_input, thread_id=thread, on_step=on_step, budget=budget or None)
     _finish(result, as_json)
+
+
+def _notice_earlier_effects(world: Any, graph_input: dict[str, Any]) -> None:
+    """On stderr (stdout stays clean for --json): what earlier runs already changed in this world."""
+    from opsgraph.cli.world_notice import earlier_effects, shipment_of
+
+    notice = earlier_effects(world.earlier_writes(), shipment_of(graph_input))
+    if notice:
+        err.print(notice, style="yellow", markup=False, highlight=False)
 
 
 @runs_app.command("list")
