@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-RESET_HINT = "start from the seeded world with 'opsgraph world reset'"
+RESET_HINT = "'opsgraph world reset' brings back the seeded world"
 
 # What each write operation is called in the notice, by the operation's name without its system.
 WRITE_NAMES = {
@@ -43,7 +43,7 @@ def earlier_effects(writes: list[dict[str, Any]], shipment: str | None) -> str |
         return (f"note: earlier runs already delayed {shipment} {times} ({days} days in all; ETA now "
                 f"{delays[-1].get('new_eta', '?')}) and left {summary} in this world; this run adds to them — "
                 f"{RESET_HINT}")
-    return f"note: earlier runs left {summary} in this world; this run starts from there — {RESET_HINT}"
+    return f"note: earlier runs left {summary} in this world; this run starts from that state — {RESET_HINT}"
 
 
 def _op(write: dict[str, Any]) -> str:
