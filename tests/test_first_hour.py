@@ -264,3 +264,24 @@ def test_the_shipment_is_read_from_supply_chain_and_plain_inputs():
     assert shipment_of({"event": {"shipment_id": "SH-0002", "delay_days": 4}}) == "SH-0002"
     assert shipment_of({"shipment_id": "SH-0001"}) == "SH-0001"
     assert shipment_of({"messages": []}) is None
+
+
+def test_runs_list_on_a_wide_terminal_is_a_table_with_ids_whole(cli, finished_run, monkeypatch):
+    from opsgraph.cli import app as app_module
+
+    monkeypatch.setattr(app_module.console, "_width", 130)
+    result = cli("runs", "list")
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if finished_run in line]
+    assert len(rows) == 1 and "supply_chain_exception" in rows[0] and rows[0].startswith("│"), result.output
+    _assert_fits(result.output, width=130)
+
+
+def test_audit_on_a_wide_terminal_keeps_names_whole(cli, finished_run, monkeypatch):
+    from opsgraph.cli import app as app_module
+
+    monkeypatch.setattr(app_module.console, "_width", 130)
+    result = cli("audit", finished_run)
+    assert result.exit_code == 0, result.output
+    _assert_fits(result.output, width=130, free_text_shortened=True)
+    assert "report_shipment_delay" in result.output and "create_purchase_order" in result.output

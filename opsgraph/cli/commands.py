@@ -9,7 +9,7 @@ from rich.table import Table
 
 from opsgraph.cli.app import (_print_json, _run_status, _settings, app, console, err, runs_app, user_errors,
                               world_app)
-from opsgraph.cli.render import (cost_table, is_narrow, pairs, print_pending, print_record, print_report, shorten,
+from opsgraph.cli.render import (cost_table, is_narrow, pairs, print_pending, print_record, print_report,
                                  step_printer)
 from opsgraph.errors import UserError
 
@@ -103,7 +103,7 @@ def runs_list(
     if as_json:
         _print_json([r.__dict__ for r in runs])
         return
-    if is_narrow(console):
+    if is_narrow(console) or _runs_table_width(runs) > console.width:
         for r in runs:
             print_record(console, r.thread_id, [" · ".join(filter(None, (r.graph_id, r.status, _when(r.updated_at),
                                                                           r.title)))])
@@ -111,12 +111,21 @@ def runs_list(
     console.print(_runs_table(runs))
 
 
+RUNS_TITLE_MIN = 12
+
+
+def _runs_table_width(runs: list[Any]) -> int:
+    """Columns the table needs to show every id whole (borders and padding: 3 per column, plus 1)."""
+    ids = [max((len(getattr(r, field)) for r in runs), default=6) for field in ("thread_id", "graph_id", "status")]
+    return sum(ids) + RUNS_TITLE_MIN + len("2026-11-30 07:17") + 3 * 5 + 1
+
+
 def _runs_table(runs: list[Any]) -> Table:
-    # The thread id is what every follow-up command needs: its column never wraps or shrinks.
+    # Thread and graph ids are what every follow-up command needs: their columns never wrap or shrink.
     table = Table(title=None)
-    table.add_column("thread", no_wrap=True, min_width=max((len(r.thread_id) for r in runs), default=6))
-    for name in ("graph", "status", "title"):
-        table.add_column(name, overflow="fold")
+    for name, field in (("thread", "thread_id"), ("graph", "graph_id"), ("status", "status")):
+        table.add_column(name, no_wrap=True, min_width=max((len(getattr(r, field)) for r in runs), default=6))
+    table.add_column("title", overflow="fold", min_width=RUNS_TITLE_MIN)
     table.add_column("updated", no_wrap=True)
     for r in runs:
         table.add_row(r.thread_id, r.graph_id, r.status, r.title or "", _when(r.updated_at))
@@ -260,19 +269,20 @@ def _audit_table(events: list[Any]) -> Table:
     table = Table("#", "time")
     for name in ("agent", "kind", "name"):  # names are looked up later: fold, never cut
         table.add_column(name, overflow="fold")
-    table.add_column("args", ratio=1)
-    table.add_column("result", ratio=1)
+    table.add_column("args", ratio=1, overflow="fold")
+    table.add_column("result", ratio=1, overflow="fold")
     for e in events:
         table.add_row(str(e.seq), e.ts[11:23], e.agent or "", e.kind, e.name or "", _cell(e.args), _cell(e.result))
     return table
 
 
+def _cell(value: Any) -> str:
+    return "" if value in (None, "", {}, []) else pairs(value, 120)
+
+
 def _detail(label: str, value: Any) -> str:
     return "" if value in (None, "", {}, []) else f"{label}: {pairs(value)}"
 
-
-def _cell(value: Any) -> str:
-    return shorten("" if value is None else str(value), 60)
 
 
 @world_app.command("reset")
