@@ -15,7 +15,11 @@ engine, no faults). Each run gets a fresh seeded world. Router overhead is measu
 in-process on the offline engine: the router's decision time per call (signals, budget,
 score, rule) against the model call itself.
 
-Usage: ``python bench/bench_routing.py [--md docs/routing-bench.md] [--png docs/img/routing.png]``
+Usage: ``python bench/bench_routing.py [--md FILE] [--png FILE]``
+
+Results go to ``reports/routing/`` (git-ignored) by default, so a run never rewrites tracked
+files; the published table and chart in ``docs/`` change only when you name them explicitly
+(``--md docs/routing-bench.md --png docs/img/routing.png``).
 """
 
 from __future__ import annotations
@@ -218,8 +222,9 @@ def chart(rows: list[dict[str, Any]], path: Path) -> None:
 def main() -> None:
     """Run the comparison and the overhead measurement; write the table and chart; print JSON."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--md", type=Path, default=ROOT / "docs" / "routing-bench.md", help="markdown table output")
-    parser.add_argument("--png", type=Path, default=ROOT / "docs" / "img" / "routing.png", help="chart output")
+    parser.add_argument("--md", type=Path, default=ROOT / "reports" / "routing" / "routing-bench.md",
+                        help="markdown table output")
+    parser.add_argument("--png", type=Path, default=ROOT / "reports" / "routing" / "routing.png", help="chart output")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-routing-") as tmp:
         rows = compare(Path(tmp))

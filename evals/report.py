@@ -14,6 +14,8 @@ from rich.table import Table
 from opsgraph.errors import UserError
 
 REPORT_JSON, REPORT_HTML = "report.json", "report.html"
+# Below this width the summary tables would cut suite and evaluator names: print blocks instead.
+NARROW_BELOW = 100
 
 
 def write_report(data: dict[str, Any], out_root: Path) -> Path:
@@ -78,11 +80,31 @@ def evaluator_table(data: dict[str, Any]) -> Table:
     return table
 
 
+def print_narrow_tables(data: dict[str, Any], console: Console) -> None:
+    """The two summary tables for a narrow terminal: one block per suite, names whole, lines wrapped."""
+    from rich.padding import Padding
+    from rich.text import Text
+
+    console.print("[bold]Eval suites[/bold] (passed, pass rate vs threshold, gate, cost, median tokens, latency)")
+    for s in data["suites"]:
+        gate = "[green]pass[/green]" if s["gate_passed"] else "[red]FAIL[/red]"
+        console.print(f"[bold]{escape(s['name'])}[/bold]  {s['passed']}/{s['runs']}  {_rate(s['pass_rate'])} "
+                      f"(min {_rate(s['threshold'])})  {gate}", overflow="fold")
+        facts = (f"${s['cost_usd']['total']:.4f}, {s['tokens']['p50']:,.0f} tokens, "
+                 f"p50 {s['latency_s']['p50']:.2f}s, p95 {s['latency_s']['p95']:.2f}s; evaluators: "
+                 + ", ".join(f"{name}{'' if v.get('gating', True) else '*'} {_rate(v.get('pass_rate'))}"
+                             for name, v in s["evaluators"].items()))
+        console.print(Padding(Text(facts, overflow="fold"), (0, 0, 0, 4)))
+
+
 def print_summary(data: dict[str, Any], console: Console, report_dir: Path | None = None) -> None:
     """The terminal summary: suites, evaluators, failures with their explanation, the gate verdict."""
-    console.print(suite_table(data))
-    if data["suites"]:
-        console.print(evaluator_table(data))
+    if console.width < NARROW_BELOW:
+        print_narrow_tables(data, console)
+    else:
+        console.print(suite_table(data))
+        if data["suites"]:
+            console.print(evaluator_table(data))
     for skipped in data.get("skipped", []):
         console.print(f"[yellow]skipped[/yellow] {escape(skipped['suite'])}: {escape(skipped['reason'])}")
     if data.get("graphs_without_suite"):

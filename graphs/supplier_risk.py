@@ -182,7 +182,8 @@ def build_supplier_risk_graph() -> StateGraph:
     graph = StateGraph(SupplierRiskState, context_schema=OpsContext, input_schema=SupplierRiskInput,
                        output_schema=SupplierRiskOutput)
     graph.add_node(INTAKE, intake)
-    graph.add_node(ASSESS, build_assessor_graph().compile())
+    # LangGraph's drawing cannot see how many Sends intake makes: the metadata tells the pictures.
+    graph.add_node(ASSESS, build_assessor_graph().compile(), metadata={"fan_out": list(ASSESSORS)})
     graph.add_node(RECONCILE, reconcile)
     graph.add_node(REPORT, report)
     graph.add_edge(START, INTAKE)

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import uuid
@@ -214,6 +215,15 @@ class World:
         """Number of rows in each main table."""
         with self._db.read() as conn:
             return {table: conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] for table in MAIN_TABLES}
+
+    def earlier_writes(self) -> list[dict[str, Any]]:
+        """Every write applied to this world since it was seeded, oldest first: ``{operation, result}``.
+
+        Writes are read from the idempotency records, which every connector write leaves behind.
+        """
+        with self._db.read() as conn:
+            rows = conn.execute("SELECT operation, result FROM idempotency ORDER BY created_at, rowid").fetchall()
+        return [{"operation": row["operation"], "result": json.loads(row["result"])} for row in rows]
 
     def close(self) -> None:
         """Close the database connection."""

@@ -7,8 +7,10 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from opsgraph.cli.app import _print_json, _run_status, _settings, app, console, runs_app, user_errors, world_app
-from opsgraph.cli.render import cost_table, print_pending, print_report, shorten, step_printer
+from opsgraph.cli.app import (_print_json, _run_status, _settings, app, console, err, runs_app, user_errors,
+                              world_app)
+from opsgraph.cli.render import (cost_table, is_narrow, pairs, print_pending, print_record, print_report,
+                                 step_printer)
 from opsgraph.errors import UserError
 
 
@@ -69,9 +71,19 @@ def run_cmd(
     budget = budget_overrides(budget_usd, max_tokens, agent_budget_usd, agent_max_tokens)
     with open_runner(_settings(), routing=check_mode(routing), max_steps=max_steps) as runner:
         graph_input = runner.make_input(graph_id, options)
+        _notice_earlier_effects(runner.context.world, graph_input)
         on_step = None if as_json else step_printer(console)
         result = runner.start(graph_id, graph_input, thread_id=thread, on_step=on_step, budget=budget or None)
     _finish(result, as_json)
+
+
+def _notice_earlier_effects(world: Any, graph_input: dict[str, Any]) -> None:
+    """On stderr (stdout stays clean for --json): what earlier runs already changed in this world."""
+    from opsgraph.cli.world_notice import earlier_effects, shipment_of
+
+    notice = earlier_effects(world.earlier_writes(), shipment_of(graph_input))
+    if notice:
+        err.print(notice, style="yellow", markup=False, highlight=False)
 
 
 @runs_app.command("list")
@@ -91,10 +103,38 @@ def runs_list(
     if as_json:
         _print_json([r.__dict__ for r in runs])
         return
-    table = Table("thread", "graph", "status", "title", "updated")
+    if is_narrow(console) or _runs_table_width(runs) > console.width:
+        for r in runs:
+            print_record(console, r.thread_id, [" · ".join(filter(None, (r.graph_id, r.status, _when(r.updated_at),
+                                                                          r.title)))])
+        return
+    console.print(_runs_table(runs))
+
+
+RUNS_TITLE_MIN = 12
+
+
+def _runs_table_width(runs: list[Any]) -> int:
+    """Columns the table needs to show every id whole (borders and padding: 3 per column, plus 1)."""
+    ids = [max((len(getattr(r, field)) for r in runs), default=6) for field in ("thread_id", "graph_id", "status")]
+    return sum(ids) + RUNS_TITLE_MIN + len("2026-11-30 07:17") + 3 * 5 + 1
+
+
+def _runs_table(runs: list[Any]) -> Table:
+    # Thread and graph ids are what every follow-up command needs: their columns never wrap or shrink.
+    table = Table(title=None)
+    for name, field in (("thread", "thread_id"), ("graph", "graph_id"), ("status", "status")):
+        table.add_column(name, no_wrap=True, min_width=max((len(getattr(r, field)) for r in runs), default=6))
+    table.add_column("title", overflow="fold", min_width=RUNS_TITLE_MIN)
+    table.add_column("updated", no_wrap=True)
     for r in runs:
-        table.add_row(r.thread_id, r.graph_id, r.status, r.title or "", r.updated_at[:19])
-    console.print(table)
+        table.add_row(r.thread_id, r.graph_id, r.status, r.title or "", _when(r.updated_at))
+    return table
+
+
+def _when(timestamp: str) -> str:
+    """``2026-11-30T07:17:50.123+00:00`` as ``2026-11-30 07:17`` (UTC, as stored)."""
+    return timestamp[:16].replace("T", " ")
 
 
 @runs_app.command("show")
@@ -177,17 +217,28 @@ def _decision(approve: bool, reject: bool, edit: str | None, reason: str, by: st
 
 @runs_app.command("stop")
 @user_errors
-def runs_stop(thread: str = typer.Argument(..., help="Thread id.")) -> None:
+def runs_stop(
+    thread: str = typer.Argument(..., help="Thread id."),
+    by: str = typer.Option("operator", "--by", help="Who stops the run (recorded)."),
+    reason: str = typer.Option("", "--reason", help="Why (recorded in the audit trail)."),
+) -> None:
     """Kill switch: the run stops at its next step boundary, state intact (resume later).
 
-    Example: opsgraph runs stop supply-1a2b3c4d
+    Who asked and when goes into the run's audit trail.
+
+    Example: opsgraph runs stop supply-1a2b3c4d --by dana --reason 'wrong shipment'
     """
+    import uuid
+
     from opsgraph.governance.audit import AuditStore
 
     store = AuditStore(_settings().audit_path)
     if store.run(thread) is None:
         raise UserError(f"no run with thread id {thread!r}; see 'opsgraph runs list'")
     store.request_stop(thread)
+    # Each request is its own event (a unique key): stopping twice is two decisions, both on record.
+    store.record(thread, f"stop_requested:{uuid.uuid4().hex[:12]}", "stop_requested", agent=by.strip() or "operator",
+                 name="runs stop", args={"reason": reason})
     console.print(f"stop requested for {thread}; it stops at the next step boundary")
 
 
@@ -210,16 +261,32 @@ def audit_cmd(
     if as_json:
         _print_json([e.__dict__ for e in events])
         return
-    table = Table("#", "time", "agent", "kind", "name", "args", "result")
+    if is_narrow(console):
+        for e in events:
+            headline = "  ".join(filter(None, (f"#{e.seq}", e.ts[11:19], e.agent, e.kind, e.name)))
+            print_record(console, headline, [_detail("args", e.args), _detail("result", e.result)])
+        return
+    console.print(_audit_table(events))
+
+
+def _audit_table(events: list[Any]) -> Table:
+    table = Table("#", "time")
+    for name in ("agent", "kind", "name"):  # names are looked up later: fold, never cut
+        table.add_column(name, overflow="fold")
+    table.add_column("args", ratio=1, overflow="fold")
+    table.add_column("result", ratio=1, overflow="fold")
     for e in events:
         table.add_row(str(e.seq), e.ts[11:23], e.agent or "", e.kind, e.name or "", _cell(e.args), _cell(e.result))
-    console.print(table)
-
-
+    return table
 
 
 def _cell(value: Any) -> str:
-    return shorten("" if value is None else str(value), 60)
+    return "" if value in (None, "", {}, []) else pairs(value, 120)
+
+
+def _detail(label: str, value: Any) -> str:
+    return "" if value in (None, "", {}, []) else f"{label}: {pairs(value)}"
+
 
 
 @world_app.command("reset")

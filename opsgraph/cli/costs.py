@@ -8,8 +8,10 @@ from typing import Any, Optional
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from opsgraph.cli.app import _print_json, _run_status, _settings, app, console, user_errors
+from opsgraph.cli.render import is_narrow, print_record
 from opsgraph.errors import UserError
 
 routing_app = typer.Typer(help="The cost-aware model router: calibrate its threshold, explain its decisions.",
@@ -47,9 +49,12 @@ def costs_cmd(
 
     store = AuditStore(_settings().audit_path)
     try:
-        summary = aggregate(recorded_calls(store, graph_id=graph, limit=limit))
+        calls = recorded_calls(store, graph_id=graph, limit=limit)
     finally:
         store.close()
+    if graph is not None and not calls:
+        _check_graph_id(graph)
+    summary = aggregate(calls)
     if png is not None:
         if summary["model_calls"] == 0:
             raise UserError("no model calls recorded yet; run a workflow first")
@@ -62,6 +67,15 @@ def costs_cmd(
     console.print(_summary_table(summary))
     if png is not None:
         console.print(f"chart written to {png}")
+
+
+def _check_graph_id(graph_id: str) -> None:
+    """A typo in ``--graph`` is an error, not an empty table (a graph no longer registered but with runs is fine)."""
+    from opsgraph.registry import graph_entries
+
+    if graph_id not in graph_entries():
+        # Short on purpose: the error console wraps at the terminal width, and this must stay one line.
+        raise UserError(f"unknown graph {graph_id!r}; 'opsgraph graphs' lists the graph ids")
 
 
 @routing_app.command("calibrate")
@@ -116,10 +130,34 @@ def explain_cmd(
     if as_json:
         _print_json(calls)
         return
-    table = Table("#", "agent", "tier", "model", "cost (USD)", "score", "rule", title=f"Routing of {thread}")
+    if is_narrow(console):
+        console.print(Text(f"Routing of {thread}", style="bold", overflow="fold"))
+        for i, call in enumerate(calls, 1):
+            score = _score(call)
+            print_record(console, "  ".join(filter(None, (f"{i:>2}", call["agent"], call["tier"], call["model"],
+                                                          f"${call['cost_usd']:.6f}", score and f"score {score}"))),
+                         [_rule(call)])
+        return
+    console.print(_routing_table(thread, calls))
+
+
+def _routing_table(thread: str, calls: list[dict[str, Any]]) -> Table:
+    table = Table("#", title=f"Routing of {thread}")
+    for name in ("agent", "tier", "model"):
+        table.add_column(name, overflow="fold")
+    table.add_column("cost (USD)", no_wrap=True)
+    table.add_column("score", no_wrap=True)
+    table.add_column("rule", ratio=1)
     for i, call in enumerate(calls, 1):
-        rule = call["rule"] + (f" [escalated: {call['escalation_reason']}]" if call.get("escalated") else "")
-        score = call.get("signals", {}).get("score")
-        table.add_row(str(i), call["agent"], call["tier"], call["model"], f"{call['cost_usd']:.6f}",
-                      "" if score is None else f"{score:.2f}", rule)
-    console.print(table)
+        table.add_row(str(i), call["agent"], call["tier"], call["model"], f"{call['cost_usd']:.6f}", _score(call),
+                      _rule(call))
+    return table
+
+
+def _score(call: dict[str, Any]) -> str:
+    score = call.get("signals", {}).get("score")
+    return "" if score is None else f"{score:.2f}"
+
+
+def _rule(call: dict[str, Any]) -> str:
+    return call["rule"] + (f" [escalated: {call['escalation_reason']}]" if call.get("escalated") else "")

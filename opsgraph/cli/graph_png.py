@@ -116,15 +116,24 @@ def _barycentre(node: str, neighbours: dict, where: dict[str, float], own: dict[
     return sum(seen) / len(seen) if seen else own[node]
 
 
-def positions(rows: list[list[str]]) -> dict[str, tuple[float, float]]:
-    """Centre of each node: layers top to bottom, each layer centred horizontally."""
+def positions(rows: list[list[str]], gap: float = X_GAP) -> dict[str, tuple[float, float]]:
+    """Centre of each node: layers top to bottom, each layer centred horizontally, ``gap`` apart."""
     widest = max(len(r) for r in rows)
     pos = {}
     for i, row in enumerate(rows):
-        offset = (widest - len(row)) * X_GAP / 2
+        offset = (widest - len(row)) * gap / 2
         for k, node in enumerate(row):
-            pos[node] = (offset + k * X_GAP, -i * Y_GAP)
+            pos[node] = (offset + k * gap, -i * Y_GAP)
     return pos
+
+
+def _label(node: str) -> str:
+    return {START: "start", END: "end"}.get(node, node)
+
+
+def box_width(node: str) -> float:
+    """Width of a node's box, from its longest label line."""
+    return max(1.3, 0.13 * max(len(line) for line in _label(node).split("\n")) + 0.4)
 
 
 def _kind(node: str) -> str:
@@ -135,6 +144,29 @@ def _kind(node: str) -> str:
     return node if node in ("tools", "approval") else "agent"
 
 
+def branch_node(node: str, branch: str) -> str:
+    """Name of one parallel branch of a fan-out node in the drawing (two lines: node, branch)."""
+    return f"{node}\n{branch}"
+
+
+def drawn_edges(structure: "Structure") -> tuple[list[str], list[tuple[str, str, bool]]]:
+    """Nodes and edges as drawn: a node that runs once per ``Send`` becomes one box per branch.
+
+    LangGraph reports such a node once, which hides that the branches run side by side; each
+    edge into or out of it is repeated for every branch.
+    """
+    fan = dict(structure.fan_out)
+    if not fan:
+        return list(structure.nodes), list(structure.edges)
+
+    def copies(node: str) -> list[str]:
+        return [branch_node(node, b) for b in fan[node]] if node in fan else [node]
+
+    nodes = [copy for node in structure.nodes for copy in copies(node)]
+    edges = [(s, t, c) for source, target, c in structure.edges for s in copies(source) for t in copies(target)]
+    return nodes, edges
+
+
 def draw_png(structure: "Structure", path: Path) -> None:
     """Render ``structure`` to a PNG file at ``path``."""
     import matplotlib
@@ -142,19 +174,24 @@ def draw_png(structure: "Structure", path: Path) -> None:
     matplotlib.use("Agg")  # no display, no GUI toolkit
     import matplotlib.pyplot as plt
 
-    edges = [(s, t) for s, t, _ in structure.edges]
-    layer, back = assign_layers(structure.nodes, edges)
-    rows = order_layers(layer, edges, bfs_depth(structure.nodes, edges)[1])
-    pos = positions(rows)
+    nodes, drawn = drawn_edges(structure)
+    edges = [(s, t) for s, t, _ in drawn]
+    layer, back = assign_layers(tuple(nodes), edges)
+    rows = order_layers(layer, edges, bfs_depth(tuple(nodes), edges)[1])
+    # Long labels (a fan-out branch names its node and branch) widen the spacing so boxes never overlap.
+    gap = max(X_GAP, max(box_width(n) for n in nodes) + 0.3)
+    pos = positions(rows, gap)
     widest = max(len(r) for r in rows)
-    fig, ax = plt.subplots(figsize=(max(6.0, widest * X_GAP * 1.05), max(4.0, len(rows) * Y_GAP * 0.95)), dpi=110)
-    boxes = {node: _box(ax, node, pos[node]) for node in structure.nodes}
-    for source, target, conditional in structure.edges:
+    fig, ax = plt.subplots(figsize=(max(6.0, widest * gap * 1.05), max(4.0, len(rows) * Y_GAP * 0.95)), dpi=110)
+    boxes = {node: _box(ax, node, pos[node]) for node in nodes}
+    for source, target, conditional in drawn:
         _arrow(ax, boxes, pos, source, target, conditional, (source, target) in back)
+        if "\n" in target and "\n" not in source:
+            _send_label(ax, pos[source], pos[target])
     _legend(ax)
     ax.set_title(f"{structure.graph_id} ({structure.topology})", fontsize=13, fontweight="bold")
     xs, ys = [p[0] for p in pos.values()], [p[1] for p in pos.values()]
-    ax.set_xlim(min(xs) - X_GAP * 0.75, max(xs) + X_GAP * 0.75)
+    ax.set_xlim(min(xs) - gap * 0.75, max(xs) + gap * 0.75)
     ax.set_ylim(min(ys) - Y_GAP * 0.6, max(ys) + Y_GAP * 0.5)
     ax.axis("off")
     fig.tight_layout()
@@ -165,11 +202,12 @@ def draw_png(structure: "Structure", path: Path) -> None:
 def _box(ax, node: str, centre: tuple[float, float]):
     from matplotlib.patches import FancyBboxPatch
 
-    label = {START: "start", END: "end"}.get(node, node)
-    width = max(1.3, 0.13 * len(label) + 0.4)
+    label = _label(node)
+    width = box_width(node)
+    height = BOX_H + 0.28 * label.count("\n")
     x, y = centre
     style = "round,pad=0.02,rounding_size=0.27" if node in (START, END) else "round,pad=0.02,rounding_size=0.1"
-    patch = FancyBboxPatch((x - width / 2, y - BOX_H / 2), width, BOX_H, boxstyle=style,
+    patch = FancyBboxPatch((x - width / 2, y - height / 2), width, height, boxstyle=style,
                            facecolor=FILL[_kind(node)], edgecolor="#333333", linewidth=1.2, zorder=3)
     ax.add_patch(patch)
     ax.text(x, y, label, ha="center", va="center", fontsize=10, zorder=4,
@@ -194,6 +232,13 @@ def _arrow(ax, boxes: dict, pos: dict, source: str, target: str, conditional: bo
         color="#7a8fb0" if is_back else "#333333", zorder=2, shrinkA=2, shrinkB=2,
     )
     ax.add_patch(arrow)
+
+
+def _send_label(ax, start: tuple[float, float], end: tuple[float, float]) -> None:
+    # Marks the edges that LangGraph's Send makes at run time: one branch each, all at once.
+    x, y = (start[0] + end[0]) / 2, (start[1] + end[1]) / 2
+    ax.text(x, y, "Send", ha="center", va="center", fontsize=8, style="italic", color="#7a4fb0", zorder=5,
+            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"})
 
 
 def _legend(ax) -> None:

@@ -40,11 +40,14 @@ class Structure:
     nodes: tuple[str, ...]
     edges: tuple[tuple[str, str, bool], ...]  # (source, target, conditional)
     mermaid: str
+    # Nodes that run once per LangGraph Send, with the branches a run sends: (node, (branch, ...)).
+    fan_out: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def as_dict(self) -> dict:
         """Plain data for ``--json``."""
         return {"graph_id": self.graph_id, "topology": self.topology, "nodes": list(self.nodes),
-                "edges": [{"source": s, "target": t, "conditional": c} for s, t, c in self.edges]}
+                "edges": [{"source": s, "target": t, "conditional": c} for s, t, c in self.edges],
+                "fan_out": {node: list(branches) for node, branches in self.fan_out}}
 
 
 def graph_structure(graph_id: str, xray: bool = False) -> Structure:
@@ -55,7 +58,9 @@ def graph_structure(graph_id: str, xray: bool = False) -> Structure:
     entry = get_entry(graph_id)
     drawable = compile_graph(graph_id).get_graph(xray=xray)
     edges = tuple((e.source, e.target, bool(e.conditional)) for e in drawable.edges)
-    return Structure(graph_id, entry.topology, tuple(drawable.nodes), edges, drawable.draw_mermaid())
+    fan_out = tuple((name, tuple(node.metadata["fan_out"])) for name, node in drawable.nodes.items()
+                    if (node.metadata or {}).get("fan_out"))
+    return Structure(graph_id, entry.topology, tuple(drawable.nodes), edges, drawable.draw_mermaid(), fan_out)
 
 
 def print_structure(structure: Structure) -> None:
@@ -72,6 +77,8 @@ def print_structure(structure: Structure) -> None:
             console.print(f"  {node:<{width}} → {', '.join(always[node])}", highlight=False)
         if maybe[node]:
             console.print(f"  {node:<{width}} ⇢ {' | '.join(maybe[node])}  [dim](conditional)[/dim]", highlight=False)
+    for node, branches in structure.fan_out:
+        console.print(f"  {node:<{width}} ×{len(branches)} in parallel (Send): {', '.join(branches)}", highlight=False)
     console.print("[dim]→ always taken · ⇢ conditional: the node decides at run time[/dim]")
 
 

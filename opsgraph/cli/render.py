@@ -7,8 +7,15 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
+
+# Below this width a table with a free-text column would have to cut cells (ids included), so
+# list views print each record as a headline plus indented lines instead.
+NARROW_BELOW = 100
+DETAIL_INDENT = 4
 
 
 def shorten(value: Any, limit: int = 90) -> str:
@@ -16,6 +23,48 @@ def shorten(value: Any, limit: int = 90) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def whole_words(value: Any, limit: int) -> str:
+    """Like :func:`shorten`, but cut between words, so an id is either shown whole or not at all."""
+    text = shorten(value, 10 * limit)
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return (text[:cut] if cut > 0 else text[: limit - 1]).rstrip(",;:") + "…"
+
+
+def is_narrow(console: Console) -> bool:
+    """True when the console is too narrow for the wide table layouts (a default terminal is 80 columns)."""
+    return console.width < NARROW_BELOW
+
+
+def print_record(console: Console, headline: str, details: list[str]) -> None:
+    """One record: a bold headline, then indented detail lines that wrap at the console width.
+
+    Nothing is cut: a word longer than a line (an id, a URL) folds onto the next line whole.
+    """
+    console.print(Text(headline, style="bold", overflow="fold"))
+    for detail in details:
+        if detail:
+            console.print(Padding(Text(detail, overflow="fold"), (0, 0, 0, DETAIL_INDENT)))
+
+
+def pairs(value: Any, limit: int = 240) -> str:
+    """A dict as ``key=value, ...`` on at most ``limit`` characters, cut between pairs, never inside a value.
+
+    Each value is shortened on its own (ids are short, so they stay whole); the pairs that do not
+    fit are counted, so the reader knows to ask ``--json`` for the rest.
+    """
+    if not isinstance(value, dict):
+        return shorten("" if value is None else value, limit)
+    shown: list[str] = []
+    for key, item in value.items():
+        text = f"{key}={whole_words(item, 60)}"
+        if shown and sum(len(s) + 2 for s in shown) + len(text) > limit:
+            return ", ".join(shown) + f" (+{len(value) - len(shown)} more; --json shows all)"
+        shown.append(text)
+    return ", ".join(shown)
 
 
 def call_summary(name: str, args: dict[str, Any]) -> str:
