@@ -26,7 +26,7 @@ from opsgraph.context import OpsContext, build_context
 from opsgraph.errors import UserError
 from opsgraph.governance.approvals import DecisionError, parse_decision
 from opsgraph.governance.budgets import check_overrides
-from opsgraph.governance.claims import ClaimStore, SqliteClaimStore, open_claims
+from opsgraph.governance.claims import ClaimStore, Decided, SqliteClaimStore, open_claims
 from opsgraph.persistence import open_checkpointer
 from opsgraph.registry import get_entry
 from opsgraph.settings import Settings, load_settings
@@ -160,11 +160,16 @@ class Runner:
             raise UserError(f"thread {thread_id} is waiting for approval; resume with --approve, --reject or --edit")
         outcome = self.claims.decide(thread_id, ids, decision)
         if not outcome.won:
-            self.context.audit.record(thread_id, f"decision_refused:{uuid.uuid4().hex[:12]}", "decision_refused",
-                                      agent=str(decision.get("by")), args=decision, ok=False,
-                                      result={"decided_by": outcome.by, "decided_at": outcome.at})
-            raise UserError(f"thread {thread_id}: {outcome.refusal()}")
+            raise self.refuse_decision(thread_id, decision, outcome, f"thread {thread_id}: ")
         return {interrupt_id: decision for interrupt_id in ids}
+
+    def refuse_decision(self, thread_id: str, decision: Any, winner: Decided, lead: str) -> UserError:
+        """Audit a decision that lost to ``winner`` (never as a decision); returns the one line its author gets."""
+        by = decision.get("by") if isinstance(decision, dict) else None
+        self.context.audit.record(thread_id, f"decision_refused:{uuid.uuid4().hex[:12]}", "decision_refused",
+                                  agent=str(by or "operator"), args=decision, ok=False,
+                                  result={"decided_by": winner.by, "decided_at": winner.at})
+        return UserError(f"{lead}{winner.refusal()}")
 
     @contextmanager
     def driving(self, thread_id: str, expect: list[str] | None = None) -> Iterator[None]:
@@ -190,7 +195,7 @@ class Runner:
         if not approvals and decision is not None:
             last = self.claims.last_decision(thread_id)
             if last is not None:
-                raise UserError(f"thread {thread_id} has no pending approval: {last.refusal()}")
+                raise self.refuse_decision(thread_id, decision, last, f"thread {thread_id} has no pending approval: ")
             raise UserError(f"thread {thread_id} has no pending approval to decide")
         if budget and not snapshot.next and not snapshot.values.get("stop_reason"):
             raise UserError(f"thread {thread_id} has finished; there is no run left to give a budget")
