@@ -19,6 +19,7 @@ from opsgraph.governance.claims import SqliteClaimStore, ThreadBusyError
 from opsgraph.runner import open_runner
 from tests.conftest import make_settings
 from tests.support.cli import isolated_env, opsgraph
+from tests.support.cli_app import cli_app
 from tests.support.races import ABOVE_THRESHOLD, GRAPH, approve_vs_reject, race, run_trials, runners
 
 QUICK, FULL = 5, 50
@@ -143,27 +144,13 @@ def test_decision_store_compare_and_set_all_or_nothing(tmp_path):
     assert store.decision("t", "i3") is None  # the loser wrote nothing
 
 
-def _cli_app():
-    """The app with every command registered, as the console script registers them."""
-    from unittest import mock
-
-    import typer
-
-    from opsgraph.cli.app import app
-    from opsgraph.cli.main import main
-
-    with mock.patch.object(typer.Typer, "__call__", lambda self, *a, **k: None):
-        main()
-    return app
-
-
 @pytest.mark.slow  # each CLI run builds the knowledge layer
 def test_loser_gets_one_line_from_the_cli(tmp_path):
     """The CLI path: a second `runs resume` on a decided approval exits 1 naming the winner; a second
     `run` on a taken thread id exits 1 too."""
     from typer.testing import CliRunner
 
-    app, cli, env = _cli_app(), CliRunner(), isolated_env(tmp_path / "home")
+    app, cli, env = cli_app(), CliRunner(), isolated_env(tmp_path / "home")
     started = cli.invoke(app, ["run", GRAPH, "--shipment", "SH-0001", "--delay-days", "5", "--thread", "cli-race"],
                          env=env)
     assert started.exit_code == 0, started.output

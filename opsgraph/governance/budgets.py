@@ -259,7 +259,7 @@ def budget_overrides(
             name, _, value = pair.partition("=")
             if not name or not value:
                 raise BudgetError(f"{flag} takes AGENT=VALUE, e.g. procurement=0.50; got {pair!r}")
-            agents.setdefault(name.strip(), {})[key] = _positive(value, flag, kind)
+            agents.setdefault(name.strip(), {})[key] = _positive(value, f"{flag} {name.strip()}", kind)
     if agents:
         out["agents"] = agents
     return check_overrides(out, policy) if policy is not None else out
@@ -316,8 +316,7 @@ def check_overrides(overrides: Mapping[str, Any], policy: Policy) -> dict[str, A
 
 def _agent_caps(name: str, spec: Any, policy: Policy) -> dict[str, Any]:
     if name not in policy.agent_names:
-        known = ", ".join(sorted(policy.agent_names))
-        raise BudgetError(f"no agent named {name!r} in policy.yaml; per-agent caps apply to: {known}")
+        raise BudgetError(f"no agent named {name!r} in policy.yaml to cap (see its agents: section)")
     if not isinstance(spec, Mapping) or not set(spec) <= {"max_usd", "max_tokens"}:
         raise BudgetError(f"caps of agent {name!r} must be a mapping with max_usd and/or max_tokens")
     caps = {}
