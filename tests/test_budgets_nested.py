@@ -12,7 +12,7 @@ import math
 import pytest
 
 from opsgraph.errors import UserError
-from opsgraph.governance.budgets import BudgetError, budget_overrides, check_overrides
+from opsgraph.governance.budgets import BudgetError, budget_overrides
 
 GRAPH = "operations_director"
 BOTH = {"event": {"shipment_id": "SH-0002", "delay_days": 4, "description": "SH-0002 is 4 days late"},
@@ -115,6 +115,8 @@ def test_python_budget_dicts_are_checked_by_the_runner(runner, budget):
 
 
 def test_check_overrides_keeps_valid_caps(runner):
+    from opsgraph.governance.budgets import check_overrides
+
     caps = check_overrides({"max_usd": 1, "agents": {"procurement": {"max_tokens": 100.0}}}, runner.context.policy)
     assert caps == {"max_usd": 1.0, "agents": {"procurement": {"max_tokens": 100}}}
 
