@@ -265,3 +265,21 @@ def test_chat_start_on_a_thread_another_process_took_is_refused(settings):
     finally:
         for chat in chats:
             chat.close()
+
+
+def test_start_is_refused_even_when_its_registry_check_ran_before_the_other_start(settings):
+    """The worst interleaving, forced: the second start checked the registry before the first one wrote it.
+
+    A check-then-insert lets both runs go; the unique claim in the database refuses the second.
+    """
+    from tests.support.races import OTHER_INCIDENT
+
+    with runners(settings, 2) as (first, second):
+        assert first.start(GRAPH, {"event": OTHER_INCIDENT}, thread_id="stale").status == "completed"
+        second.context.audit.run = lambda thread_id: None  # its look-up happened before the first start wrote
+        with pytest.raises(UserError, match="already exists"):
+            second.start(GRAPH, {"event": ABOVE_THRESHOLD}, thread_id="stale")
+        delays = [e.args["shipment_id"] for e in first.context.audit.events("stale", "tool_call")
+                  if e.name == "report_shipment_delay"]
+        assert delays == ["SH-0002"]
+        assert first.graph(GRAPH).get_state(first.config("stale")).values["event"]["shipment_id"] == "SH-0002"
