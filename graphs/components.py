@@ -110,7 +110,9 @@ def enforce_budget(state: dict, ctx: OpsContext, agent: str | None = None) -> No
     at once; if the raised caps are still spent the run pauses again.
     """
     calls = list(state.get("calls") or [])
-    overrides = state.get("budget") or {}
+    # Caps raised on resume are written to the top graph's state; a team subgraph's own state
+    # never sees them, so the raises recorded in the audit trail are applied on top.
+    overrides = merge_budget(state.get("budget"), ctx.audit.budget_raises(thread_id()))
     while found := exhausted(load_budgets(ctx.policy, overrides), calls, agent):
         request = budget_request(found, len(calls))
         ctx.audit.record(thread_id(), f"budget:{len(calls)}:{request['budget']}", "budget_exhausted",

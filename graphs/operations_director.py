@@ -35,6 +35,7 @@ from opsgraph.graphs.procurement_review import build_procurement_review_graph
 from opsgraph.graphs.state import DirectorInput, DirectorOutput, DirectorReport, DirectorState
 from opsgraph.graphs.supply_chain import build_supply_chain_graph, event_message
 from opsgraph.context import OpsContext, resolve_context
+from opsgraph.governance.budgets import CARRIED, carried_spend
 from opsgraph.prompts import load_prompt
 
 GRAPH_ID = "operations_director"
@@ -97,15 +98,25 @@ def make_team(name: str, team: CompiledStateGraph, team_input: Callable[[Directo
         if given is None:
             note = AIMessage(name=name, content=f"{name} finished: nothing in the request for this team.")
             return Command(goto=DIRECTOR, update={"messages": [note]})
-        # Nothing happens before this call: on resume the node runs again and the subgraph
-        # picks up at its own checkpoint (see module doc).
-        result = team.invoke(given, context=runtime.context)
+        # Nothing with effects happens before this call: on resume the node runs again and the
+        # subgraph picks up at its own checkpoint (see module doc), ignoring this input.
+        result = team.invoke(with_run_budget(given, state), context=runtime.context, output_keys=["report", "calls"])
         report = result.get("report") or {}
         note = AIMessage(name=name, content=summarize(report))
-        return Command(goto=DIRECTOR, update={"messages": [note], "team_reports": {name: report}})
+        # The team's model calls join the director's: its caps, the kill switch and the report count them.
+        return Command(goto=DIRECTOR, update={"messages": [note], "team_reports": {name: report},
+                                              "calls": list(result.get("calls") or [])})
 
     run_team.__name__ = name
     return run_team
+
+
+def with_run_budget(team_input: dict, state: DirectorState) -> dict:
+    """A team's input with the run's caps and what the run has spent so far, so the team's budget
+    checks (before every agent call and at every step) count the whole run, not only the team."""
+    overrides = dict(state.get("budget") or {})
+    overrides[CARRIED] = carried_spend(state.get("calls") or [], overrides)
+    return {**team_input, "budget": overrides}
 
 
 def _supply_chain_input(state: DirectorState) -> dict | None:
@@ -148,9 +159,9 @@ def build_director_report(state: DirectorState) -> DirectorReport:
     order = (teams.get(PROCUREMENT_TEAM) or {}).get("purchase_order")
     orders += [order] if order else []
     approvals = [a for t in teams.values() for a in t.get("approvals") or []]
-    own = cost_summary(state.get("calls") or [])
-    total = own["total_usd"] + sum((t.get("cost") or {}).get("total_usd", 0.0) for t in teams.values())
-    cost = {**own, "director_usd": own["total_usd"], "total_usd": round(total, 8),
+    calls = state.get("calls") or []  # the director's own calls and every finished team's
+    director_usd = sum(c["cost_usd"] for c in calls if c.get("agent") == DIRECTOR)
+    cost = {**cost_summary(calls), "director_usd": round(director_usd, 8),
             "teams": {name: t.get("cost") for name, t in teams.items()}}
     stop = state.get("stop_reason")
     lines = [f"Teams: {' -> '.join(state.get('visited') or []) or 'none'}"]

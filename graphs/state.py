@@ -73,6 +73,7 @@ class BudgetOverrides(TypedDict, total=False):
     max_usd: float
     max_tokens: int
     agents: dict[str, dict[str, float]]
+    carried: dict[str, Any]  # spend of the enclosing run before a team subgraph started
 
 
 class ActionRecord(TypedDict):
@@ -149,6 +150,7 @@ class SupplyChainInput(TypedDict):
 
     event: ShipmentEvent
     messages: NotRequired[list[AnyMessage]]
+    budget: NotRequired[BudgetOverrides]  # caps (and spend carried in) when run as a team
 
 
 class SupplyChainOutput(TypedDict):
@@ -426,6 +428,7 @@ class ProcurementInput(TypedDict):
 
     request: PurchaseRequest
     messages: NotRequired[list[AnyMessage]]
+    budget: NotRequired[BudgetOverrides]  # caps (and spend carried in) when run as a team
 
 
 class ProcurementOutput(TypedDict):

@@ -25,6 +25,8 @@ from langgraph.types import Command
 from opsgraph.context import OpsContext, build_context
 from opsgraph.errors import UserError
 from opsgraph.governance.approvals import DecisionError, parse_decision
+from opsgraph.governance.budgets import check_overrides
+from opsgraph.governance.claims import ClaimStore, Decided, SqliteClaimStore, open_claims
 from opsgraph.persistence import open_checkpointer
 from opsgraph.registry import get_entry
 from opsgraph.settings import Settings, load_settings
@@ -55,10 +57,15 @@ def compile_graph(graph_id: str, checkpointer: BaseCheckpointSaver | None = None
 
 
 class Runner:
-    """Runs graphs under thread ids with one checkpointer and one run context."""
+    """Runs graphs under thread ids with one checkpointer and one run context.
 
-    def __init__(self, checkpointer: BaseCheckpointSaver, context: OpsContext):
+    ``claims`` (thread claims, decisions, drive leases) must live in the checkpoints' database;
+    ``open_runner`` arranges that. Without one, an in-memory store serves in-memory checkpointers.
+    """
+
+    def __init__(self, checkpointer: BaseCheckpointSaver, context: OpsContext, claims: ClaimStore | None = None):
         self.checkpointer, self.context = checkpointer, context
+        self.claims = claims if claims is not None else SqliteClaimStore(":memory:")
         self._graphs: dict[str, CompiledStateGraph] = {}
 
     def graph(self, graph_id: str) -> CompiledStateGraph:
@@ -76,30 +83,52 @@ class Runner:
         """Start a new run; ``thread_id`` must not exist yet. ``budget`` overrides policy caps for this run
         (``opsgraph.governance.budgets.budget_overrides`` builds it)."""
         thread_id = thread_id or f"{graph_id.split('_')[0]}-{uuid.uuid4().hex[:8]}"
-        if self.context.audit.run(thread_id) is not None:
-            raise UserError(f"thread {thread_id!r} already exists; resume it or pick another id")
         if budget:
             self._require_budget_field(graph_id)
-        self.context.audit.register_run(thread_id, graph_id, get_entry(graph_id).title(graph_input))
-        payload: Any = graph_input
-        if budget:
-            # Input schemas carry only the graph's inputs, so the caps are written to state
-            # after the input is in and before the first node runs.
-            for _ in self.graph(graph_id).stream(graph_input, self.config(thread_id), context=self.context,
-                                                 interrupt_before="*"):
-                pass
-            payload = Command(update={"budget": budget})
-        return self._drive(graph_id, thread_id, payload, on_step)
+            budget = check_overrides(budget, self.context.policy)
+        self.claim_thread(thread_id, graph_id, get_entry(graph_id).title(graph_input))
+        with self.claims.lease(thread_id):
+            payload: Any = graph_input
+            if budget:
+                # Input schemas carry only the graph's inputs, so the caps are written to state
+                # after the input is in and before the first node runs.
+                for _ in self.graph(graph_id).stream(graph_input, self.config(thread_id), context=self.context,
+                                                     interrupt_before="*"):
+                    pass
+                payload = Command(update={"budget": budget})
+            return self._drive(graph_id, thread_id, payload, on_step)
+
+    def claim_thread(self, thread_id: str, graph_id: str, title: str | None) -> None:
+        """Take ``thread_id`` for a new run of ``graph_id`` (atomic in the database) and register it.
+
+        Of two processes starting the same thread id, exactly one gets it; the other gets a UserError.
+        """
+        if self.context.audit.run(thread_id) is not None or not self.claims.claim_thread(thread_id, graph_id):
+            raise UserError(f"thread {thread_id!r} already exists; resume it or pick another id")
+        self.context.audit.register_run(thread_id, graph_id, title)
 
     def resume(self, thread_id: str, decision: Any = None, on_step: StepCallback | None = None, *,
                budget: dict[str, Any] | None = None) -> RunResult:
         """Continue a thread: answer its pending approval, raise a spent budget (``budget``),
-        or carry on after a crash or a stop (kill switch)."""
+        or carry on after a crash or a stop (kill switch).
+
+        A decision is a compare-and-set on the pending approval in the database: of two
+        concurrent decisions exactly one is applied, the other gets "already decided by ...".
+        """
         info = self._require(thread_id)
         snapshot = self.graph(info.graph_id).get_state(self.config(thread_id))
         decision = self._check_resume(thread_id, snapshot, decision, budget)
         if budget:
             self._require_budget_field(info.graph_id)
+            budget = check_overrides(budget, self.context.policy)
+        answers = self.claim_decision(thread_id, snapshot, decision)
+        with self.driving(thread_id, expect=list(answers)):
+            snapshot = self.graph(info.graph_id).get_state(self.config(thread_id))
+            return self._resume_held(info.graph_id, thread_id, snapshot, answers, budget, on_step)
+
+    def _resume_held(self, graph_id: str, thread_id: str, snapshot: Any, answers: dict[str, Any],
+                     budget: dict[str, Any] | None, on_step: StepCallback | None) -> RunResult:
+        """The part of ``resume`` that runs while this process holds the thread's drive lease."""
         self.context.audit.request_stop(thread_id, False)
         self.context.audit.set_status(thread_id, "running")
         if budget:
@@ -107,20 +136,66 @@ class Runner:
                                       name="budget", args=budget)
         update = {"budget": budget} if budget else None
         if snapshot.interrupts:
-            command = _answer(snapshot.interrupts, decision, budget, update)
-            return self._drive(info.graph_id, thread_id, command, on_step)
-        config = _before_stop(self.graph(info.graph_id), snapshot, self.config(thread_id))
+            command = _answer(snapshot.interrupts, answers, budget, update)
+            return self._drive(graph_id, thread_id, command, on_step)
+        config = _before_stop(self.graph(graph_id), snapshot, self.config(thread_id))
         command = Command(update=update) if update else None
-        return self._drive(info.graph_id, thread_id, command, on_step, config=config)
+        return self._drive(graph_id, thread_id, command, on_step, config=config)
+
+    def claim_decision(self, thread_id: str, snapshot: Any, decision: dict[str, Any] | None) -> dict[str, Any]:
+        """Record ``decision`` for the thread's pending approvals; returns it per interrupt id.
+
+        The database insert decides the winner. A loser gets a UserError naming the winner and
+        nothing of its decision is applied; the attempt is audited as ``decision_refused``, never
+        as a decision. With ``decision=None`` a decision already recorded for the pending
+        approvals (its process stopped before applying it) is returned, so it can be applied.
+        """
+        ids = [i.id for i in snapshot.interrupts if not _is_budget(i.value)]
+        if not ids:
+            return {}
+        if decision is None:
+            recorded = [self.claims.decision(thread_id, interrupt_id) for interrupt_id in ids]
+            if all(recorded):
+                return {r.interrupt_id: r.decision for r in recorded if r is not None}
+            raise UserError(f"thread {thread_id} is waiting for approval; resume with --approve, --reject or --edit")
+        outcome = self.claims.decide(thread_id, ids, decision)
+        if not outcome.won:
+            raise self.refuse_decision(thread_id, decision, outcome, f"thread {thread_id}: ")
+        return {interrupt_id: decision for interrupt_id in ids}
+
+    def refuse_decision(self, thread_id: str, decision: Any, winner: Decided, lead: str) -> UserError:
+        """Audit a decision that lost to ``winner`` (never as a decision); returns the one line its author gets."""
+        by = decision.get("by") if isinstance(decision, dict) else None
+        self.context.audit.record(thread_id, f"decision_refused:{uuid.uuid4().hex[:12]}", "decision_refused",
+                                  agent=str(by or "operator"), args=decision, ok=False,
+                                  result={"decided_by": winner.by, "decided_at": winner.at})
+        return UserError(f"{lead}{winner.refusal()}")
+
+    @contextmanager
+    def driving(self, thread_id: str, expect: list[str] | None = None) -> Iterator[None]:
+        """Hold the thread's drive lease: no other process runs its steps meanwhile (ThreadBusyError).
+
+        ``expect`` lists interrupt ids that must still be pending once the lease is held; a
+        decision whose approval was answered meanwhile is refused instead of applied twice.
+        """
+        with self.claims.lease(thread_id):
+            if expect:
+                info = self._require(thread_id)
+                pending = {i.id for i in self.graph(info.graph_id).get_state(self.config(thread_id)).interrupts}
+                if not set(expect) <= pending:
+                    last = self.claims.last_decision(thread_id)
+                    raise UserError(f"thread {thread_id}: " + (last.refusal() if last else "approval already answered"))
+            yield
 
     def _check_resume(self, thread_id: str, snapshot: Any, decision: Any, budget: dict[str, Any] | None) -> Any:
         pending = [i.value for i in snapshot.interrupts]
         approvals = [p for p in pending if not _is_budget(p)]
         for paused in filter(_is_budget, pending):
             _check_raise(thread_id, paused, budget or {})
-        if approvals and decision is None:
-            raise UserError(f"thread {thread_id} is waiting for approval; resume with --approve, --reject or --edit")
         if not approvals and decision is not None:
+            last = self.claims.last_decision(thread_id)
+            if last is not None:
+                raise self.refuse_decision(thread_id, decision, last, f"thread {thread_id} has no pending approval: ")
             raise UserError(f"thread {thread_id} has no pending approval to decide")
         if budget and not snapshot.next and not snapshot.values.get("stop_reason"):
             raise UserError(f"thread {thread_id} has finished; there is no run left to give a budget")
@@ -210,9 +285,10 @@ _FLAGS = {("run", "usd"): "--budget-usd", ("run", "tokens"): "--max-tokens",
           ("agent", "usd"): "--agent-budget-usd", ("agent", "tokens"): "--agent-max-tokens"}
 
 
-def _answer(interrupts: tuple, decision: Any, budget: dict[str, Any] | None, update: dict | None) -> Command:
-    """Resume command for the pending interrupts: budget pauses get the new caps, approvals the decision."""
-    values = {i.id: (budget if _is_budget(i.value) else decision) for i in interrupts}
+def _answer(interrupts: tuple, answers: dict[str, Any], budget: dict[str, Any] | None,
+            update: dict | None) -> Command:
+    """Resume command for the pending interrupts: budget pauses get the new caps, approvals their decision."""
+    values = {i.id: (budget if _is_budget(i.value) else answers.get(i.id)) for i in interrupts}
     resume = next(iter(values.values())) if len(values) == 1 else values
     return Command(resume=resume, update=update) if update else Command(resume=resume)
 
@@ -244,10 +320,14 @@ def open_runner(settings: Settings | None = None, **context_options: Any) -> Ite
     """A Runner with the configured checkpointer and a fresh run context; closes both after."""
     settings = settings or load_settings()
     context = build_context(settings, **context_options)
+    claims: ClaimStore | None = None
     try:
         with open_checkpointer(settings.effective_checkpoint_url) as saver:
-            yield Runner(saver, context)
+            claims = open_claims(settings.effective_checkpoint_url)
+            yield Runner(saver, context, claims)
     finally:
+        if claims is not None:
+            claims.close()
         context.audit.close()
         if hasattr(context.world, "close"):
             context.world.close()

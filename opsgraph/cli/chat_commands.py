@@ -203,7 +203,8 @@ def _budget(session: ChatSession, arg: str) -> None:
             raise UserError(f"unknown option {flag}; {BUDGET_USAGE}")
         values[BUDGET_FLAGS[flag]].append(value)
     usd, tokens = (values["usd"] or [None])[-1], (values["tokens"] or [None])[-1]
-    session.raise_budget(budget_overrides(usd, tokens, values["agent_usd"], values["agent_tokens"]))
+    session.raise_budget(budget_overrides(usd, tokens, values["agent_usd"], values["agent_tokens"],
+                                          policy=session.runner.context.policy))
 
 
 def _exit(session: ChatSession, arg: str) -> bool:

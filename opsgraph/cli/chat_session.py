@@ -153,7 +153,7 @@ class ChatSession:
                 raise UserError(f"this run is paused because a budget ran out: /budget {' '.join(options)}")
             if "approval" in kinds:
                 raise UserError("this thread is waiting for approval: /approve, /reject <reason> or /edit <json>")
-            return self._drive(self._command(text), len(snapshot.values.get("messages") or []))
+            return self._drive(_resume(text), len(snapshot.values.get("messages") or []))
         if snapshot.next:
             raise UserError("the last run on this thread was stopped mid-way: /resume continues it, /new starts afresh")
         if self._conversational():
@@ -181,7 +181,8 @@ class ChatSession:
             self.console.print(f"[dim]{self.graph_id} runs once per thread; starting a new thread[/dim]")
             self.thread_id = None
         self.thread_id = self.thread_id or new_thread_id(self.graph_id)
-        runner.context.audit.register_run(self.thread_id, self.graph_id, _title(entry, payload, text))
+        # Atomic in the database: another process starting this thread id at the same time is refused.
+        runner.claim_thread(self.thread_id, self.graph_id, _title(entry, payload, text))
         self.console.print(f"[dim]thread {escape(self.thread_id)}[/dim]")
         self._drive(payload, len(payload.get("messages") or []))
 
@@ -191,12 +192,17 @@ class ChatSession:
 
         snapshot = self.snapshot()
         approvals = [i for i in snapshot.interrupts if _kind(i.value) == "approval"] if snapshot else []
-        if not approvals:
-            raise UserError("nothing is waiting for approval on this thread")
         parsed = parse_decision({**decision, "by": self.by})
+        if not approvals:
+            last = self.runner.claims.last_decision(str(self.thread_id)) if snapshot else None
+            if last is not None:  # another operator answered what this one was looking at
+                raise self.runner.refuse_decision(str(self.thread_id), parsed, last, "")
+            raise UserError("nothing is waiting for approval on this thread")
+        # Compare-and-set in the database: if another operator decided first, this raises and nothing is applied.
+        answers = self.runner.claim_decision(str(self.thread_id), snapshot, parsed)
         # Several pending interrupts are answered by id; one takes the decision itself.
-        value = parsed if len(snapshot.interrupts) == 1 else {i.id: parsed for i in approvals}
-        self._drive(self._command(value), len(snapshot.values.get("messages") or []))
+        value = parsed if len(snapshot.interrupts) == 1 else {i.id: answers[i.id] for i in approvals}
+        self._drive(_resume(value), len(snapshot.values.get("messages") or []), expect=list(answers))
 
     def raise_budget(self, budget: dict[str, Any]) -> None:
         """Give a run paused by a spent budget new caps and let it carry on."""
@@ -221,17 +227,15 @@ class ChatSession:
     def _conversational(self) -> bool:
         return accepts_messages(self.runner.graph(self.graph_id))
 
-    def _command(self, value: Any) -> Any:
-        from langgraph.types import Command
-
-        self.runner.context.audit.set_status(self.thread_id, "running")
-        return Command(resume=value)
-
-    def _drive(self, payload: Any, first_index: int) -> None:
+    def _drive(self, payload: Any, first_index: int, expect: list[str] | None = None) -> None:
         runner, thread = self.runner, self.thread_id
         assert thread is not None
         printer = TurnPrinter(self.console, first_index, self.active_agent())
-        stopped = self._stream(runner, payload, printer)
+        # One driver per thread: another chat or `runs resume` on this thread is refused meanwhile.
+        with runner.driving(thread, expect=expect):
+            if getattr(payload, "resume", None) is not None:
+                runner.context.audit.set_status(thread, "running")
+            stopped = self._stream(runner, payload, printer)
         printer.finish()
         result = runner.status(thread)  # also records the status in the run registry
         self._after_turn(result, printer, stopped)
@@ -298,6 +302,12 @@ class ChatSession:
         agent = (snapshot.values or {}).get("active_agent")
         if agent:
             self.console.print(f"[dim]active agent: {escape(str(agent))}[/dim]")
+
+
+def _resume(value: Any) -> Any:
+    from langgraph.types import Command
+
+    return Command(resume=value)
 
 
 def _kind(value: Any) -> str | None:

@@ -63,13 +63,16 @@ def run_cmd(
     Example: opsgraph run operations_director --shipment SH-0001 --delay-days 5 --request '200 x SKU-001 for DC-EAST'
     """
     from opsgraph.governance.budgets import budget_overrides
+    from opsgraph.governance.policy import load_policy
     from opsgraph.models.router import check_mode
     from opsgraph.runner import open_runner
 
     options = {"shipment": shipment, "delay_days": delay_days, "event": event, "contract": contract, "supplier": supplier,
                "message": message, "customer": customer, "request": request}
-    budget = budget_overrides(budget_usd, max_tokens, agent_budget_usd, agent_max_tokens)
-    with open_runner(_settings(), routing=check_mode(routing), max_steps=max_steps) as runner:
+    settings = _settings()
+    budget = budget_overrides(budget_usd, max_tokens, agent_budget_usd, agent_max_tokens,
+                              policy=load_policy(settings.policy_path))  # refused before anything opens
+    with open_runner(settings, routing=check_mode(routing), max_steps=max_steps) as runner:
         graph_input = runner.make_input(graph_id, options)
         _notice_earlier_effects(runner.context.world, graph_input)
         on_step = None if as_json else step_printer(console)
@@ -190,13 +193,16 @@ def runs_resume(
     """
     from opsgraph.governance.approvals import parse_edits
     from opsgraph.governance.budgets import budget_overrides
+    from opsgraph.governance.policy import load_policy
     from opsgraph.runner import open_runner
 
     decision = _decision(approve, reject, edit, reason, by)
     if decision and decision["decision"] == "edit":
         decision["edits"] = parse_edits(edit)  # validate before touching anything
-    budget = budget_overrides(budget_usd, max_tokens, agent_budget_usd, agent_max_tokens)
-    with open_runner(_settings()) as runner:
+    settings = _settings()
+    budget = budget_overrides(budget_usd, max_tokens, agent_budget_usd, agent_max_tokens,
+                              policy=load_policy(settings.policy_path))
+    with open_runner(settings) as runner:
         on_step = None if as_json else step_printer(console)
         result = runner.resume(thread, decision, on_step=on_step, budget=budget or None)
     refused = [p["refused_edit"] for p in result.pending if isinstance(p, dict) and p.get("refused_edit")]

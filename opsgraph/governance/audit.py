@@ -116,6 +116,15 @@ class AuditStore:
             rows = self._conn.execute(sql + " ORDER BY seq", params).fetchall()
         return [AuditEvent(r[0], r[1], r[2], r[3], r[4], r[5], _load(r[6]), _load(r[7]), bool(r[8])) for r in rows]
 
+    def budget_raises(self, thread_id: str) -> dict[str, Any]:
+        """Every cap raised on ``thread_id`` (``budget_raised`` events), later raises winning."""
+        from opsgraph.governance.budgets import merge_budget
+
+        merged: dict[str, Any] = {}
+        for event in self.events(thread_id, "budget_raised"):
+            merged = merge_budget(merged, event.args if isinstance(event.args, dict) else {})
+        return merged
+
     def register_run(self, thread_id: str, graph_id: str, title: str | None, status: str = "running") -> None:
         """Create or refresh the registry row of a thread."""
         now = _now()

@@ -8,13 +8,15 @@ records in state, so it survives crashes and resumes exactly as the checkpoint d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from opsgraph.errors import UserError
 from opsgraph.governance.policy import Policy, PolicyError
 
 DEFAULT_DOWNGRADE_AT = 0.8
+CARRIED = "carried"
 METRICS = ("usd", "tokens")
 
 
@@ -85,6 +87,9 @@ class Budgets:
     run: Cap
     agents: Mapping[str, Cap]
     downgrade_at: float = DEFAULT_DOWNGRADE_AT
+    # Spend of the enclosing run before this (sub)graph started: a team subgraph counts it against the same caps.
+    carried: Spend = Spend()
+    carried_agents: Mapping[str, Spend] = field(default_factory=dict)
 
     def agent(self, name: str) -> Cap:
         """Caps of agent ``name`` (unbounded when none is set)."""
@@ -113,7 +118,37 @@ def load_budgets(policy: Policy, overrides: Mapping[str, Any] | None = None) -> 
     for name, spec in (overrides.get("agents") or {}).items():
         base = agents.get(name, Cap())
         agents[name] = Cap(_pick(spec.get("max_usd"), base.usd), _pick(spec.get("max_tokens"), base.tokens))
-    return Budgets(run, agents, float(raw.get("downgrade_at", DEFAULT_DOWNGRADE_AT)))
+    carried, carried_agents = _carried(overrides.get(CARRIED))
+    return Budgets(run, agents, float(raw.get("downgrade_at", DEFAULT_DOWNGRADE_AT)), carried, carried_agents)
+
+
+def _carried(raw: Any) -> tuple[Spend, dict[str, Spend]]:
+    if not isinstance(raw, Mapping):
+        return Spend(), {}
+    agents = raw.get("agents") or {}
+    return (Spend(float(raw.get("usd") or 0.0), int(raw.get("tokens") or 0)),
+            {name: Spend(float(s.get("usd") or 0.0), int(s.get("tokens") or 0)) for name, s in agents.items()})
+
+
+def carried_spend(calls: Iterable[Mapping[str, Any]], overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What a run has spent so far (its calls plus anything it carried in), for a subgraph it starts.
+
+    A graph that runs another graph as a team passes this in the team's ``budget`` under
+    ``carried``: the team's caps then count the whole run's spend, not only its own.
+    """
+    total, per_agent = _with_carried(_carried((overrides or {}).get(CARRIED)), *spend(calls))
+    return {"usd": round(total.usd, 8), "tokens": total.tokens,
+            "agents": {name: {"usd": round(s.usd, 8), "tokens": s.tokens} for name, s in per_agent.items()}}
+
+
+def _with_carried(carried: tuple[Spend, Mapping[str, Spend]], total: Spend,
+                  per_agent: dict[str, Spend]) -> tuple[Spend, dict[str, Spend]]:
+    before, before_agents = carried
+    merged = dict(per_agent)
+    for name, amount in before_agents.items():
+        mine = merged.get(name, Spend())
+        merged[name] = Spend(mine.usd + amount.usd, mine.tokens + amount.tokens)
+    return Spend(total.usd + before.usd, total.tokens + before.tokens), merged
 
 
 def _pick(override: Any, base: Any) -> Any:
@@ -143,7 +178,7 @@ def _scopes(budgets: Budgets, total: Spend, per_agent: dict[str, Spend], agent: 
 
 def exhausted(budgets: Budgets, calls: Iterable[Mapping[str, Any]], agent: str | None = None) -> list[Exhausted]:
     """Every cap reached: the run's and every agent's (or only ``agent``'s when given)."""
-    total, per_agent = spend(calls)
+    total, per_agent = _with_carried((budgets.carried, budgets.carried_agents), *spend(calls))
     out = []
     for scope, name, cap, used in _scopes(budgets, total, per_agent, agent):
         for metric in METRICS:
@@ -155,7 +190,7 @@ def exhausted(budgets: Budgets, calls: Iterable[Mapping[str, Any]], agent: str |
 
 def used_fraction(budgets: Budgets, calls: Iterable[Mapping[str, Any]], agent: str) -> tuple[float, str]:
     """The largest fraction of any cap that applies to ``agent``'s next call, and which cap it is."""
-    total, per_agent = spend(calls)
+    total, per_agent = _with_carried((budgets.carried, budgets.carried_agents), *spend(calls))
     best, label = 0.0, ""
     for scope, name, cap, used in _scopes(budgets, total, per_agent, agent):
         for metric in METRICS:
@@ -205,8 +240,13 @@ def budget_overrides(
     max_tokens: int | None = None,
     agent_usd: Iterable[str] = (),
     agent_tokens: Iterable[str] = (),
+    policy: Policy | None = None,
 ) -> dict[str, Any]:
-    """Per-run overrides from CLI-style values (``agent=value`` pairs); raises BudgetError."""
+    """Per-run overrides from CLI-style values (``agent=value`` pairs); raises BudgetError.
+
+    With ``policy``, per-agent caps are also checked against the agents it defines (the
+    runner always checks them before a run starts or resumes).
+    """
     out: dict[str, Any] = {}
     if budget_usd is not None:
         out["max_usd"] = _positive(budget_usd, "--budget-usd", float)
@@ -219,17 +259,68 @@ def budget_overrides(
             name, _, value = pair.partition("=")
             if not name or not value:
                 raise BudgetError(f"{flag} takes AGENT=VALUE, e.g. procurement=0.50; got {pair!r}")
-            agents.setdefault(name.strip(), {})[key] = _positive(value, flag, kind)
+            agents.setdefault(name.strip(), {})[key] = _positive(value, f"{flag} {name.strip()}", kind)
     if agents:
         out["agents"] = agents
-    return out
+    return check_overrides(out, policy) if policy is not None else out
 
 
 def _positive(value: Any, flag: str, kind: type) -> Any:
-    try:
-        number = kind(value)
-    except (TypeError, ValueError):
-        raise BudgetError(f"{flag} must be a positive number, got {value!r}") from None
-    if number <= 0:
+    """``value`` as a finite number above zero (NaN would compare false with every spend, inf is no cap)."""
+    if isinstance(value, bool):
         raise BudgetError(f"{flag} must be a positive number, got {value!r}")
+    try:
+        number = float(value) if kind is float else _whole(value)
+    except (TypeError, ValueError, OverflowError):
+        raise BudgetError(f"{flag} must be a positive {_noun(kind)}, got {value!r}") from None
+    if not math.isfinite(number) or number <= 0:
+        raise BudgetError(f"{flag} must be a positive {_noun(kind)}, got {value!r}")
     return number
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(value)
+        return int(value)
+    return int(value)
+
+
+def _noun(kind: type) -> str:
+    return "number" if kind is float else "whole number"
+
+
+def check_overrides(overrides: Mapping[str, Any], policy: Policy) -> dict[str, Any]:
+    """Validate per-run caps however they were built (CLI, Python, a resume); raises BudgetError.
+
+    Every cap must be a finite number above zero, and per-agent caps may name only agents
+    that policy.yaml defines: a cap on a misspelt agent would silently cap nothing.
+    """
+    if not isinstance(overrides, Mapping):
+        raise BudgetError("budget overrides must be a mapping with max_usd, max_tokens and/or agents")
+    unknown = sorted(set(overrides) - {"max_usd", "max_tokens", "agents", CARRIED})
+    if unknown:
+        raise BudgetError(f"unknown budget field(s) {', '.join(unknown)}; use max_usd, max_tokens or agents")
+    out: dict[str, Any] = {k: v for k, v in overrides.items() if k == CARRIED}
+    for key, flag, kind in (("max_usd", "--budget-usd", float), ("max_tokens", "--max-tokens", int)):
+        if overrides.get(key) is not None:
+            out[key] = _positive(overrides[key], flag, kind)
+    agents = overrides.get("agents") or {}
+    if not isinstance(agents, Mapping):
+        raise BudgetError("budget 'agents' must map agent names to {max_usd, max_tokens}")
+    checked = {name: _agent_caps(name, spec, policy) for name, spec in agents.items()}
+    if checked:
+        out["agents"] = checked
+    return out
+
+
+def _agent_caps(name: str, spec: Any, policy: Policy) -> dict[str, Any]:
+    if name not in policy.agent_names:
+        raise BudgetError(f"no agent named {name!r} in policy.yaml to cap (see its agents: section)")
+    if not isinstance(spec, Mapping) or not set(spec) <= {"max_usd", "max_tokens"}:
+        raise BudgetError(f"caps of agent {name!r} must be a mapping with max_usd and/or max_tokens")
+    caps = {}
+    for key, flag, kind in (("max_usd", "--agent-budget-usd", float), ("max_tokens", "--agent-max-tokens", int)):
+        if spec.get(key) is not None:
+            caps[key] = _positive(spec[key], f"{flag} {name}", kind)
+    return caps

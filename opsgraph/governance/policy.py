@@ -86,13 +86,86 @@ class Policy:
 
 
 def load_policy(path: Path) -> Policy:
-    """Read and validate the policy file at ``path``."""
+    """Read policy.yaml at ``path`` and validate it against the schema; raises PolicyError.
+
+    The error names the first problem's key and line: a duplicate key, a wrong type, an
+    unknown key in a closed section, a NaN or negative limit.
+    """
     try:
-        raw = yaml.safe_load(Path(path).read_text())
+        text = Path(path).read_text()
     except FileNotFoundError:
         raise PolicyError(f"policy file {path} does not exist") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        lines = key_lines(root, path)
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise PolicyError(f"policy file {path} is not valid YAML: {exc}") from exc
     if not isinstance(raw, dict) or "agents" not in raw:
         raise PolicyError(f"policy file {path} must be a mapping with an 'agents' section")
+    validate_policy(raw, lines, path)
     return Policy(raw=raw, path=Path(path))
+
+
+def key_lines(root: yaml.Node | None, path: Path | str) -> dict[tuple[str, ...], int]:
+    """Line (1-based) of every key in a composed YAML document; a key given twice is an error.
+
+    A plain YAML load keeps the last of two equal keys without a word, so a policy edited in
+    two places would silently lose one of them.
+    """
+    lines: dict[tuple[str, ...], int] = {}
+    stack: list[tuple[yaml.Node, tuple[str, ...]]] = [(root, ())] if root is not None else []
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                key, line = str(key_node.value), key_node.start_mark.line + 1
+                if key in seen:
+                    raise PolicyError(f"policy file {path}: duplicate key {_dotted((*where, key))!r} at line {line} "
+                                      f"(first given at line {seen[key]})")
+                seen[key] = lines[(*where, key)] = line
+                stack.append((value_node, (*where, key)))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                lines[(*where, str(index))] = item.start_mark.line + 1
+                stack.append((item, (*where, str(index))))
+    return lines
+
+
+def validate_policy(raw: dict[str, Any], lines: dict[tuple[str, ...], int], path: Path | str) -> None:
+    """Check ``raw`` against the policy schema; raises PolicyError naming the first bad key and its line."""
+    from pydantic import ValidationError
+
+    from opsgraph.governance.policy_schema import PolicySchema, bad_numbers, cross_problems
+
+    problems = list(bad_numbers(raw))
+    if not problems:
+        try:
+            problems = list(cross_problems(PolicySchema.model_validate(raw)))
+        except ValidationError as exc:
+            problems = [(tuple(str(p) for p in e["loc"]), _message(e)) for e in exc.errors()]
+    if problems:
+        where, message = problems[0]
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        raise PolicyError(f"policy file {path}: {_dotted(where) or 'top level'}{_line(where, lines)}: {message}{more}")
+
+
+def _message(error: dict[str, Any]) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown key here"
+    if error["type"] == "missing":
+        return "required key is missing"
+    return f"{error['msg']} (got {error.get('input')!r})"
+
+
+def _line(where: tuple[str, ...], lines: dict[tuple[str, ...], int]) -> str:
+    """`` (line N)`` of the key, or of its nearest enclosing key that is in the file."""
+    for end in range(len(where), 0, -1):
+        if where[:end] in lines:
+            return f" (line {lines[where[:end]]})"
+    return ""
+
+
+def _dotted(where: tuple[str, ...]) -> str:
+    return ".".join(where)
