@@ -34,7 +34,9 @@ _SHIPMENT = re.compile(r"\bSH-\d{4}\b", re.IGNORECASE)
 _DAYS = re.compile(r"\b(\d{1,3})\s*(?:calendar\s+|business\s+)?days?\b", re.IGNORECASE)
 # Where one statement about a shipment ends and the next begins: "SH-0004 is on time but
 # SH-0001 is 5 days late" says two things, and the days belong to the second shipment only.
-_CLAUSE_BREAK = re.compile(r"[.;!?\n]\s*|,\s*|\s+(?:but|while|whereas|although|though|and)\s+", re.IGNORECASE)
+# "and" is not a break: "SH-0002 and SH-0003 are both 5 days late" is one statement about two
+# shipments, and the first named is taken (the run handles one shipment).
+_CLAUSE_BREAK = re.compile(r"[.;!?\n]\s*|,\s*|\s+(?:but|while|whereas|although|though)\s+", re.IGNORECASE)
 _EARLY = re.compile(r"\b(?:early|earlier|ahead(?:\s+of\s+schedule)?|sooner)\b", re.IGNORECASE)
 MAX_TEXT_CHARS = 4000
 
@@ -99,7 +101,7 @@ def _late_shipment(text: str) -> tuple[str | None, int | None]:
     current, first, early = None, found_id(_SHIPMENT, text), None
     for clause in _CLAUSE_BREAK.split(text):
         ids = _SHIPMENT.findall(clause)
-        current = ids[-1].upper() if ids else current
+        current = ids[0].upper() if ids else current
         days = _first_int(_DAYS, clause)
         if days is None or current is None:
             continue

@@ -65,3 +65,8 @@ def test_zero_delay_days_says_there_is_no_delay(runner):
         supply_chain_input({"shipment": "SH-0001", "delay_days": 0}, runner.context.world)
     message = str(raised.value)
     assert "0 days" in message and "no delay" in message and "give the delay" not in message
+
+
+def test_two_shipments_in_one_statement_take_the_first(runner):
+    event = supply_chain_input({"event": "SH-0002 and SH-0003 are both running 5 days late"}, runner.context.world)
+    assert (event["event"]["shipment_id"], event["event"]["delay_days"]) == ("SH-0002", 5)
