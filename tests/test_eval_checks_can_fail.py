@@ -80,3 +80,20 @@ def test_reply_check_fails_on_a_missing_fact_an_internal_field_or_no_reply():
 def test_suite_default_reply_rules_add_up_with_the_case_rules():
     merged = merge_expect({"reply": {"internal": ["tier"]}}, {"reply": {"facts": ["189.00"], "internal": ["plan_id"]}})
     assert merged["reply"] == {"internal": ["tier", "plan_id"], "facts": ["189.00"]}
+
+
+def test_the_dataset_eta_and_what_happened_checks_fail_on_a_wrong_date():
+    from opsgraph.evals.dataset import load_suites
+
+    [suite] = load_suites(["supply_chain_exception"])
+    [case] = [c for c in suite.cases if c.id == "notified-eta-and-what-happened"]
+    report = {"what_happened": "Shipment SH-0001 delayed 5 days: ETA moved from 2026-03-04 to 2026-03-10."}
+    notice = {"customer_id": "CUST-001", "body": "Your order now arrives on 2026-03-10."}
+    outputs = {**_outputs(report), "world_changes": {"outbox": {"added": [notice] * 4, "changed": [], "removed": []}},
+               "tool_calls": [{"agent": "customer_comms", "tool": "notify_customers", "args": {"new_eta": "2026-03-10"},
+                               "status": "done", "ok": True}]}
+    assert not ev.outcome(outputs, case.expect).passed
+    assert not ev.state(outputs, case.expect).passed
+    assert not ev.tool_calls(outputs, case.expect).passed
+    right = {**outputs, "report": {"what_happened": report["what_happened"].replace("03-10", "03-09")}}
+    assert ev.outcome(right, {"report": case.expect["report"]}).passed
