@@ -20,7 +20,8 @@ MISSING: Any = _Missing()
 def lookup(data: Any, path: str) -> Any:
     """Value at a dotted ``path``, or MISSING when a step of it does not exist.
 
-    A ``*`` segment maps over a list (``flagged_risks.*.clause``); when any mapped item
+    A number picks a list item (``verdicts.0.verdict``). A ``*`` segment maps over a list
+    (``flagged_risks.*.clause``); when any mapped item
     lacks the rest of the path the whole value is MISSING, since "no item says X" cannot
     be told from "the items never said anything".
     """
@@ -31,6 +32,12 @@ def lookup(data: Any, path: str) -> Any:
                 return MISSING
             values = [item for value in values for item in value]
             mapped = True
+            continue
+        if part.isdigit() and all(isinstance(value, list) for value in values):
+            # A number picks one item of a list (``verdicts.0.reasons``); past the end is missing.
+            if any(int(part) >= len(value) for value in values):
+                return MISSING
+            values = [value[int(part)] for value in values]
             continue
         if any(not isinstance(value, dict) or part not in value for value in values):
             return MISSING

@@ -17,7 +17,8 @@ from opsgraph.errors import UserError
 from opsgraph.registry import checked_text, connector_errors_as_user_errors, found_id, supply_chain_input
 
 MAX_QUANTITY = 100_000
-REQUEST_KEYS = ("sku_id", "quantity", "dc_id", "needed_by", "preferred_supplier_id", "cost_center", "notes")
+REQUEST_KEYS = ("sku_id", "quantity", "dc_id", "needed_by", "preferred_supplier_id", "cost_center", "competitive_quotes",
+                "notes")
 _SKU = re.compile(r"\bSKU-\d{3}\b", re.IGNORECASE)
 _DC = re.compile(r"\bDC-[A-Z]+\b", re.IGNORECASE)
 _SUPPLIER = re.compile(r"\bSUP-\d{3}\b", re.IGNORECASE)

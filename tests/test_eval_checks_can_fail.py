@@ -97,3 +97,13 @@ def test_the_dataset_eta_and_what_happened_checks_fail_on_a_wrong_date():
     assert not ev.tool_calls(outputs, case.expect).passed
     right = {**outputs, "report": {"what_happened": report["what_happened"].replace("03-10", "03-09")}}
     assert ev.outcome(right, {"report": case.expect["report"]}).passed
+
+
+def test_a_list_index_picks_one_item_and_past_the_end_is_missing():
+    report = {"verdicts": [{"verdict": "revise", "reasons": ["not approved"]}, {"verdict": "approve", "reasons": []}]}
+    assert _report_score(report, {"path": "verdicts.1.verdict", "equals": "approve"}).passed
+    assert _report_score(report, {"path": "verdicts.0.reasons", "length": 1}).passed
+    wrong = _report_score(report, {"path": "verdicts.0.verdict", "equals": "approve"})
+    assert not wrong.passed and "revise" in wrong.explanation
+    past_end = _report_score(report, {"path": "verdicts.2.reasons", "empty": True})
+    assert not past_end.passed and "missing" in past_end.explanation

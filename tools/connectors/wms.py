@@ -68,7 +68,11 @@ def _open_demand(conn: sqlite3.Connection, dc_id: str, sku_id: str) -> int:
 
 
 def _due_lines(conn: sqlite3.Connection, shipment: dict[str, Any]) -> list[sqlite3.Row]:
-    """Open order lines at the shipment's DC for its SKUs, promised before its ETA, in service order."""
+    """Open order lines at the shipment's DC for its SKUs, promised before its ETA, in service order.
+
+    Service order is the shortage-allocation rule of the corpus: customer tier first, then the
+    earliest promised date within a tier.
+    """
     skus = sorted({line["sku_id"] for line in shipment["lines"]})
     marks = ", ".join("?" * len(skus))
     return conn.execute(
@@ -76,7 +80,7 @@ def _due_lines(conn: sqlite3.Connection, shipment: dict[str, Any]) -> list[sqlit
         "FROM sales_orders o JOIN sales_order_lines l ON l.order_id = o.order_id "
         "JOIN customers c ON c.customer_id = o.customer_id "
         f"WHERE o.status = 'open' AND o.dc_id = ? AND o.promised_date < ? AND l.sku_id IN ({marks}) "
-        f"ORDER BY o.promised_date, {TIER_RANK_SQL}, o.order_id, l.line_no",
+        f"ORDER BY {TIER_RANK_SQL}, o.promised_date, o.order_id, l.line_no",
         (shipment["dc_id"], shipment["eta"], *skus)).fetchall()
 
 
@@ -97,7 +101,7 @@ def affected_orders(conn: sqlite3.Connection, shipment: dict[str, Any]) -> dict[
 
 
 def _allocate(conn: sqlite3.Connection, shipment: dict[str, Any]) -> list[dict[str, Any]]:
-    """Give available stock to due lines, earliest promise first (higher tier first on the same day).
+    """Give available stock to due lines, higher tier first (earliest promise first within a tier).
 
     A line that is not fully covered is affected, with the uncovered part as short_quantity.
     """

@@ -1,0 +1,77 @@
+"""The seeded world feeds open orders from random shipments, and the generated eval cases match it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from opsgraph.evals import generate_cases as gen
+from opsgraph.tools.seed import BACKORDER_SHARE, CURATED_SHIPMENTS, N_SHIPMENTS, QUIET_SHIPMENTS, SCENARIOS
+from opsgraph.tools.world import World
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory):
+    w = World.open(tmp_path_factory.mktemp("w") / "world.db", seed=7)
+    yield w
+    w.close()
+
+
+def _random_ids() -> list[str]:
+    return [f"SH-{n:04d}" for n in range(len(CURATED_SHIPMENTS) + 1, N_SHIPMENTS + 1)]
+
+
+def test_a_quarter_of_the_random_shipments_leave_an_order_short_after_a_week(world: World, tmp_path: Path) -> None:
+    hit = []
+    for sid in _random_ids():
+        if world.tms.get_shipment(sid)["status"] == "delivered":
+            continue
+        with world.clone_to(tmp_path / f"{sid}.db") as copy:
+            copy.tms.report_shipment_delay(sid, 7, "weather", f"delay-{sid}")
+            if copy.wms.find_affected_orders(sid)["order_ids"]:
+                hit.append(sid)
+    share = len(hit) / len(_random_ids())
+    assert 0.20 <= share <= 0.30, (share, hit)
+    assert not set(hit) & QUIET_SHIPMENTS
+    assert abs(share - BACKORDER_SHARE) < 0.05
+
+
+def test_no_random_shipment_is_short_before_any_delay(world: World) -> None:
+    assert all(not world.wms.find_affected_orders(sid)["order_ids"] for sid in _random_ids())
+
+
+def test_the_curated_scenarios_are_unchanged(world: World, tmp_path: Path) -> None:
+    for scenario in ("po_above_threshold", "po_below_threshold", "transfers_only"):
+        facts = SCENARIOS[scenario]
+        with world.clone_to(tmp_path / f"{scenario}.db") as copy:
+            copy.tms.report_shipment_delay(facts["shipment_id"], facts["delay_days"], "weather", "d")
+            plan = copy.wms.plan_replenishment(facts["shipment_id"])
+            assert sorted(copy.wms.find_affected_orders(facts["shipment_id"])["order_ids"]) == facts["affected_orders"]
+        moved = sorted((t["sku_id"], t["from_dc_id"], t["quantity"]) for t in plan["transfers"])
+        assert moved == sorted(facts["transfers"])
+        po = facts["purchase_order"]
+        assert [p["estimated_total_usd"] for p in plan["purchase_orders"]] == ([po["total_usd"]] if po else [])
+
+
+def test_the_committed_generated_cases_are_up_to_date() -> None:
+    assert gen.main(["--check"]) == 0
+
+
+def test_generated_cases_exercise_transfers_purchase_orders_and_notices() -> None:
+    cases = gen.generate()
+    tables = [rule.get("table") for case in cases for rule in case["expect"]["state"] if rule.get("new")]
+    assert len(cases) >= 10 and "stock_transfers" in tables and "purchase_orders" in tables
+    assert all(case["expect"]["tool_calls"][0]["name"] == "notify_customers" for case in cases)
+
+
+def test_short_stock_goes_to_the_higher_tier_first_then_the_earliest_promise(world: World, tmp_path: Path) -> None:
+    # knowledge/inventory/shortage-allocation.md: tier first; within a tier the earliest promised date.
+    # SH-0003 six days late: DC-CENTRAL has 20 x SKU-005 for silver SO-0007 (40, due 03-07) and
+    # platinum SO-0008 (30, due 03-09); the platinum order is served first although due later.
+    with world.clone_to(tmp_path / "alloc.db") as copy:
+        copy.tms.report_shipment_delay("SH-0003", 6, "customs", "d")
+        impact = copy.wms.find_affected_orders("SH-0003")
+    short = {a["order_id"]: a["short_quantity"] for a in impact["affected_orders"]}
+    assert short == {"SO-0008": 10, "SO-0007": 40}
+    assert impact["shortfall"] == [{"sku_id": "SKU-005", "dc_id": "DC-CENTRAL", "quantity": 50}]
