@@ -15,7 +15,8 @@ warehouse connector:
 * transfers (``knowledge/inventory/stock-transfer-sop.md``): other DCs give what they hold
   above their own open orders and reorder point, the DC with most to spare first;
 * purchase orders: the rest from the approved supplier with the lowest price per unit of
-  reliability, one order per supplier; above ``approvals.purchase_order.threshold_usd`` a
+  reliability among those meeting the policy's reliability and ESG minimums, one order per
+  supplier; above ``approvals.purchase_order.threshold_usd`` a
   human approves (the case approves);
 * notices: one to each affected customer, stating the new ETA.
 
@@ -115,11 +116,21 @@ def transfers(world: dict[str, Any], dc_id: str, sku_id: str, need: int) -> tupl
 
 
 def best_offer(world: dict[str, Any], sku_id: str) -> dict[str, Any] | None:
-    """The approved supplier's offer with the lowest price per unit of reliability."""
-    offers = [p for p in world["prices"] if p["sku_id"] == sku_id and world["suppliers"][p["supplier_id"]]["approved"]]
+    """The offer with the lowest price per unit of reliability among approved suppliers in good standing.
+
+    Good standing: at or above the policy's reliability and ESG minimums
+    (``knowledge/procurement/approved-suppliers.md``: below them a supplier is on probation).
+    """
+    min_rel, min_esg = world["standards"]
+    offers = [p for p in world["prices"] if p["sku_id"] == sku_id and _in_good_standing(
+        world["suppliers"][p["supplier_id"]], min_rel, min_esg)]
     offers.sort(key=lambda p: (p["unit_price"] / world["suppliers"][p["supplier_id"]]["reliability"],
                                p["supplier_id"]))
     return offers[0] if offers else None
+
+
+def _in_good_standing(supplier: dict[str, Any], min_rel: float, min_esg: float) -> bool:
+    return bool(supplier["approved"]) and supplier["reliability"] >= min_rel and supplier["esg_score"] >= min_esg
 
 
 def expected_outcome(world: dict[str, Any], shipment: dict[str, Any], delay: int) -> dict[str, Any] | None:
@@ -186,8 +197,11 @@ def generate(seed: int = EVAL_SEED, delay: int = DELAY_DAYS) -> list[dict[str, A
     from opsgraph.governance.policy import load_policy
     from opsgraph.resources import default_policy_path
 
-    threshold = float(load_policy(default_policy_path()).get("approvals.purchase_order.threshold_usd"))
+    policy = load_policy(default_policy_path())
+    threshold = float(policy.get("approvals.purchase_order.threshold_usd"))
     world = load_world(seed)
+    world["standards"] = (float(policy.get("procurement.min_supplier_reliability")),
+                          float(policy.get("procurement.min_esg_score")))
     cases = []
     for shipment in world["shipments"]:
         if shipment["shipment_id"] in CURATED or shipment["status"] == "delivered":

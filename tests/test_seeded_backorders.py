@@ -75,3 +75,22 @@ def test_short_stock_goes_to_the_higher_tier_first_then_the_earliest_promise(wor
     short = {a["order_id"]: a["short_quantity"] for a in impact["affected_orders"]}
     assert short == {"SO-0008": 10, "SO-0007": 40}
     assert impact["shortfall"] == [{"sku_id": "SKU-005", "dc_id": "DC-CENTRAL", "quantity": 50}]
+
+
+def test_expedite_orders_go_to_a_supplier_meeting_the_esg_and_reliability_minimums(world: World,
+                                                                                   tmp_path: Path) -> None:
+    # SH-0016 a week late needs SKU-026 bought; approved SUP-017 is the cheapest per unit of
+    # reliability but scores 32 on ESG (minimum 50): the plan must pick a supplier in good standing.
+    from opsgraph.governance.policy import load_policy
+    from opsgraph.resources import default_policy_path
+    from opsgraph.tools.catalog import build_tools
+
+    policy = load_policy(default_policy_path())
+    with world.clone_to(tmp_path / "esg.db") as copy:
+        copy.tms.report_shipment_delay("SH-0016", 7, "weather", "d")
+        plan = build_tools(copy, policy)["plan_replenishment"].invoke({"shipment_id": "SH-0016"})
+        suppliers = [copy.erp.get_supplier(po["supplier_id"]) for po in plan["purchase_orders"]]
+    assert suppliers, plan
+    for supplier in suppliers:
+        assert supplier["approved"] and supplier["esg_score"] >= policy.get("procurement.min_esg_score")
+        assert supplier["reliability"] >= policy.get("procurement.min_supplier_reliability")
