@@ -1,4 +1,4 @@
-"""The seeded world feeds open orders from random shipments, and the generated eval cases match it."""
+"""The seeded world: backorders on random shipments, the generated cases, suppliers that break one rule each."""
 
 from __future__ import annotations
 
@@ -94,3 +94,41 @@ def test_expedite_orders_go_to_a_supplier_meeting_the_esg_and_reliability_minimu
     for supplier in suppliers:
         assert supplier["approved"] and supplier["esg_score"] >= policy.get("procurement.min_esg_score")
         assert supplier["reliability"] >= policy.get("procurement.min_supplier_reliability")
+
+
+ISOLATION_REQUESTS = {
+    "approved_supplier": {"sku_id": "SKU-004", "quantity": 20, "dc_id": "DC-CENTRAL", "preferred_supplier_id": "SUP-021"},
+    "min_supplier_reliability": {"sku_id": "SKU-004", "quantity": 20, "dc_id": "DC-CENTRAL",
+                                 "preferred_supplier_id": "SUP-022"},
+    "min_esg_score": {"sku_id": "SKU-003", "quantity": 30, "dc_id": "DC-WEST", "preferred_supplier_id": "SUP-017"},
+    "competitive_bids": {"sku_id": "SKU-001", "quantity": 100, "dc_id": "DC-EAST", "preferred_supplier_id": "SUP-001"},
+    "within_budget": {"sku_id": "SKU-003", "quantity": 20, "dc_id": "DC-WEST", "preferred_supplier_id": "SUP-006",
+                      "cost_center": "CC-MKT"},
+    "max_single_po": {"sku_id": "SKU-001", "quantity": 1500, "dc_id": "DC-EAST", "preferred_supplier_id": "SUP-001",
+                      "cost_center": "CC-CAPEX", "competitive_quotes": True},
+}
+
+
+@pytest.mark.parametrize("rule", sorted(ISOLATION_REQUESTS))
+def test_each_isolation_request_breaks_exactly_its_one_rule(world: World, rule: str) -> None:
+    # The procurement_review isolate-* cases rely on this: one failed check, the named one.
+    from opsgraph.governance.policy import load_policy
+    from opsgraph.resources import default_policy_path
+    from opsgraph.tools.purchasing import check_budget, check_compliance, draft_purchase_order
+
+    policy = load_policy(default_policy_path())
+    draft = draft_purchase_order(world, ISOLATION_REQUESTS[rule])
+    checks = check_compliance(world, policy, draft)["checks"] + check_budget(world, policy, draft)["checks"]
+    assert [c["rule"] for c in checks if c["ok"] is not True] == [rule]
+
+
+def test_the_old_unapproved_supplier_breaks_two_rules_so_it_cannot_isolate_one(world: World) -> None:
+    from opsgraph.governance.policy import load_policy
+    from opsgraph.resources import default_policy_path
+    from opsgraph.tools.purchasing import check_compliance, draft_purchase_order
+
+    draft = draft_purchase_order(world, {**ISOLATION_REQUESTS["approved_supplier"], "sku_id": "SKU-001",
+                                         "dc_id": "DC-EAST", "preferred_supplier_id": "SUP-013"})
+    failed = [c["rule"] for c in check_compliance(world, load_policy(default_policy_path()), draft)["checks"]
+              if c["ok"] is not True]
+    assert failed == ["approved_supplier", "min_supplier_reliability"]
