@@ -7,20 +7,62 @@ from typing import Any
 OPERATORS = ("equals", "one_of", "includes", "excludes", "contains", "min", "max", "length", "empty")
 
 
-def resolve(data: Any, path: str) -> Any:
-    """Value at a dotted ``path``; a ``*`` segment maps over a list (``flagged_risks.*.clause``)."""
+class _Missing:
+    """A field the data does not have at all (unlike a field that is present and null)."""
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+MISSING: Any = _Missing()
+
+
+def lookup(data: Any, path: str) -> Any:
+    """Value at a dotted ``path``, or MISSING when a step of it does not exist.
+
+    A number picks a list item (``verdicts.0.verdict``). A ``*`` segment maps over a list
+    (``flagged_risks.*.clause``); when any mapped item
+    lacks the rest of the path the whole value is MISSING, since "no item says X" cannot
+    be told from "the items never said anything".
+    """
     values, mapped = [data], False
     for part in [p for p in path.split(".") if p]:
         if part == "*":
-            values = [item for value in values if isinstance(value, list) for item in value]
+            if any(not isinstance(value, list) for value in values):
+                return MISSING
+            values = [item for value in values for item in value]
             mapped = True
             continue
-        values = [value.get(part) if isinstance(value, dict) else None for value in values]
+        if part.isdigit() and all(isinstance(value, list) for value in values):
+            # A number picks one item of a list (``verdicts.0.reasons``); past the end is missing.
+            if any(int(part) >= len(value) for value in values):
+                return MISSING
+            values = [value[int(part)] for value in values]
+            continue
+        if any(not isinstance(value, dict) or part not in value for value in values):
+            return MISSING
+        values = [value[part] for value in values]
     return values if mapped else values[0]
 
 
+def resolve(data: Any, path: str) -> Any:
+    """Like :func:`lookup`, with None for a missing field (for display and plain reads)."""
+    value = lookup(data, path)
+    return None if value is MISSING else value
+
+
 def compare(value: Any, rule: dict[str, Any]) -> list[str]:
-    """Problems with ``value`` under the operators in ``rule`` (empty list: it holds)."""
+    """Problems with ``value`` under the operators in ``rule`` (empty list: it holds).
+
+    A MISSING value fails every operator, even ``empty``, ``excludes`` and ``equals: null``,
+    which an absent field would otherwise satisfy by accident; ``optional: true`` in the
+    rule accepts absence (a present value is still checked).
+    """
+    if value is MISSING:
+        if rule.get("optional"):
+            return []
+        wanted = ", ".join(f"{op} {_show(rule[op])}" for op in OPERATORS if op in rule)
+        return [f"field missing (expected {wanted}; add optional: true if it may be absent)"]
     problems = []
     for op in OPERATORS:
         if op in rule:
@@ -82,7 +124,7 @@ def _subset(actual: Any, wanted: Any) -> bool:
 def row_matches(row: dict[str, Any], where: dict[str, Any]) -> bool:
     """True when a table row satisfies ``where``: ``{column: value}`` or ``{column: {operator: ...}}``."""
     for column, want in where.items():
-        value = row.get(column)
+        value = row.get(column, MISSING)
         if isinstance(want, dict) and any(op in want for op in OPERATORS):
             if compare(value, want):
                 return False

@@ -22,7 +22,7 @@ from opsgraph.errors import UserError
 DATASETS_DIR = Path(__file__).resolve().parent / "datasets"
 SMOKE_DEFAULT = 3
 INPUT_KINDS = ("options", "graph_input", "turns")
-EXPECT_KEYS = frozenset({"status", "error", "approvals", "report", "state", "trajectory", "tool_calls",
+EXPECT_KEYS = frozenset({"status", "error", "approvals", "report", "reply", "state", "trajectory", "tool_calls",
                          "forbidden", "citations", "max_cost_usd", "max_tokens", "max_latency_s"})
 SUITE_KEYS = frozenset({"graph", "description", "threshold", "defaults", "cases"})
 CASE_KEYS = frozenset({"id", "description", "tags", "smoke", "input", "decisions", "expect"})
@@ -131,8 +131,17 @@ def merge_expect(defaults: dict[str, Any], own: dict[str, Any]) -> dict[str, Any
     anything else in the case replaces the default."""
     merged = dict(defaults)
     for key, value in own.items():
-        merged[key] = [*defaults[key], *value] if isinstance(value, list) and isinstance(defaults.get(key), list) else value
+        merged[key] = _merged(defaults.get(key), value)
     return merged
+
+
+def _merged(default: Any, own: Any) -> Any:
+    """Lists add up; a mapping adds to the default mapping key by key (its lists add up too)."""
+    if isinstance(own, list) and isinstance(default, list):
+        return [*default, *own]
+    if isinstance(own, dict) and isinstance(default, dict):
+        return {**default, **{k: _merged(default.get(k), v) for k, v in own.items()}}
+    return own
 
 
 def _check_decision(decision: Any, where: str) -> None:
@@ -150,6 +159,10 @@ def _check_expect(expect: dict[str, Any], where: str) -> None:
         _require(isinstance(trajectory, dict) and trajectory.get("match", "strict") in ("strict", "subset", "unordered")
                  and isinstance(trajectory.get("agents"), list), where,
                  "expect.trajectory needs 'agents' (a list) and 'match': strict, subset or unordered")
+    reply = expect.get("reply")
+    _require(reply is None or (isinstance(reply, dict) and set(reply) <= {"facts", "internal"}
+                               and all(isinstance(v, list) for v in reply.values())), where,
+             "expect.reply takes facts and internal, each a list of strings")
     for rule in expect.get("report", []):
         _require(isinstance(rule.get("path"), str) and any(op in rule for op in OPERATORS), where,
                  f"every expect.report entry needs a path and one of: {', '.join(OPERATORS)}")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from opsgraph.evals.checks import args_match, compare, describe_where, resolve, row_matches
+from opsgraph.evals.checks import MISSING, args_match, compare, describe_where, lookup, row_matches
 
 Baseline = Callable[[str, str], "dict[str, Any] | None"]
 _CITATION = re.compile(r"^\[([^\]§]+?)(?:\s*§[^\]]*)?\]$")
@@ -60,7 +60,24 @@ def outcome(outputs: dict[str, Any], expect: dict[str, Any]) -> Score:
         checks += _approval_checks(outputs, expect["approvals"])
     for rule in expect.get("report", []):
         checks.append(_report_check(outputs.get("report"), rule))
+    if "reply" in expect:
+        checks += reply_checks(outputs.get("report"), expect["reply"])
     return _verdict("outcome", checks, f"status {got} as expected")
+
+
+def reply_checks(report: Any, want: dict[str, Any]) -> list[tuple[bool, str]]:
+    """The reply to the customer exists, states every ``facts`` item and shows no ``internal`` one.
+
+    Matching is by case-insensitive substring: a fact is a value the customer must read
+    (an amount, a refund id), an internal item a field name or value they must not see.
+    """
+    reply = report.get("reply") if isinstance(report, dict) else None
+    if not isinstance(reply, str) or not reply.strip():
+        return [(False, "reply: the run gave the customer no reply")]
+    text = reply.lower()
+    checks = [(str(fact).lower() in text, f"reply: does not state {fact!r}") for fact in want.get("facts", [])]
+    checks += [(str(item).lower() not in text, f"reply: shows internal {item!r}") for item in want.get("internal", [])]
+    return checks or [(True, "")]
 
 
 def _approval_checks(outputs: dict[str, Any], want: Any) -> list[tuple[bool, str]]:
@@ -85,7 +102,7 @@ def _report_check(report: Any, rule: dict[str, Any]) -> tuple[bool, str]:
     path = rule.get("path", "")
     if report is None:
         return False, f"report.{path}: the run produced no report"
-    problems = compare(resolve(report, path), rule)
+    problems = compare(lookup(report, path), rule)
     return not problems, f"report.{path}: " + "; ".join(problems)
 
 
@@ -133,7 +150,7 @@ def _field_check(table: str, rule: dict[str, Any], diff: dict[str, Any], baselin
     if after is None:
         return False, f"{table} {key}: no such row after the run"
     field = rule.get("field", "")
-    problems = compare(after.get(field), rule)
+    problems = compare(after.get(field, MISSING), rule)
     return not problems, f"{table} {key}.{field}: " + "; ".join(problems)
 
 
@@ -230,7 +247,9 @@ def citations(outputs: dict[str, Any], expect: dict[str, Any], corpus: Path | No
             checks.append((exists and source in retrieved, f"citation {cite} is not grounded: "
                            + ("no such document in the corpus" if not exists else "never retrieved in this run")))
     if not checks:
-        return Score("citations", 1.0, "nothing cited; nothing required")
+        # Nothing to hold against the run: scoring 1.0 here would count as a passed check
+        # and lift the suite's citation score without anything having been verified.
+        return Score("citations", None, "not applicable: nothing cited and nothing required")
     return _verdict("citations", checks, f"{len(set(cited))} citation(s), all grounded")
 
 

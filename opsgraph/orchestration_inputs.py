@@ -17,13 +17,19 @@ from opsgraph.errors import UserError
 from opsgraph.registry import checked_text, connector_errors_as_user_errors, found_id, supply_chain_input
 
 MAX_QUANTITY = 100_000
-REQUEST_KEYS = ("sku_id", "quantity", "dc_id", "needed_by", "preferred_supplier_id", "cost_center", "notes")
+REQUEST_KEYS = ("sku_id", "quantity", "dc_id", "needed_by", "preferred_supplier_id", "cost_center", "competitive_quotes",
+                "notes")
 _SKU = re.compile(r"\bSKU-\d{3}\b", re.IGNORECASE)
 _DC = re.compile(r"\bDC-[A-Z]+\b", re.IGNORECASE)
 _SUPPLIER = re.compile(r"\bSUP-\d{3}\b", re.IGNORECASE)
 _COST_CENTER = re.compile(r"\bCC-[A-Z]+\b", re.IGNORECASE)
 _DATE = re.compile(r"\b20\d\d-\d\d-\d\d\b")
-_QUANTITY = re.compile(r"\b(\d{1,7})\s*(?:x\b|×|units?\b|pcs\b|pieces\b|of\b)", re.IGNORECASE)
+# A quantity is a whole number of units. "1,500" and "1.500" (a comma or a dot before exactly
+# three digits, repeated consistently) are thousands separators, as written in English and in
+# much of Europe; "2.5" is a fraction, which is refused rather than read as 2 or 25.
+_QUANTITY = re.compile(r"(?<![\d.,])(\d{1,3}(?:([,.])\d{3})(?:\2\d{3})*|\d{1,7})(?![\d]|[.,]\d)\s*"
+                       r"(?:x\b|×|units?\b|pcs\b|pieces\b|of\b)", re.IGNORECASE)
+_FRACTION = re.compile(r"(?<![\d.,])\d+[.,]\d{1,2}(?!\d)\s*(?:x\b|×|units?\b|pcs\b|pieces\b)", re.IGNORECASE)
 _SHIPMENT = re.compile(r"\bSH-\d{4}\b", re.IGNORECASE)
 
 
@@ -63,11 +69,19 @@ def parse_purchase_request(text: str) -> dict[str, Any]:
         if unknown:
             raise UserError(f"unknown purchase request fields: {', '.join(unknown)}; use {', '.join(REQUEST_KEYS)}")
         return dict(data)
-    quantity = _QUANTITY.search(text)
-    found = {"sku_id": found_id(_SKU, text), "quantity": int(quantity.group(1)) if quantity else None,
+    found = {"sku_id": found_id(_SKU, text), "quantity": parse_quantity(text),
              "dc_id": found_id(_DC, text), "preferred_supplier_id": found_id(_SUPPLIER, text),
              "needed_by": found_id(_DATE, text), "cost_center": found_id(_COST_CENTER, text), "notes": text}
     return {k: v for k, v in found.items() if v is not None}
+
+
+def parse_quantity(text: str) -> int | None:
+    """The number of units in ``text`` ("1,500 units" -> 1500), or None; UserError for a fraction."""
+    fraction = _FRACTION.search(text)
+    if fraction:
+        raise UserError(f"quantity must be a whole number of units, got {fraction.group(0).strip()!r}")
+    match = _QUANTITY.search(text)
+    return int(re.sub(r"[,.]", "", match.group(1))) if match else None
 
 
 def validate_purchase_request(request: dict[str, Any], world: Any) -> dict[str, Any]:

@@ -30,8 +30,14 @@ class GraphEntry:
     samples: tuple[dict[str, Any], ...] = ()
 
 
-_SHIPMENT = re.compile(r"\bSH-\d{4}\b")
+_SHIPMENT = re.compile(r"\bSH-\d{4}\b", re.IGNORECASE)
 _DAYS = re.compile(r"\b(\d{1,3})\s*(?:calendar\s+|business\s+)?days?\b", re.IGNORECASE)
+# Where one statement about a shipment ends and the next begins: "SH-0004 is on time but
+# SH-0001 is 5 days late" says two things, and the days belong to the second shipment only.
+# "and" is not a break: "SH-0002 and SH-0003 are both 5 days late" is one statement about two
+# shipments, and the first named is taken (the run handles one shipment).
+_CLAUSE_BREAK = re.compile(r"[.;!?\n]\s*|,\s*|\s+(?:but|while|whereas|although|though)\s+", re.IGNORECASE)
+_EARLY = re.compile(r"\b(?:early|earlier|ahead(?:\s+of\s+schedule)?|sooner)\b", re.IGNORECASE)
 MAX_TEXT_CHARS = 4000
 
 
@@ -61,20 +67,51 @@ def connector_errors_as_user_errors() -> Iterator[None]:
 
 
 def supply_chain_input(options: dict[str, Any], world: Any) -> dict[str, Any]:
-    """Validate ``--shipment/--delay-days/--event`` against the world; raise UserError if unusable."""
+    """Validate ``--shipment/--delay-days/--event`` against the world; raise UserError if unusable.
+
+    Ids may be written in any case. In ``--event`` text the days are bound to the shipment
+    named in the same clause (or the last one named before it), and days early are not a delay.
+    """
     event_text = checked_text(options.get("event"), "--event")
-    shipment = options.get("shipment") or found_id(_SHIPMENT, event_text)
-    days = options.get("delay_days") or _first_int(_DAYS, event_text)
+    named, days = _late_shipment(event_text)
+    shipment = str(options.get("shipment") or named or "").strip().upper()
+    if options.get("delay_days") is not None:  # 0 is an answer, not a missing value
+        days = options["delay_days"]
     if not shipment:
         raise UserError("name the late shipment with --shipment SH-0001 (or mention its id in --event)")
     if days is None:
         raise UserError("give the delay with --delay-days N (or write 'N days' in --event)")
-    if not 1 <= int(days) <= 60:
+    if int(days) <= 0:
+        raise UserError(f"a delay of {days} days is no delay: nothing to handle for {shipment}; "
+                        "give --delay-days from 1 to 60")
+    if int(days) > 60:
         raise UserError(f"--delay-days must be between 1 and 60, got {days}")
     with connector_errors_as_user_errors():
         world.tms.get_shipment(shipment)
     description = event_text or f"Inbound shipment {shipment} is delayed by {days} days."
     return {"event": {"shipment_id": shipment, "delay_days": int(days), "description": description}}
+
+
+def _late_shipment(text: str) -> tuple[str | None, int | None]:
+    """(shipment, days late) from free text; the first shipment named when no clause states days.
+
+    Raises UserError when the only days stated are days early: that is good news, not an
+    exception to handle, and recording it as a delay would act on the opposite of the event.
+    """
+    current, first, early = None, found_id(_SHIPMENT, text), None
+    for clause in _CLAUSE_BREAK.split(text):
+        ids = _SHIPMENT.findall(clause)
+        current = ids[0].upper() if ids else current
+        days = _first_int(_DAYS, clause)
+        if days is None or current is None:
+            continue
+        if not _EARLY.search(clause):
+            return current, days
+        early = early or (current, days)
+    if early:
+        raise UserError(f"{early[0]} arrives {early[1]} days early: that is not a delay, so there is nothing to "
+                        "handle; name a late shipment and its delay (e.g. 'SH-0001 is 5 days late')")
+    return first, None
 
 
 def _first_int(pattern: re.Pattern, text: str) -> int | None:

@@ -42,7 +42,7 @@ def test_open_creates_and_seeds_a_complete_company(tmp_path: Path) -> None:
     world.close()
     assert elapsed < 1.0  # the budget is 0.3 s; leave headroom for slow CI machines
     assert counts["skus"] >= 40 and counts["dcs"] == 4 and counts["stock"] == counts["skus"] * 4
-    assert counts["suppliers"] == 20 and counts["customers"] == 100 and counts["sales_orders"] == 200
+    assert counts["suppliers"] == 22 and counts["customers"] == 100 and counts["sales_orders"] == 214
     assert counts["shipments"] == 60 and counts["carriers"] >= 4 and counts["purchase_orders"] > 0
     assert counts["invoices"] > 0 and counts["payments"] > 0 and counts["tickets"] > 0
     assert counts["outbox"] == 0 and counts["idempotency"] == 0

@@ -293,8 +293,16 @@ def _tool(name: str, system: str, schema: type[BaseModel], fn: Callable[..., dic
                                           metadata=metadata)
 
 
-def _logistics_tools(world: Any) -> list[StructuredTool]:
+def _logistics_tools(world: Any, policy: Any = None) -> list[StructuredTool]:
     tms, wms = world.tms, world.wms
+    # Expedite orders obey the same supplier minimums as any purchase order (procurement policy).
+    standards = {} if policy is None else {
+        "min_reliability": float(policy.get("procurement.min_supplier_reliability")),
+        "min_esg_score": float(policy.get("procurement.min_esg_score"))}
+
+    def plan_replenishment(shipment_id: str) -> dict[str, Any]:
+        return wms.plan_replenishment(shipment_id, **standards)
+
     return [
         _tool("get_shipment", "tms", ShipmentArgs, tms.get_shipment),
         _tool("report_shipment_delay", "tms", DelayArgs, tms.report_shipment_delay, writes=True),
@@ -302,7 +310,7 @@ def _logistics_tools(world: Any) -> list[StructuredTool]:
         _tool("book_reroute", "tms", RerouteArgs, tms.book_reroute, writes=True),
         _tool("check_stock", "wms", SkuArgs, wms.check_stock),
         _tool("find_affected_orders", "wms", ShipmentArgs, wms.find_affected_orders),
-        _tool("plan_replenishment", "wms", ShipmentArgs, wms.plan_replenishment),
+        _tool("plan_replenishment", "wms", ShipmentArgs, plan_replenishment),
         _tool("transfer_stock", "wms", TransferArgs, wms.transfer_stock, writes=True),
     ]
 
@@ -367,10 +375,12 @@ def build_tools(world: Any, policy: Any = None) -> dict[str, BaseTool]:
     """One LangChain tool per connector operation an agent uses, keyed by tool name.
 
     With ``policy``, the review tools (contracts, supplier risk scores) and the purchasing
-    tools (draft and check a purchase order) are included too: their thresholds come from it.
+    tools (draft and check a purchase order) are included too: their thresholds come from it,
+    and ``plan_replenishment`` proposes purchase orders only from suppliers that meet its
+    reliability and ESG minimums.
     """
     limits = approval_limits(policy)
-    tools = _logistics_tools(world) + _procurement_tools(world, limits) + _customer_tools(world, limits)
+    tools = _logistics_tools(world, policy) + _procurement_tools(world, limits) + _customer_tools(world, limits)
     if policy is not None:
         from opsgraph.tools.purchasing import build_purchasing_tools
         from opsgraph.tools.review_tools import build_review_tools

@@ -32,8 +32,17 @@ see :data:`SCENARIOS` for the same facts as data):
   ticket ``TCK-0004``. ``TCK-0002`` (CUST-006 bronze) is a technical question: sync fails
   with error 401 after a password change. ``TCK-0003`` (CUST-007 gold) asks to upgrade
   from the pro plan to enterprise.
-* Compliance: ``SUP-013`` is not approved; ``SUP-017`` has an ESG score of 32;
-  ``SUP-019`` has weak financial health (24/100).
+* Compliance: ``SUP-013`` is not approved (and 71% reliable); ``SUP-017`` has an ESG score
+  of 32; ``SUP-019`` has weak financial health (24/100). ``SUP-021`` fails only the
+  approved-supplier rule and ``SUP-022`` only the reliability rule (74%); both sell SKU-004.
+* Budgets: cost centre ``CC-CAPEX`` has room for one order above the $250,000 single-PO
+  ceiling, so that rule can fail on its own.
+* Backorders: about a quarter of the random shipments (:data:`BACKORDER_SHARE`) feed an open
+  order (SO-0201 on) promised one to four days after the shipment's ETA, for more than the DC
+  has left, so a delay of a few days leaves it short: these exercise transfers, purchase
+  orders and notices beyond the curated four. They are added last, from their own random
+  stream, so every other record is the same as without them; the random shipments that the
+  curated eval cases treat as having no impact (:data:`QUIET_SHIPMENTS`) are never fed.
 
 Each shipment scenario gives the same orders, transfers and totals for any delay in its
 ``same_for_delay_days`` range (SH-0001: 5-16 days; a 4-day delay still needs one PO above
@@ -102,6 +111,10 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "weak_financials_supplier": {"supplier_id": "SUP-019", "financial_health": 24},
 }
 
+# Share of the random shipments that feed an open order the DC cannot cover without them.
+BACKORDER_SHARE = 0.25
+# Random shipments the curated eval cases delay as "no order waits on it": never fed a backorder.
+QUIET_SHIPMENTS = frozenset({"SH-0005", "SH-0006", "SH-0007", "SH-0010", "SH-0022", "SH-0028", "SH-0057"})
 SCENARIO_SKUS = frozenset({"SKU-001", "SKU-002", "SKU-003", "SKU-005", "SKU-006"})
 TIERS = ("platinum", "gold", "silver", "bronze")
 PLANS = ("basic", "pro", "enterprise")
@@ -159,6 +172,14 @@ CURATED_SUPPLIER_ATTRS = {
     "SUP-010": (1, 0.86, 69, 18, 64), "SUP-011": (1, 0.88, 70, 24, 75), "SUP-013": (0, 0.71, 58, 35, 52),
     "SUP-017": (1, 0.84, 32, 26, 61), "SUP-019": (1, 0.83, 60, 8, 24),
 }
+# Suppliers added after the first twenty, each failing exactly one procurement rule so a review
+# case can isolate it: supplier_id, name, country, category, approved, reliability, esg_score,
+# lead_time_days, financial_health, [(sku_id, unit_price)]. SKU-004 sells for at most $71.68
+# elsewhere, so SUP-022 is never the cheapest or the best value and changes no existing plan.
+EXTRA_SUPPLIERS = [
+    ("SUP-021", "Nordlicht Messtechnik", "DE", "sensors", 0, 0.92, 76, 12, 80, [("SKU-004", 62.00)]),
+    ("SUP-022", "Coastline Instruments", "US", "sensors", 1, 0.74, 71, 10, 73, [("SKU-004", 79.00)]),
+]
 # Price lists of the scenario SKUs, written by hand so the planner's choice is known.
 CURATED_PRICES = [
     ("SUP-001", "SKU-001", 172.00), ("SUP-004", "SKU-001", 176.00), ("SUP-009", "SKU-001", 181.00),
@@ -196,7 +217,7 @@ LAND_COUNTRIES = frozenset({"US", "CA", "MX"})
 BUDGETS = [
     ("CC-OPS", "Operations", 400000.0, 262500.0), ("CC-LOG", "Logistics", 150000.0, 98200.0),
     ("CC-IT", "Information technology", 220000.0, 201750.0), ("CC-FIN", "Finance", 60000.0, 21400.0),
-    ("CC-MKT", "Marketing", 90000.0, 88900.0),
+    ("CC-MKT", "Marketing", 90000.0, 88900.0), ("CC-CAPEX", "Capital projects", 1200000.0, 150000.0),
 ]
 BUDGET_PERIOD = "2026-Q1"
 
@@ -299,6 +320,8 @@ def seed_world(conn: sqlite3.Connection, seed: int) -> None:
     _seed_purchase_orders(conn, rng, offers)
     _seed_billing(conn, rng, orders)
     _seed_tickets(conn, rng, customers)
+    _seed_backorders(conn, random.Random(f"backorders-{seed}"))
+    _seed_extra_suppliers(conn)
     _insert(conn, "meta", [("seed", str(seed)), ("business_date", BUSINESS_DATE.isoformat())])
 
 
@@ -534,3 +557,92 @@ def _seed_tickets(conn: sqlite3.Connection, rng: random.Random, customers: dict[
         rows.append((f"TCK-{number:04d}", rng.choice(customer_ids), subject, body, status, priority, category,
                      _day(-rng.randint(2, 60))))
     _insert(conn, "tickets", rows)
+
+
+def _seed_backorders(conn: sqlite3.Connection, rng: random.Random) -> None:
+    """Open orders that wait on a random inbound shipment because the DC cannot cover them.
+
+    Runs last on its own random stream, so every record above stays as it was. About
+    :data:`BACKORDER_SHARE` of the random shipments get one such order: promised one to four
+    days after the shipment's ETA (so a longer delay leaves it short), for more than the DC has
+    left after the orders due before it. A SKU that two open shipments bring to the same DC is
+    never used (the order would wait on both), nor one of :data:`QUIET_SHIPMENTS`.
+    """
+    customers = [r[0] for r in conn.execute("SELECT customer_id FROM customers ORDER BY customer_id")
+                 if r[0] not in {c[0] for c in CURATED_CUSTOMERS}]
+    taken = _shared_or_quiet_lines(conn)
+    wanted = round(BACKORDER_SHARE * (N_SHIPMENTS - len(CURATED_SHIPMENTS)))
+    number = N_ORDERS
+    for shipment_id, dc_id, eta in _backorder_candidates(conn, rng):
+        line = _backorder_line(conn, shipment_id, dc_id, taken)
+        if number - N_ORDERS >= wanted or line is None:
+            continue
+        sku_id, available = line
+        taken.add((dc_id, sku_id))
+        number += 1
+        promised = (date.fromisoformat(eta) + timedelta(days=rng.randint(1, 4))).isoformat()
+        quantity = _backorder_quantity(conn, rng, (dc_id, sku_id), promised, available)
+        price = conn.execute("SELECT unit_price FROM skus WHERE sku_id = ?", (sku_id,)).fetchone()[0]
+        order_id = f"SO-{number:04d}"
+        _insert(conn, "sales_orders", [(order_id, rng.choice(customers), dc_id, "open",
+                                        _day(-rng.randint(0, 10)), promised)])
+        _insert(conn, "sales_order_lines", [(order_id, 1, sku_id, quantity, price)])
+
+
+def _backorder_quantity(conn: sqlite3.Connection, rng: random.Random, where: tuple[str, str], promised: str,
+                        available: int) -> int:
+    """More than the DC has left for the order; for about half, more than other DCs can spare too.
+
+    Those need an expedite purchase order, the others are covered by transfers.
+    """
+    dc_id, sku_id = where
+    demand = "SELECT COALESCE(SUM(l.quantity), 0) FROM sales_orders o JOIN sales_order_lines l USING (order_id) " \
+             "WHERE o.status = 'open' AND o.dc_id = ? AND l.sku_id = ?"
+    due = conn.execute(demand + " AND o.promised_date <= ?", (dc_id, sku_id, promised)).fetchone()[0]
+    quantity = max(available - due, 0) + rng.randint(20, 120)
+    if rng.random() < 0.5:
+        for other, on_hand, reserved, reorder in conn.execute(
+                "SELECT dc_id, on_hand, reserved, reorder_point FROM stock WHERE sku_id = ? AND dc_id != ?",
+                (sku_id, dc_id)).fetchall():
+            quantity += max(on_hand - reserved - reorder - conn.execute(demand, (other, sku_id)).fetchone()[0], 0)
+    return quantity
+
+
+def _shared_or_quiet_lines(conn: sqlite3.Connection) -> set[tuple[str, str]]:
+    """(dc_id, sku_id) pairs a backorder must not use: brought by two open shipments, or by a quiet one."""
+    rows = conn.execute("SELECT s.shipment_id, s.dc_id, l.sku_id FROM shipments s JOIN shipment_lines l "
+                        "USING (shipment_id) WHERE s.status != 'delivered'").fetchall()
+    seen: dict[tuple[str, str], int] = {}
+    for _, dc_id, sku_id in rows:
+        seen[(dc_id, sku_id)] = seen.get((dc_id, sku_id), 0) + 1
+    quiet = {(dc_id, sku_id) for sid, dc_id, sku_id in rows if sid in QUIET_SHIPMENTS}
+    return {pair for pair, count in seen.items() if count > 1} | quiet
+
+
+def _backorder_candidates(conn: sqlite3.Connection, rng: random.Random) -> list[tuple[str, str, str]]:
+    """The random, not yet delivered, not quiet shipments in a random order of this seed."""
+    curated = {s[0] for s in CURATED_SHIPMENTS}
+    rows = [tuple(r) for r in conn.execute(
+        "SELECT shipment_id, dc_id, eta FROM shipments WHERE status != 'delivered' ORDER BY shipment_id")
+        if r[0] not in curated and r[0] not in QUIET_SHIPMENTS]
+    rng.shuffle(rows)
+    return rows
+
+
+def _backorder_line(conn: sqlite3.Connection, shipment_id: str, dc_id: str,
+                    taken: set[tuple[str, str]]) -> tuple[str, int] | None:
+    """The shipment's SKU the DC has least of (and its available stock), skipping SKUs already used there."""
+    rows = conn.execute(
+        "SELECT l.sku_id, st.on_hand - st.reserved FROM shipment_lines l JOIN stock st "
+        "ON st.sku_id = l.sku_id AND st.dc_id = ? WHERE l.shipment_id = ? ORDER BY 2, 1",
+        (dc_id, shipment_id)).fetchall()
+    return next(((sku, int(avail)) for sku, avail in rows if (dc_id, sku) not in taken), None)
+
+
+def _seed_extra_suppliers(conn: sqlite3.Connection) -> None:
+    """Suppliers added after the first twenty (fixed data, so earlier records keep their values)."""
+    _insert(conn, "suppliers", [row[:9] for row in EXTRA_SUPPLIERS])
+    _insert(conn, "supplier_prices", [(row[0], sku, price) for row in EXTRA_SUPPLIERS for sku, price in row[9]])
+    _insert(conn, "supplier_performance", [
+        (row[0], period, 20, round(20 * row[5]), 0.01) for row in EXTRA_SUPPLIERS
+        for period in ("2025-Q2", "2025-Q3", "2025-Q4", "2026-Q1")])

@@ -10,7 +10,11 @@ import re
 from functools import lru_cache
 
 _WORD = re.compile(r"[a-z][a-z0-9]+")
-_NEGATION = re.compile(r"\b(no|not|none|nothing|without|zero|never|n/a)\b|:\s*0\b|\b0 (items|orders|units)\b")
+# Contractions ("don't", "won't", "isn’t") negate as much as "not" does.
+_NEGATION = re.compile(r"\b(no|not|none|nothing|without|zero|never|n/a)\b|n['’]t\b|:\s*0\b|\b0 (items|orders|units)\b")
+# A comma before "but", "just", "only" or "instead" starts a clause of its own: in "we don't want
+# a refund, just explain the charge" the negation stops at the comma.
+_CONTRAST = r",\s+(?=(?:but|just|only|instead|rather)\b)"
 
 STOPWORDS = frozenset(
     """a an the and or of to in on for with by at from as is are was were be been it its this that these those
@@ -75,7 +79,7 @@ def is_negated(sentence: str) -> bool:
 
 def sentences(text: str) -> list[str]:
     """Split text into sentences and bullet lines."""
-    parts = re.split(r"(?<=[.!?])\s+|\n+|;\s*", text)
+    parts = re.split(r"(?<=[.!?])\s+|\n+|;\s*|" + _CONTRAST, text)
     return [p.strip(" -*\t") for p in parts if p.strip(" -*\t")]
 
 

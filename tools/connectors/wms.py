@@ -68,7 +68,11 @@ def _open_demand(conn: sqlite3.Connection, dc_id: str, sku_id: str) -> int:
 
 
 def _due_lines(conn: sqlite3.Connection, shipment: dict[str, Any]) -> list[sqlite3.Row]:
-    """Open order lines at the shipment's DC for its SKUs, promised before its ETA, in service order."""
+    """Open order lines at the shipment's DC for its SKUs, promised before its ETA, in service order.
+
+    Service order is the shortage-allocation rule of the corpus: customer tier first, then the
+    earliest promised date within a tier.
+    """
     skus = sorted({line["sku_id"] for line in shipment["lines"]})
     marks = ", ".join("?" * len(skus))
     return conn.execute(
@@ -76,7 +80,7 @@ def _due_lines(conn: sqlite3.Connection, shipment: dict[str, Any]) -> list[sqlit
         "FROM sales_orders o JOIN sales_order_lines l ON l.order_id = o.order_id "
         "JOIN customers c ON c.customer_id = o.customer_id "
         f"WHERE o.status = 'open' AND o.dc_id = ? AND o.promised_date < ? AND l.sku_id IN ({marks}) "
-        f"ORDER BY o.promised_date, {TIER_RANK_SQL}, o.order_id, l.line_no",
+        f"ORDER BY {TIER_RANK_SQL}, o.promised_date, o.order_id, l.line_no",
         (shipment["dc_id"], shipment["eta"], *skus)).fetchall()
 
 
@@ -97,7 +101,7 @@ def affected_orders(conn: sqlite3.Connection, shipment: dict[str, Any]) -> dict[
 
 
 def _allocate(conn: sqlite3.Connection, shipment: dict[str, Any]) -> list[dict[str, Any]]:
-    """Give available stock to due lines, earliest promise first (higher tier first on the same day).
+    """Give available stock to due lines, higher tier first (earliest promise first within a tier).
 
     A line that is not fully covered is affected, with the uncovered part as short_quantity.
     """
@@ -124,12 +128,17 @@ def _spare_by_dc(conn: sqlite3.Connection, sku_id: str, exclude_dc: str) -> list
     return sorted(spare, key=lambda item: (-item[1], item[0]))
 
 
-def best_supplier(conn: sqlite3.Connection, sku_id: str) -> sqlite3.Row | None:
-    """The approved supplier with the lowest price per unit of reliability for a SKU."""
+def best_supplier(conn: sqlite3.Connection, sku_id: str, standards: tuple[float, float] = (0.0, 0.0)) -> sqlite3.Row | None:
+    """The approved supplier with the lowest price per unit of reliability for a SKU.
+
+    ``standards`` is (minimum reliability, minimum ESG score): an approved supplier below
+    either is on probation, where a new order needs a person's agreement, so it is never picked.
+    """
     return conn.execute(
         "SELECT s.supplier_id, s.name, s.reliability, s.lead_time_days, p.unit_price FROM supplier_prices p "
         "JOIN suppliers s ON s.supplier_id = p.supplier_id WHERE p.sku_id = ? AND s.approved = 1 "
-        "ORDER BY p.unit_price / s.reliability, s.supplier_id LIMIT 1", (sku_id,)).fetchone()
+        "AND s.reliability >= ? AND s.esg_score >= ? "
+        "ORDER BY p.unit_price / s.reliability, s.supplier_id LIMIT 1", (sku_id, *standards)).fetchone()
 
 
 def _plan_transfers(conn: sqlite3.Connection, shortfall: list[dict[str, Any]]) -> tuple[list[dict], dict[str, int]]:
@@ -147,14 +156,15 @@ def _plan_transfers(conn: sqlite3.Connection, shortfall: list[dict[str, Any]]) -
     return transfers, remainder
 
 
-def _plan_purchases(conn: sqlite3.Connection, impact: dict[str, Any], remainder: dict[str, int]) -> tuple[list, list]:
+def _plan_purchases(conn: sqlite3.Connection, impact: dict[str, Any], remainder: dict[str, int],
+                    standards: tuple[float, float]) -> tuple[list, list]:
     grouped: dict[str, dict[str, Any]] = {}
     uncovered = []
     for sku_id, quantity in remainder.items():
-        supplier = best_supplier(conn, sku_id)
+        supplier = best_supplier(conn, sku_id, standards)
         if supplier is None:
             uncovered.append({"sku_id": sku_id, "dc_id": impact["dc_id"], "quantity": quantity,
-                              "reason": f"no approved supplier offers {sku_id}"})
+                              "reason": f"no approved supplier meeting the reliability and ESG minimums offers {sku_id}"})
             continue
         po = grouped.setdefault(supplier["supplier_id"], {
             "supplier_id": supplier["supplier_id"], "supplier_name": supplier["name"], "dc_id": impact["dc_id"],
@@ -194,12 +204,16 @@ class WMS(Connector):
         """Open orders at the shipment's DC that stock cannot serve before the (possibly delayed) ETA."""
         return self._read("find_affected_orders", lambda conn: affected_orders(conn, load_shipment(conn, shipment_id)))
 
-    def plan_replenishment(self, shipment_id: str) -> dict[str, Any]:
-        """Propose transfers first, then expedite purchase orders per supplier, for the shortfall."""
+    def plan_replenishment(self, shipment_id: str, min_reliability: float = 0.0,
+                           min_esg_score: float = 0.0) -> dict[str, Any]:
+        """Propose transfers first, then expedite purchase orders per supplier, for the shortfall.
+
+        Purchase orders go only to approved suppliers at or above both minimums (from policy).
+        """
         def read(conn: sqlite3.Connection) -> dict[str, Any]:
             impact = affected_orders(conn, load_shipment(conn, shipment_id))
             transfers, remainder = _plan_transfers(conn, impact["shortfall"])
-            purchase_orders, uncovered = _plan_purchases(conn, impact, remainder)
+            purchase_orders, uncovered = _plan_purchases(conn, impact, remainder, (min_reliability, min_esg_score))
             return {"shipment_id": impact["shipment_id"], "dc_id": impact["dc_id"], "new_eta": impact["new_eta"],
                     "shortfall": impact["shortfall"], "transfers": transfers,
                     "purchase_orders": purchase_orders, "uncovered": uncovered}

@@ -11,6 +11,14 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 ID_PATTERN = re.compile(r"\b([A-Z]{2,5})-([A-Z0-9]{2,8})\b")
 STEP_PATTERN = re.compile(r"^\s*(\d+)[.)]\s+(.+)$", re.MULTILINE)
+# An id typed in lower case ("sh-0002", "inv-0001"): letters, a hyphen, then a digit. The digit
+# keeps ordinary hyphenated words ("re-run", "e-mail") from being read as ids.
+_LOWER_ID = re.compile(r"\b[A-Za-z]{2,5}-\d[A-Za-z0-9]{1,7}\b")
+
+
+def canonical_ids(text: str) -> str:
+    """``text`` with ids in any case written as the systems spell them (upper case)."""
+    return _LOWER_ID.sub(lambda m: m.group(0).upper(), text)
 
 
 @dataclass
@@ -120,7 +128,7 @@ def parse_conversation(messages: Sequence[BaseMessage]) -> Conversation:
     """Split ``messages`` into prompt, latest request, transcript and tool results."""
     system = "\n".join(_text(m) for m in messages if isinstance(m, SystemMessage))
     start = _last_request_index(messages)
-    request = _text(messages[start]) if start >= 0 else ""
+    request = canonical_ids(_text(messages[start])) if start >= 0 else ""
     convo = Conversation(system=system, request=request, transcript="", request_data=json_objects(request))
     pending: dict[str, tuple[str, dict[str, Any]]] = {}
     last_ai_index = max((i for i, m in enumerate(messages) if isinstance(m, AIMessage) and not m.tool_calls), default=-1)
@@ -132,7 +140,7 @@ def parse_conversation(messages: Sequence[BaseMessage]) -> Conversation:
             _read_tool(message, index > start, index > last_ai_index, convo, pending)
         elif isinstance(message, HumanMessage) and index != start:
             lines.append(_text(message))
-    convo.transcript = "\n".join(lines)
+    convo.transcript = canonical_ids("\n".join(lines))
     return convo
 
 

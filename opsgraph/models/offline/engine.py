@@ -17,6 +17,7 @@ from opsgraph.citations import collect_citations
 from opsgraph.models import textsim
 from opsgraph.models.offline.arguments import candidate_argument_sets
 from opsgraph.models.offline.conversation import Conversation, call_key
+from opsgraph.models.offline.reply import compose_reply
 
 # Below this share of a step's words found in a tool's name and description, the step is
 # treated as reasoning the model does itself, not as a tool call.
@@ -137,7 +138,10 @@ def call_id(seed: str, name: str, args: dict[str, Any]) -> str:
 
 
 def final_answer(convo: Conversation, role: str) -> str:
-    """A templated report of what this turn's tool results showed."""
+    """The reply the prompt's reply template describes, else a templated report of this turn's tool results."""
+    reply = compose_reply(convo)
+    if reply:
+        return reply
     results = convo.turn_results
     if not results:
         return f"{role}: no action was needed for this request; nothing in my tools applied."
