@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from opsgraph.governance.approvals import check_gate
-from opsgraph.governance.policy import Policy
+from opsgraph.governance.policy import Policy, PolicyError
 from opsgraph.tools.connectors.base import ApprovalRequired, FaultPlan
 from opsgraph.tools.world import World
 from tests.conftest import make_settings
@@ -62,14 +62,16 @@ def test_transient_quote_failure_sends_the_order_to_a_human_not_through(tmp_path
         assert len(purchase_orders(runner, "SUP-001")) == before
 
 
-def test_non_numeric_limit_in_policy_file_holds_a_738_refund(tmp_path):
+def test_non_numeric_limit_in_policy_file_refuses_to_run_at_all(tmp_path):
+    # The schema refuses the file before any agent runs; the gate's own fail-closed path for a
+    # policy object that slipped past it is tested above with an unusable threshold.
     policy = (tmp_path / "policy.yaml")
     shipped = make_settings(tmp_path / "x").policy_path.read_text()
     policy.write_text(shipped.replace("auto_limit_usd: 500", "auto_limit_usd: five hundred"))
     settings = make_settings(tmp_path / "home", OPSGRAPH_POLICY=str(policy))
-    with hostile_runner(settings, _billing(says(refund("INV-0002", 738.0, "damaged boxes")))) as runner:
-        result = desk_turn(runner, "adv-policy", DISPUTE, "CUST-008")
-        assert result.status == "awaiting_approval" and refunds(runner, "INV-0002") == []
+    with pytest.raises(PolicyError, match=r"approvals.refund.auto_limit_usd \(line \d+\)"):
+        with hostile_runner(settings, _billing(says(refund("INV-0002", 738.0, "damaged boxes")))):
+            pass
 
 
 # --- 3. limits add up, across messages, threads and runs -----------------------------

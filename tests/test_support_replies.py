@@ -13,8 +13,10 @@ GRAPH = "support_desk"
 INTERNAL = ("customer_tier", "customer_plan", "report:", "_usd", "=", "get_invoice", "update_ticket")
 
 
-def _run(runner, message: str, thread: str):
-    return runner.start(GRAPH, runner.make_input(GRAPH, {"message": message}), thread_id=thread)
+def _run(runner, message: str, thread: str, customer: str | None = None):
+    """A desk conversation; ``customer`` is the identity the channel verified (writes need one)."""
+    options = {"message": message, "customer": customer}
+    return runner.start(GRAPH, runner.make_input(GRAPH, options), thread_id=thread)
 
 
 def _assert_customer_facing(reply: str, runner, customer: str) -> None:
@@ -26,7 +28,7 @@ def _assert_customer_facing(reply: str, runner, customer: str) -> None:
 
 def test_refund_reply_says_what_was_done_and_what_happens_next(kb_runner):
     done = _run(kb_runner, "I was charged twice for invoice INV-0001 and would like the duplicate charge refunded. "
-                           "Ticket TCK-0001.", "reply-refund")
+                           "Ticket TCK-0001.", "reply-refund", "CUST-005")
     reply = done.report["reply"]
     _assert_customer_facing(reply, kb_runner, "CUST-005")
     [refund] = kb_runner.context.world.billing.get_invoice("INV-0001")["refunds"]
@@ -53,7 +55,7 @@ def test_a_customer_who_declines_a_refund_gets_an_explanation_and_no_refund(kb_r
 
 def test_lower_case_ids_in_a_message_reach_the_right_records(kb_runner):
     done = _run(kb_runner, "I was charged twice for invoice inv-0001 and would like the duplicate charge refunded. "
-                           "Ticket tck-0001.", "reply-lower")
+                           "Ticket tck-0001.", "reply-lower", "CUST-005")
     [refund] = kb_runner.context.world.billing.get_invoice("INV-0001")["refunds"]
     assert refund["amount_usd"] == 189.0
     assert kb_runner.context.world.crm.get_ticket("TCK-0001")["status"] == "resolved"
@@ -61,7 +63,7 @@ def test_lower_case_ids_in_a_message_reach_the_right_records(kb_runner):
 
 
 def test_plan_change_reply_states_the_plans_and_the_date_without_the_tier(kb_runner):
-    done = _run(kb_runner, "Please upgrade us from the pro plan to the enterprise plan. Ticket TCK-0003.", "reply-plan")
+    done = _run(kb_runner, "Please upgrade us from the pro plan to the enterprise plan. Ticket TCK-0003.", "reply-plan", "CUST-007")
     reply = done.report["reply"]
     _assert_customer_facing(reply, kb_runner, "CUST-007")
     change = done.report["plan_changes"][0]
