@@ -16,7 +16,8 @@ from opsgraph.errors import RunFailed
 
 LOG_FILE = Path("logs") / "opsgraph.log"
 # Modules whose exceptions mean "the model server misbehaved", whatever their type.
-_PROVIDER_MODULES = ("openai", "langchain_openai", "httpx", "httpcore")
+# LangChain's chat-model layer counts too: it is where an answer with no choices breaks.
+_PROVIDER_MODULES = ("openai", "langchain_openai", "httpx", "httpcore", "langchain_core/language_models")
 _MAX_DETAIL = 200
 
 
@@ -77,12 +78,12 @@ def _provider_reason(exc: BaseException) -> str | None:
 
 
 def _raised_in(exc: BaseException, modules: tuple[str, ...]) -> bool:
-    """True when the innermost frame of ``exc`` (or of its cause) runs code from ``modules``."""
+    """True when ``exc`` (or its cause) was raised while code from ``modules`` was running."""
     seen: BaseException | None = exc
     while seen is not None:
-        frames = traceback.extract_tb(seen.__traceback__)
-        if frames and any(f"/{name}/" in frames[-1].filename for name in modules):
-            return True
+        for frame in traceback.extract_tb(seen.__traceback__):
+            if any(f"/{name}/" in frame.filename for name in modules):
+                return True
         seen = seen.__cause__ or seen.__context__
     return False
 

@@ -21,6 +21,9 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from opsgraph.models.offline.chat_model import OfflineChatModel
 
 WORDS_PER_DELTA = 2
+# Faults the server can inject, as real providers and local servers produce them.
+FAULT_MODES = ("500", "429", "timeout", "malformed_json", "html", "empty_choices")
+RETRY_AFTER_MS = "20"  # tells the client to retry at once, so tests of retries stay fast
 
 
 def to_messages(raw: list[dict[str, Any]]) -> list[BaseMessage]:
@@ -102,6 +105,9 @@ class FakeOpenAIServer:
     def __init__(self, respond: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
         self.respond = respond or completion
         self.requests: list[dict[str, Any]] = []
+        self.faults_served = 0
+        self._fault: dict[str, Any] | None = None
+        self._fault_lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -109,6 +115,33 @@ class FakeOpenAIServer:
     def base_url(self) -> str:
         """Base URL to give the openai provider."""
         return f"http://127.0.0.1:{self._server.server_port}/v1"
+
+    def inject(self, mode: str, *, after: int = 0, times: int | None = None, hang_s: float = 10.0) -> None:
+        """Answer with fault ``mode`` once ``after`` requests were served, ``times`` times (None: until healed).
+
+        ``timeout`` holds the request ``hang_s`` seconds before answering, longer than the client waits.
+        """
+        if mode not in FAULT_MODES:
+            raise ValueError(f"unknown fault {mode!r}; choose one of {FAULT_MODES}")
+        with self._fault_lock:
+            self._fault = {"mode": mode, "after": len(self.requests) + after, "times": times, "hang_s": hang_s}
+
+    def heal(self) -> None:
+        """Stop injecting faults: every request is answered normally again."""
+        with self._fault_lock:
+            self._fault = None
+
+    def _next_fault(self) -> dict[str, Any] | None:
+        with self._fault_lock:
+            fault = self._fault
+            if fault is None or len(self.requests) <= fault["after"]:
+                return None
+            if fault["times"] is not None:
+                if fault["times"] <= 0:
+                    return None
+                fault["times"] -= 1
+            self.faults_served += 1
+            return dict(fault)
 
     def __enter__(self) -> "FakeOpenAIServer":
         self._thread.start()
@@ -135,6 +168,10 @@ class FakeOpenAIServer:
                 server.requests.append({"model": body.get("model"), "messages": len(body["messages"]),
                                         "tools": [t["function"]["name"] for t in body.get("tools") or []],
                                         "auth": self.headers.get("Authorization"), "stream": bool(body.get("stream"))})
+                fault = server._next_fault()
+                if fault is not None:
+                    self._fault(fault, body)
+                    return
                 answer = server.respond(body)
                 if not body.get("stream"):
                     self._send(200, "application/json", json.dumps(answer))
@@ -143,9 +180,32 @@ class FakeOpenAIServer:
                 events = [f"data: {json.dumps(chunk)}\n\n" for chunk in sse_chunks(answer, usage)]
                 self._send(200, "text/event-stream", "".join(events) + "data: [DONE]\n\n")
 
-            def _send(self, status: int, content_type: str, text: str) -> None:
+            def _fault(self, fault: dict[str, Any], body: dict[str, Any]) -> None:
+                mode = fault["mode"]
+                if mode == "timeout":
+                    time.sleep(fault["hang_s"])
+                    try:
+                        self._send(200, "application/json", json.dumps(completion(body)))
+                    except OSError:  # the client gave up long ago
+                        pass
+                    return
+                if mode in ("500", "429"):
+                    error = {"error": {"message": "injected fault", "type": "server_error" if mode == "500" else
+                                       "rate_limit_exceeded"}}
+                    self._send(int(mode), "application/json", json.dumps(error), {"retry-after-ms": RETRY_AFTER_MS})
+                    return
+                bodies = {"malformed_json": ("application/json", '{"id": "chatcmpl-x", "choices": [{"index": 0, '),
+                          "html": ("text/html", "<html><body><h1>502 Bad Gateway</h1></body></html>"),
+                          "empty_choices": ("application/json", json.dumps(
+                              {"id": "chatcmpl-x", "object": "chat.completion", "created": int(time.time()),
+                               "model": body.get("model"), "choices": []}))}
+                self._send(200, *bodies[mode])
+
+            def _send(self, status: int, content_type: str, text: str, headers: dict[str, str] | None = None) -> None:
                 data = text.encode()
                 self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
