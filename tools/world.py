@@ -267,9 +267,9 @@ def _check_faults(faults: FaultPlan | None) -> None:
 def _refuse_reseed(path: Path, runs_recorded: Callable[[], int] | None) -> None:
     count = runs_recorded() if runs_recorded is not None else 0
     if count:
-        raise WorldError(f"world database {path} is missing but {count} run{'s' if count != 1 else ''} "
-                         "exist that used it; restore it from a backup, or run `opsgraph world reset` "
-                         "to start a new mock enterprise")
+        runs = "1 run that used it exists" if count == 1 else f"{count} runs that used it exist"
+        raise WorldError(f"world database {path} is missing but {runs}; restore it from a backup, "
+                         "or run `opsgraph world reset` to start a new mock enterprise")
 
 
 def _check_intact(conn: sqlite3.Connection) -> None:
