@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -16,6 +17,8 @@ from opsgraph.locks import init_lock
 # Key of the Postgres advisory lock held while one process creates or migrates the checkpoint
 # tables; the others wait instead of racing to create the same types and tables.
 SETUP_LOCK_KEY = 0x6F70_7367_7270_6801
+SETUP_POLL_S = 0.05
+SETUP_WAIT_S = 300
 
 
 class CheckpointURLError(ValueError):
@@ -81,13 +84,25 @@ def _postgres(url: str) -> Iterator[BaseCheckpointSaver]:
 
 def _setup_postgres(saver: BaseCheckpointSaver) -> None:
     """Create or migrate the checkpoint tables, one process at a time (advisory lock)."""
+    deadline = time.monotonic() + SETUP_WAIT_S
     with saver.conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK_KEY,))
+        # Poll instead of blocking in pg_advisory_lock: a session blocked there is an open
+        # transaction, which CREATE INDEX CONCURRENTLY in the holder's migrations waits for (deadlock).
+        while not _locked(cur.execute("SELECT pg_try_advisory_lock(%s) AS locked", (SETUP_LOCK_KEY,)).fetchone()):
+            if time.monotonic() > deadline:
+                raise StorageError(f"another process has held the checkpoint setup lock for {SETUP_WAIT_S} s; "
+                                   "is a migration stuck?")
+            time.sleep(SETUP_POLL_S)
     try:
         saver.setup()
     finally:
         with saver.conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
+
+
+def _locked(row: Any) -> bool:
+    # The saver's connection returns rows as dicts; a plain connection returns tuples.
+    return bool(row["locked"] if isinstance(row, dict) else row[0])
 
 
 def _first_line(exc: BaseException) -> str:
