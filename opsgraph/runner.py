@@ -210,7 +210,11 @@ class Runner:
     def _register(self, thread_id: str, graph_id: str, graph_input: dict[str, Any],
                   budget: dict[str, Any] | None) -> None:
         """Register the run with its input, so a run that dies before its first checkpoint can start again."""
-        recorded = JsonPlusSerializer().dumps_typed({"input": graph_input, "budget": budget})
+        try:
+            recorded: tuple[str, bytes] | None = JsonPlusSerializer().dumps_typed(
+                {"input": graph_input, "budget": budget})
+        except (TypeError, ValueError):  # an input the checkpoint serializer cannot store either
+            recorded = None
         self.context.audit.register_run(thread_id, graph_id, get_entry(graph_id).title(graph_input),
                                         start_input=recorded)
 
