@@ -95,6 +95,23 @@ def sse_chunks(completion: dict[str, Any], include_usage: bool) -> Iterator[dict
         yield {**base, "choices": [], "usage": completion["usage"]}
 
 
+def fault_response(mode: str, body: dict[str, Any]) -> tuple[int, str, str, dict[str, str]]:
+    """Status, content type, body and headers of the answer that injects fault ``mode``."""
+    if mode == "timeout":  # answered, but only after the client stopped waiting
+        return 200, "application/json", json.dumps(completion(body)), {}
+    if mode in ("500", "429"):
+        kind = "server_error" if mode == "500" else "rate_limit_exceeded"
+        error = json.dumps({"error": {"message": "injected fault", "type": kind}})
+        return int(mode), "application/json", error, {"retry-after-ms": RETRY_AFTER_MS}
+    if mode == "malformed_json":
+        return 200, "application/json", '{"id": "chatcmpl-x", "choices": [{"index": 0, ', {}
+    if mode == "html":
+        return 200, "text/html", "<html><body><h1>502 Bad Gateway</h1></body></html>", {}
+    empty = {"id": "chatcmpl-x", "object": "chat.completion", "created": int(time.time()),
+             "model": body.get("model"), "choices": []}
+    return 200, "application/json", json.dumps(empty), {}
+
+
 class FakeOpenAIServer:
     """Start with ``with FakeOpenAIServer() as server: server.base_url``.
 
@@ -181,25 +198,12 @@ class FakeOpenAIServer:
                 self._send(200, "text/event-stream", "".join(events) + "data: [DONE]\n\n")
 
             def _fault(self, fault: dict[str, Any], body: dict[str, Any]) -> None:
-                mode = fault["mode"]
-                if mode == "timeout":
+                if fault["mode"] == "timeout":
                     time.sleep(fault["hang_s"])
-                    try:
-                        self._send(200, "application/json", json.dumps(completion(body)))
-                    except OSError:  # the client gave up long ago
-                        pass
-                    return
-                if mode in ("500", "429"):
-                    error = {"error": {"message": "injected fault", "type": "server_error" if mode == "500" else
-                                       "rate_limit_exceeded"}}
-                    self._send(int(mode), "application/json", json.dumps(error), {"retry-after-ms": RETRY_AFTER_MS})
-                    return
-                bodies = {"malformed_json": ("application/json", '{"id": "chatcmpl-x", "choices": [{"index": 0, '),
-                          "html": ("text/html", "<html><body><h1>502 Bad Gateway</h1></body></html>"),
-                          "empty_choices": ("application/json", json.dumps(
-                              {"id": "chatcmpl-x", "object": "chat.completion", "created": int(time.time()),
-                               "model": body.get("model"), "choices": []}))}
-                self._send(200, *bodies[mode])
+                try:
+                    self._send(*fault_response(fault["mode"], body))
+                except OSError:  # a client that timed out has closed the connection long ago
+                    pass
 
             def _send(self, status: int, content_type: str, text: str, headers: dict[str, str] | None = None) -> None:
                 data = text.encode()
