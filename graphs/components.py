@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import time
 from typing import Any, Literal, Sequence
 
@@ -337,6 +338,10 @@ def _invoke(tool: BaseTool, call: dict, args: dict, agent: str, ctx: OpsContext,
         status, result = "done", tool.invoke(payload)
     except ValidationError as exc:
         status, result = "error", _validation_text(exc)
+    except sqlite3.DatabaseError as exc:
+        if not isinstance(exc, sqlite3.IntegrityError):
+            raise  # a damaged or unreachable database: no agent can fix that, so the run fails
+        status, result = "error", f"{type(exc).__name__}: {exc}"
     except Exception as exc:  # noqa: BLE001 - any tool failure goes back to the agent, never crashes the graph
         status, result = "error", f"{type(exc).__name__}: {exc}"
     elapsed = (time.perf_counter() - started) * 1000

@@ -76,9 +76,7 @@ def build_context(
     settings = settings or load_settings()
     policy = load_policy(settings.policy_path)
     if world is None:
-        from opsgraph.tools.world import World
-
-        world = World.open(settings.world_path, seed=settings.world_seed, latency_ms=settings.connector_latency_ms)
+        world = open_world(settings)
     from opsgraph.tools.catalog import build_tools
 
     if retriever is None and with_knowledge:
@@ -93,6 +91,15 @@ def build_context(
         retriever=retriever,
         max_steps=max_steps,
     )
+
+
+def open_world(settings: Settings) -> Any:
+    """The mock enterprise of the data home, seeded on first use but never re-seeded under existing runs."""
+    from opsgraph.governance.audit import count_runs
+    from opsgraph.tools.world import World
+
+    return World.open(settings.world_path, seed=settings.world_seed, latency_ms=settings.connector_latency_ms,
+                      runs_recorded=lambda: count_runs(settings.audit_path))
 
 
 def _default_retriever(settings: Settings, policy: Policy) -> Any:

@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from opsgraph.context import OpsContext, build_context
 from opsgraph.errors import UserError
+from opsgraph.failures import FailedRun, failure_reason
 from opsgraph.governance.approvals import DecisionError, parse_decision
 from opsgraph.governance.budgets import check_overrides
 from opsgraph.governance.claims import ClaimStore, Decided, SqliteClaimStore, open_claims
@@ -33,6 +35,7 @@ from opsgraph.settings import Settings, load_settings
 
 StepCallback = Callable[[str, dict[str, Any]], None]
 RECURSION_LIMIT = 200
+NEVER_STARTED = "never started: no checkpoint was saved; 'opsgraph runs resume' starts it again from its input"
 
 
 @dataclass
@@ -44,6 +47,7 @@ class RunResult:
     status: str
     values: dict[str, Any] = field(default_factory=dict)
     pending: list[dict[str, Any]] = field(default_factory=list)
+    reason: str | None = None
 
     @property
     def report(self) -> dict[str, Any] | None:
@@ -87,16 +91,9 @@ class Runner:
             self._require_budget_field(graph_id)
             budget = check_overrides(budget, self.context.policy)
         self.claim_thread(thread_id, graph_id, get_entry(graph_id).title(graph_input))
+        self._record_input(thread_id, graph_input, budget)
         with self.claims.lease(thread_id):
-            payload: Any = graph_input
-            if budget:
-                # Input schemas carry only the graph's inputs, so the caps are written to state
-                # after the input is in and before the first node runs.
-                for _ in self.graph(graph_id).stream(graph_input, self.config(thread_id), context=self.context,
-                                                     interrupt_before="*"):
-                    pass
-                payload = Command(update={"budget": budget})
-            return self._drive(graph_id, thread_id, payload, on_step)
+            return self._begin(graph_id, thread_id, graph_input, on_step, budget)
 
     def claim_thread(self, thread_id: str, graph_id: str, title: str | None) -> None:
         """Take ``thread_id`` for a new run of ``graph_id`` (atomic in the database) and register it.
@@ -106,6 +103,18 @@ class Runner:
         if self.context.audit.run(thread_id) is not None or not self.claims.claim_thread(thread_id, graph_id):
             raise UserError(f"thread {thread_id!r} already exists; resume it or pick another id")
         self.context.audit.register_run(thread_id, graph_id, title)
+
+    def _begin(self, graph_id: str, thread_id: str, graph_input: dict[str, Any], on_step: StepCallback | None,
+               budget: dict[str, Any] | None) -> RunResult:
+        payload: Any = graph_input
+        if budget:
+            # Input schemas carry only the graph's inputs, so the caps are written to state
+            # after the input is in and before the first node runs.
+            for _ in self.graph(graph_id).stream(graph_input, self.config(thread_id), context=self.context,
+                                                 interrupt_before="*"):
+                pass
+            payload = Command(update={"budget": budget})
+        return self._drive(graph_id, thread_id, payload, on_step)
 
     def resume(self, thread_id: str, decision: Any = None, on_step: StepCallback | None = None, *,
                budget: dict[str, Any] | None = None) -> RunResult:
@@ -117,6 +126,8 @@ class Runner:
         """
         info = self._require(thread_id)
         snapshot = self.graph(info.graph_id).get_state(self.config(thread_id))
+        if snapshot.created_at is None:
+            return self._start_again(info, decision, budget, on_step)
         decision = self._check_resume(thread_id, snapshot, decision, budget)
         if budget:
             self._require_budget_field(info.graph_id)
@@ -241,18 +252,81 @@ class Runner:
                     for node, data in update.items():
                         if on_step:
                             on_step(node, data if isinstance(data, dict) else {"value": data})
+        except KeyboardInterrupt:
+            self._mark(thread_id, "interrupted", "interrupted by the operator")
+            raise
+        except UserError as exc:
+            self._mark(thread_id, "failed", str(exc))
+            raise
+        except Exception as exc:  # noqa: BLE001 - every other failure ends the run failed, with its reason
+            raise self._fail(thread_id, exc) from exc
         except BaseException:
-            self.context.audit.set_status(thread_id, "failed")
+            self._mark(thread_id, "failed", "the process was stopped mid-run")
             raise
         return self._result(graph_id, thread_id)
 
+    def _fail(self, thread_id: str, exc: Exception) -> FailedRun:
+        """Record why the run failed (registry and audit) and return the error to raise."""
+        reason = failure_reason(exc)
+        resumable = getattr(exc, "resumable", True)
+        agent = getattr(exc, "agent", None)
+        self._mark(thread_id, "failed", reason, event={"reason": reason, "resumable": resumable, "agent": agent})
+        return FailedRun(thread_id, reason, agent=agent, resumable=resumable)
+
+    def _mark(self, thread_id: str, status: str, reason: str, event: dict[str, Any] | None = None) -> None:
+        # The failure may be the audit store itself; the original error matters more than this record.
+        try:
+            self.context.audit.set_status(thread_id, status, reason)
+            if event is not None:
+                self.context.audit.record(thread_id, f"run_failed:{uuid.uuid4().hex[:12]}", "run_failed",
+                                          agent=event.get("agent"), result=event, ok=False)
+        except Exception:  # noqa: BLE001
+            pass
+
+    def _record_input(self, thread_id: str, graph_input: dict[str, Any], budget: dict[str, Any] | None) -> None:
+        """Keep the run's input with its registry row, so a run that dies before its first checkpoint
+        can start again."""
+        try:
+            recorded: tuple[str, bytes] | None = JsonPlusSerializer().dumps_typed(
+                {"input": graph_input, "budget": budget})
+        except (TypeError, ValueError):  # an input the checkpoint serializer cannot store either
+            return
+        self.context.audit.record_start_input(thread_id, recorded)
+
+    def _start_again(self, info: Any, decision: Any, budget: dict[str, Any] | None,
+                     on_step: StepCallback | None) -> RunResult:
+        """Resume of a run with no checkpoint: start it again from the input recorded at registration."""
+        thread_id = info.thread_id
+        if decision is not None:
+            raise UserError(f"thread {thread_id} has no pending approval to decide")
+        recorded = self.context.audit.start_input(thread_id)
+        if recorded is None:
+            reason = "never started and no input was recorded for it; start a new run"
+            self._mark(thread_id, "failed", reason)
+            raise FailedRun(thread_id, reason, resumable=False)
+        saved = JsonPlusSerializer().loads_typed(recorded)
+        if budget:
+            self._require_budget_field(info.graph_id)
+        self.context.audit.request_stop(thread_id, False)
+        self.context.audit.set_status(thread_id, "running")
+        with self.claims.lease(thread_id):
+            return self._begin(info.graph_id, thread_id, saved["input"], on_step, budget or saved["budget"])
+
     def _result(self, graph_id: str, thread_id: str) -> RunResult:
         snapshot = self.graph(graph_id).get_state(self.config(thread_id))
+        if snapshot.created_at is None:
+            # Killed before its first checkpoint, or its checkpoints were lost: nothing was done.
+            self.context.audit.set_status(thread_id, "failed", NEVER_STARTED)
+            return RunResult(thread_id, graph_id, "failed", reason=NEVER_STARTED)
         pending = [i.value for i in snapshot.interrupts]
         values = dict(snapshot.values)
-        status = _status(snapshot.next, pending, values)
-        self.context.audit.set_status(thread_id, status)
-        return RunResult(thread_id, graph_id, status, values, pending)
+        status, reason = _status(snapshot.next, pending, values), None
+        info = self.context.audit.run(thread_id)
+        if status == "interrupted" and info is not None and info.status == "failed":
+            # A run that failed mid-way stays failed, with its reason, until it is resumed.
+            status, reason = "failed", info.reason
+        self.context.audit.set_status(thread_id, status, reason)
+        return RunResult(thread_id, graph_id, status, values, pending, reason)
 
 
 def tracing(settings: Settings, graph_id: str, thread_id: str):

@@ -59,6 +59,8 @@ class Settings:
     connector_latency_ms: int = 0
     config_file: Path | None = None
     pricing_file: Path | None = None
+    model_timeout_s: float = 60.0
+    model_max_retries: int = 2
 
     @property
     def world_path(self) -> Path:
@@ -113,6 +115,8 @@ class Settings:
             "small_api_key": _mask(self.small.api_key),
             "large_api_key": _mask(self.large.api_key),
             "pricing_file": str(self.pricing_file) if self.pricing_file else None,
+            "model_timeout_s": self.model_timeout_s,
+            "model_max_retries": self.model_max_retries,
         }
 
 
@@ -157,6 +161,16 @@ def _as_int(value: Any, name: str) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise SettingsError(f"setting {name} must be an integer, got {value!r}") from None
+
+
+def _as_positive(value: Any, name: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"setting {name} must be a number of seconds, got {value!r}") from None
+    if number <= 0:
+        raise SettingsError(f"setting {name} must be above 0, got {value!r}")
+    return number
 
 
 def _truthy(value: Any) -> bool:
@@ -222,6 +236,10 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         ),
         config_file=config_file,
         pricing_file=_pricing_path(_pick(env, file, "OPSGRAPH_PRICING", "pricing_file"), cwd),
+        model_timeout_s=_as_positive(_pick(env, file, "OPSGRAPH_MODEL_TIMEOUT_S", "model_timeout_s", 60.0),
+                                     "model_timeout_s"),
+        model_max_retries=_as_int(_pick(env, file, "OPSGRAPH_MODEL_MAX_RETRIES", "model_max_retries", 2),
+                                  "model_max_retries"),
     )
 
 

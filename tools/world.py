@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Callable
 
+from opsgraph.locks import init_lock
 from opsgraph.tools import seed as seeding
 from opsgraph.tools.connectors import billing, contracts, crm, erp, notifications, tms, wms
 from opsgraph.tools.connectors.base import Database, FaultPlan, Runtime, UnknownEntity, WorldError
@@ -169,22 +170,31 @@ class World:
         self.contracts = contracts.ContractRepository()
 
     @classmethod
-    def open(cls, path: Path | str, *, seed: int = 7, latency_ms: int = 0, faults: FaultPlan | None = None) -> "World":
+    def open(cls, path: Path | str, *, seed: int = 7, latency_ms: int = 0, faults: FaultPlan | None = None,
+             runs_recorded: Callable[[], int] | None = None) -> "World":
         """Open the world at ``path``, creating and seeding it first if the file does not exist.
 
         ``seed`` only matters when the file is created; an existing world keeps its data.
+        ``runs_recorded`` counts the runs already made against this world: when the file is
+        missing and it returns more than 0, the world is not silently re-seeded under them.
         """
         path = Path(path)
         if not path.exists():
-            _build(path, seed)
+            # Many processes may open a fresh data home at once; the first seeds, the rest wait
+            # and use its file, so no process replaces a world another has written to.
+            with init_lock(path.parent):
+                if not path.exists():
+                    _refuse_reseed(path, runs_recorded)
+                    _build(path, seed)
         return cls(path, latency_ms=latency_ms, faults=faults)
 
     @classmethod
     def reset(cls, path: Path | str, *, seed: int = 7) -> "World":
         """Delete the world at ``path`` (if any) and seed a fresh one."""
         path = Path(path)
-        _remove_db_files(path)
-        _build(path, seed)
+        with init_lock(path.parent):
+            _remove_db_files(path)
+            _build(path, seed)
         return cls(path)
 
     def clone_to(self, path: Path | str) -> "World":
@@ -264,6 +274,21 @@ def _check_faults(faults: FaultPlan | None) -> None:
                          "use names like 'erp.create_purchase_order' (see tools.world.operation_names())")
 
 
+def _refuse_reseed(path: Path, runs_recorded: Callable[[], int] | None) -> None:
+    count = runs_recorded() if runs_recorded is not None else 0
+    if count:
+        runs = "1 run that used it exists" if count == 1 else f"{count} runs that used it exist"
+        raise WorldError(f"world database {path} is missing but {runs}; restore it from a backup, "
+                         "or run `opsgraph world reset` to start a new mock enterprise")
+
+
+def _check_intact(conn: sqlite3.Connection) -> None:
+    """Refuse a world whose pages are damaged: its reads would fail or, worse, come back empty."""
+    problems = [row[0] for row in conn.execute("PRAGMA quick_check(3)")]
+    if problems != ["ok"]:
+        raise sqlite3.DatabaseError("database disk image is malformed: " + "; ".join(problems))
+
+
 def _attach(path: Path) -> tuple[Database, dict[str, str]]:
     """Open the database and read its meta table; a file that is not a world is a clear error."""
     if not path.is_file():
@@ -273,6 +298,7 @@ def _attach(path: Path) -> tuple[Database, dict[str, str]]:
         db = Database(path)
         with db.read() as conn:
             meta = {row["key"]: row["value"] for row in conn.execute("SELECT key, value FROM meta")}
+            _check_intact(conn)
     except sqlite3.DatabaseError as exc:
         if db is not None:
             db.close()

@@ -11,6 +11,7 @@ import json
 import sys
 from typing import Any, Callable, Optional
 
+import click
 import typer
 from rich.console import Console
 
@@ -39,8 +40,18 @@ console = Console()
 err = Console(stderr=True)
 
 
+@app.callback()
+def global_options(
+    ctx: typer.Context,
+    debug: bool = typer.Option(False, "--debug", help="On an error, print the full traceback too "
+                               "(it is always kept in <data home>/logs/opsgraph.log)."),
+) -> None:
+    """Options that apply to every command."""
+    ctx.obj = {"debug": debug}
+
+
 def user_errors(fn: Callable) -> Callable:
-    """Turn errors a user can cause into one clear line and exit code 1 (no traceback)."""
+    """Turn any error into one clear line and exit code 1; the traceback goes to the log file."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -51,13 +62,44 @@ def user_errors(fn: Callable) -> Callable:
         except KeyboardInterrupt:
             err.print("interrupted; state is checkpointed — resume with 'opsgraph runs resume <thread>'")
             raise typer.Exit(130)
-        except Exception as exc:  # noqa: BLE001
-            if not _is_user_error(exc):
-                raise
-            err.print(f"error: {exc}", markup=False, highlight=False)
-            raise typer.Exit(1)
+        except Exception as exc:  # noqa: BLE001 - nothing may reach the user as a traceback
+            raise typer.Exit(report_error(exc, debug=_debug_requested())) from None
 
     return wrapper
+
+
+def report_error(exc: BaseException, *, debug: bool) -> int:
+    """Print ``exc`` as one line on stderr (the traceback too with ``debug``), log it; the exit code."""
+    import traceback
+
+    from opsgraph.failures import describe, log_traceback
+
+    user_error = isinstance(exc, Exception) and _is_user_error(exc)
+    line = describe(exc, user_error=user_error)
+    log = log_traceback(_data_home(), exc, sys.argv[1:])
+    if debug:
+        err.print("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip(),
+                  markup=False, highlight=False, soft_wrap=True)
+    # An error the user can fix speaks for itself; for the others, say where the details are.
+    where = f" (details in {log})" if log and not debug and not user_error else ""
+    err.print(f"error: {line}{where}", markup=False, highlight=False, soft_wrap=True)
+    return 1
+
+
+def _debug_requested() -> bool:
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx is not None else None
+    if root is not None and isinstance(root.obj, dict):
+        return bool(root.obj.get("debug"))
+    return "--debug" in sys.argv[1:]
+
+
+def _data_home() -> Any:
+    """The data home for the log file, or None when even the settings cannot be read."""
+    try:
+        return _settings().data_home
+    except Exception:  # noqa: BLE001 - the error being reported may be the settings themselves
+        return None
 
 
 def _is_user_error(exc: Exception) -> bool:
@@ -69,6 +111,12 @@ def _is_user_error(exc: Exception) -> bool:
     from opsgraph.settings import SettingsError
 
     known: tuple[type, ...] = (UserError, DecisionError, PolicyError, ModelSpecError, CheckpointURLError, SettingsError)
+    try:
+        from opsgraph.knowledge.errors import KnowledgeError
+
+        known += (KnowledgeError,)
+    except ImportError:
+        pass
     try:
         from opsgraph.tools.connectors.base import ConnectorError
 

@@ -14,16 +14,20 @@ from opsgraph.cli.render import (cost_table, is_narrow, pairs, print_pending, pr
 from opsgraph.errors import UserError
 
 
+MAX_LIST = 100_000
+
+
 def _finish(result: Any, as_json: bool) -> None:
     if as_json:
         _print_json({"thread_id": result.thread_id, "graph_id": result.graph_id, "status": result.status,
-                     "report": result.report, "pending": result.pending})
+                     "reason": result.reason, "report": result.report, "pending": result.pending})
         return
     if result.pending:
         print_pending(console, result.thread_id, result.pending)
     elif result.report:
         print_report(console, result.report)
-    console.print(f"thread: [bold]{result.thread_id}[/bold]  status: {result.status}")
+    why = f" ({result.reason})" if result.reason else ""
+    console.print(f"thread: [bold]{result.thread_id}[/bold]  status: {result.status}{why}", soft_wrap=True)
 
 
 @app.command("run")
@@ -101,6 +105,8 @@ def runs_list(
     """
     from opsgraph.governance.audit import AuditStore
 
+    if not 1 <= limit <= MAX_LIST:
+        raise UserError(f"--limit must be between 1 and {MAX_LIST:,}, got {limit}")
     store = AuditStore(_settings().audit_path)
     runs = store.runs(limit)
     if as_json:
@@ -156,10 +162,11 @@ def runs_show(
     actions = result.values.get("actions", [])
     cost = cost_summary(result.values.get("calls", []))
     if as_json:
-        _print_json({"thread_id": thread, "status": result.status, "visited": result.values.get("visited", []),
+        _print_json({"thread_id": thread, "status": result.status, "reason": result.reason, "visited": result.values.get("visited", []),
                      "actions": actions, "pending": result.pending, "cost": cost, "report": result.report})
         return
-    console.print(f"thread {thread} ({result.graph_id}) — {result.status}")
+    why = f": {result.reason}" if result.reason else ""
+    console.print(f"thread {thread} ({result.graph_id}) — {result.status}{why}", markup=False, soft_wrap=True)
     console.print("route: " + " → ".join(result.values.get("visited", [])))
     table = Table("agent", "tool", "status", "args")
     for a in actions:
@@ -321,10 +328,9 @@ def world_show(
 
     Example: opsgraph world show shipment SH-0001
     """
-    from opsgraph.tools.world import World
+    from opsgraph.context import open_world
 
-    settings = _settings()
-    world = World.open(settings.world_path, seed=settings.world_seed)
+    world = open_world(_settings())
     try:
         _print_json(world.show(entity, entity_id))
     finally:

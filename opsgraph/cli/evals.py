@@ -47,6 +47,7 @@ def eval_cmd(
     from opsgraph.evals.report import print_summary, write_report
     from opsgraph.evals.runner import EvalOptions, run_evals
 
+    _check_out(out)  # before the suites run: a bad --out must not cost a whole suite
     options = EvalOptions(suites=tuple(names), routing=routing, repeat=repeat, concurrency=concurrency,
                           fail_under=fail_under, smoke=smoke, judge=judge)
     data = _run_with_progress(options)
@@ -54,6 +55,16 @@ def eval_cmd(
     print_summary(data, console, report_dir)
     if not data["gate"]["passed"]:
         raise typer.Exit(1)
+
+
+def _check_out(out: Path) -> None:
+    """``--out`` must be a directory opsgraph can create reports in."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a directory (reports go to <out>/<timestamp>/)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--out {out} cannot be used as a report directory: {exc.strerror or exc}") from None
 
 
 def _run_with_progress(options: Any) -> dict[str, Any]:

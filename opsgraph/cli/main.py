@@ -9,6 +9,11 @@ def main() -> None:
     from opsgraph.cli import chat, graphviz  # noqa: F401 - registers chat, graphs and graph show
     from opsgraph.cli import costs  # noqa: F401 - registers costs and routing
     from opsgraph.cli import evals  # noqa: F401 - registers eval (and eval compare)
-    from opsgraph.cli.app import app
+    import sys
 
-    app()
+    from opsgraph.cli.app import app, report_error
+
+    try:
+        app()
+    except Exception as exc:  # noqa: BLE001 - last resort for commands without their own handler
+        sys.exit(report_error(exc, debug="--debug" in sys.argv[1:]))

@@ -15,6 +15,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from opsgraph.failures import StorageError
+from opsgraph.locks import init_lock
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -45,6 +48,10 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """
 
+# Columns added after the first release: (name, declaration). Added in place on older stores.
+_RUN_COLUMNS = (("reason", "TEXT"), ("input_type", "TEXT"), ("input_data", "BLOB"))
+_RUN_FIELDS = "thread_id, graph_id, title, status, created_at, updated_at, reason"
+
 
 @dataclass(frozen=True)
 class AuditEvent:
@@ -71,6 +78,7 @@ class RunInfo:
     status: str
     created_at: str
     updated_at: str
+    reason: str | None = None
 
 
 def _now() -> str:
@@ -81,13 +89,21 @@ class AuditStore:
     """SQLite-backed append-only audit log plus the run registry."""
 
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Open (creating on first use) the store at ``path``; a damaged file is a StorageError."""
         self.path = path
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(_SCHEMA)
+        # Several processes may open a fresh data home at once: one creates, the others wait.
+        with init_lock(path.parent):
+            self._conn = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+                self._conn.executescript(_SCHEMA)
+                _add_missing_columns(self._conn)
+            except sqlite3.DatabaseError as exc:
+                self._conn.close()
+                raise StorageError(f"audit store {path} is damaged or not an opsgraph database ({exc}); "
+                                   "move it aside to start a new one") from None
 
     def close(self) -> None:
         """Close the database connection."""
@@ -135,26 +151,38 @@ class AuditStore:
                 (thread_id, graph_id, title, status, now, now),
             )
 
-    def set_status(self, thread_id: str, status: str) -> None:
-        """Update the status of a registered run."""
+    def record_start_input(self, thread_id: str, start_input: tuple[str, bytes]) -> None:
+        """Keep the serialised input (type, bytes) a run was started with, so a run killed before its
+        first checkpoint can be started again."""
+        kind, data = start_input
         with self._lock:
-            self._conn.execute("UPDATE runs SET status = ?, updated_at = ? WHERE thread_id = ?", (status, _now(), thread_id))
+            self._conn.execute("UPDATE runs SET input_type = ?, input_data = ? WHERE thread_id = ?",
+                               (kind, data, thread_id))
+
+    def set_status(self, thread_id: str, status: str, reason: str | None = None) -> None:
+        """Update the status of a registered run; ``reason`` says why it failed (cleared otherwise)."""
+        with self._lock:
+            self._conn.execute("UPDATE runs SET status = ?, reason = ?, updated_at = ? WHERE thread_id = ?",
+                               (status, reason, _now(), thread_id))
+
+    def start_input(self, thread_id: str) -> tuple[str, bytes] | None:
+        """The serialised input a run was registered with, or None when none was recorded."""
+        with self._lock:
+            row = self._conn.execute("SELECT input_type, input_data FROM runs WHERE thread_id = ?",
+                                     (thread_id,)).fetchone()
+        return (row[0], row[1]) if row and row[0] is not None else None
 
     def run(self, thread_id: str) -> RunInfo | None:
         """Registry row of ``thread_id``, or None."""
         with self._lock:
-            row = self._conn.execute(
-                "SELECT thread_id, graph_id, title, status, created_at, updated_at FROM runs WHERE thread_id = ?",
-                (thread_id,),
-            ).fetchone()
+            row = self._conn.execute(f"SELECT {_RUN_FIELDS} FROM runs WHERE thread_id = ?", (thread_id,)).fetchone()
         return RunInfo(*row) if row else None
 
     def runs(self, limit: int = 50) -> list[RunInfo]:
         """Most recent runs first."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT thread_id, graph_id, title, status, created_at, updated_at FROM runs"
-                " ORDER BY updated_at DESC LIMIT ?", (limit,),
+                f"SELECT {_RUN_FIELDS} FROM runs ORDER BY updated_at DESC LIMIT ?", (limit,),
             ).fetchall()
         return [RunInfo(*row) for row in rows]
 
@@ -168,6 +196,30 @@ class AuditStore:
         with self._lock:
             row = self._conn.execute("SELECT stop_requested FROM runs WHERE thread_id = ?", (thread_id,)).fetchone()
         return bool(row and row[0])
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Bring a store created by an older release up to the current run registry columns."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+    for name, declaration in _RUN_COLUMNS:
+        if name not in present:
+            conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {declaration}")
+
+
+def count_runs(path: Path) -> int:
+    """Runs registered in the audit store at ``path``, without creating it (0 when absent)."""
+    if not path.is_file():
+        return 0
+    conn = sqlite3.connect(path, timeout=30)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+    except sqlite3.DatabaseError as exc:
+        if "no such table" in str(exc):
+            return 0
+        raise StorageError(f"audit store {path} is damaged or not an opsgraph database ({exc}); "
+                           "move it aside to start a new one") from None
+    finally:
+        conn.close()
 
 
 def _dump(value: Any) -> str | None:

@@ -8,11 +8,13 @@ an explanation instead of returning meaningless neighbours.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Iterator
 from urllib.parse import urlparse
 
 from opsgraph.knowledge.embeddings import build_embedding_function
 from opsgraph.knowledge.errors import EmbeddingMismatchError, KnowledgeError
+from opsgraph.locks import init_lock
 from opsgraph.settings import Settings
 
 COLLECTION_NAME = "opsgraph_knowledge"
@@ -32,8 +34,10 @@ def make_client(settings: Settings) -> Any:
     import chromadb
 
     if not settings.chroma_url:
-        settings.chroma_path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(settings.chroma_path), settings=_chroma_settings())
+        # Processes opening a fresh data home at once would race to create Chroma's own SQLite file.
+        with init_lock(settings.chroma_path.parent):
+            settings.chroma_path.mkdir(parents=True, exist_ok=True)
+            return chromadb.PersistentClient(path=str(settings.chroma_path), settings=_chroma_settings())
     url = urlparse(settings.chroma_url if "://" in settings.chroma_url else f"http://{settings.chroma_url}")
     if url.scheme not in ("http", "https") or not url.hostname:
         raise KnowledgeError(f"chroma_url {settings.chroma_url!r} must look like http://host:8000")
@@ -100,6 +104,16 @@ class KnowledgeStore:
             raise EmbeddingMismatchError(f"knowledge store at {self.location}: {exc}") from None
 
     def _create(self) -> Any:
+        with self._init_guard():
+            if self.peek() is not None:  # another process created it while this one waited
+                return self.open()
+            return self._create_collection()
+
+    def _init_guard(self) -> AbstractContextManager:
+        """The data home's init lock for a local store; a Chroma server serialises creation itself."""
+        return nullcontext() if self.settings.chroma_url else init_lock(self.settings.chroma_path.parent)
+
+    def _create_collection(self) -> Any:
         ef = self.embedding_function
         metadata = {"embedding": ef.spec, "schema": SCHEMA_VERSION, "revision": 0}
         if ef.dimension:

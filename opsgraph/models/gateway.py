@@ -39,6 +39,8 @@ def settings_model_factory(settings: Settings) -> ModelFactory:
             spec,
             api_key=conf.api_key or settings.openai_api_key,
             base_url=conf.base_url or settings.openai_base_url,
+            timeout=settings.model_timeout_s,
+            max_retries=settings.model_max_retries,
         )
 
     return build

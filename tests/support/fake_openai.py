@@ -21,6 +21,9 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from opsgraph.models.offline.chat_model import OfflineChatModel
 
 WORDS_PER_DELTA = 2
+# Faults the server can inject, as real providers and local servers produce them.
+FAULT_MODES = ("500", "429", "timeout", "malformed_json", "html", "empty_choices")
+RETRY_AFTER_MS = "20"  # tells the client to retry at once, so tests of retries stay fast
 
 
 def to_messages(raw: list[dict[str, Any]]) -> list[BaseMessage]:
@@ -92,6 +95,23 @@ def sse_chunks(completion: dict[str, Any], include_usage: bool) -> Iterator[dict
         yield {**base, "choices": [], "usage": completion["usage"]}
 
 
+def fault_response(mode: str, body: dict[str, Any]) -> tuple[int, str, str, dict[str, str]]:
+    """Status, content type, body and headers of the answer that injects fault ``mode``."""
+    if mode == "timeout":  # answered, but only after the client stopped waiting
+        return 200, "application/json", json.dumps(completion(body)), {}
+    if mode in ("500", "429"):
+        kind = "server_error" if mode == "500" else "rate_limit_exceeded"
+        error = json.dumps({"error": {"message": "injected fault", "type": kind}})
+        return int(mode), "application/json", error, {"retry-after-ms": RETRY_AFTER_MS}
+    if mode == "malformed_json":
+        return 200, "application/json", '{"id": "chatcmpl-x", "choices": [{"index": 0, ', {}
+    if mode == "html":
+        return 200, "text/html", "<html><body><h1>502 Bad Gateway</h1></body></html>", {}
+    empty = {"id": "chatcmpl-x", "object": "chat.completion", "created": int(time.time()),
+             "model": body.get("model"), "choices": []}
+    return 200, "application/json", json.dumps(empty), {}
+
+
 class FakeOpenAIServer:
     """Start with ``with FakeOpenAIServer() as server: server.base_url``.
 
@@ -102,6 +122,9 @@ class FakeOpenAIServer:
     def __init__(self, respond: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
         self.respond = respond or completion
         self.requests: list[dict[str, Any]] = []
+        self.faults_served = 0
+        self._fault: dict[str, Any] | None = None
+        self._fault_lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -109,6 +132,33 @@ class FakeOpenAIServer:
     def base_url(self) -> str:
         """Base URL to give the openai provider."""
         return f"http://127.0.0.1:{self._server.server_port}/v1"
+
+    def inject(self, mode: str, *, after: int = 0, times: int | None = None, hang_s: float = 10.0) -> None:
+        """Answer with fault ``mode`` once ``after`` requests were served, ``times`` times (None: until healed).
+
+        ``timeout`` holds the request ``hang_s`` seconds before answering, longer than the client waits.
+        """
+        if mode not in FAULT_MODES:
+            raise ValueError(f"unknown fault {mode!r}; choose one of {FAULT_MODES}")
+        with self._fault_lock:
+            self._fault = {"mode": mode, "after": len(self.requests) + after, "times": times, "hang_s": hang_s}
+
+    def heal(self) -> None:
+        """Stop injecting faults: every request is answered normally again."""
+        with self._fault_lock:
+            self._fault = None
+
+    def _next_fault(self) -> dict[str, Any] | None:
+        with self._fault_lock:
+            fault = self._fault
+            if fault is None or len(self.requests) <= fault["after"]:
+                return None
+            if fault["times"] is not None:
+                if fault["times"] <= 0:
+                    return None
+                fault["times"] -= 1
+            self.faults_served += 1
+            return dict(fault)
 
     def __enter__(self) -> "FakeOpenAIServer":
         self._thread.start()
@@ -135,6 +185,10 @@ class FakeOpenAIServer:
                 server.requests.append({"model": body.get("model"), "messages": len(body["messages"]),
                                         "tools": [t["function"]["name"] for t in body.get("tools") or []],
                                         "auth": self.headers.get("Authorization"), "stream": bool(body.get("stream"))})
+                fault = server._next_fault()
+                if fault is not None:
+                    self._fault(fault, body)
+                    return
                 answer = server.respond(body)
                 if not body.get("stream"):
                     self._send(200, "application/json", json.dumps(answer))
@@ -143,9 +197,19 @@ class FakeOpenAIServer:
                 events = [f"data: {json.dumps(chunk)}\n\n" for chunk in sse_chunks(answer, usage)]
                 self._send(200, "text/event-stream", "".join(events) + "data: [DONE]\n\n")
 
-            def _send(self, status: int, content_type: str, text: str) -> None:
+            def _fault(self, fault: dict[str, Any], body: dict[str, Any]) -> None:
+                if fault["mode"] == "timeout":
+                    time.sleep(fault["hang_s"])
+                try:
+                    self._send(*fault_response(fault["mode"], body))
+                except OSError:  # a client that timed out has closed the connection long ago
+                    pass
+
+            def _send(self, status: int, content_type: str, text: str, headers: dict[str, str] | None = None) -> None:
                 data = text.encode()
                 self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
