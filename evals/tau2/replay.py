@@ -13,12 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from opsgraph.evals.tau2.data import Task
-from opsgraph.tools.connectors.retail_store import RetailStore
+from opsgraph.tools.connectors.retail_store import Encoded, RetailStore, encode
 
 
-def replay_task(task: Task, db: dict[str, Any]) -> tuple[RetailStore, list[dict[str, Any]]]:
-    """Run ``task``'s gold actions on a fresh copy of ``db``; returns the store and one record per action."""
-    store = RetailStore.load(db)
+def replay_task(task: Task, db: dict[str, Any] | Encoded) -> tuple[RetailStore, list[dict[str, Any]]]:
+    """Run ``task``'s gold actions on a fresh copy of ``db``; returns the store and one record per action.
+
+    ``db`` is a database (as :func:`read_db_json` gives it) or its :func:`encode` rows.
+    """
+    rows = db if "products" in db and isinstance(db["products"], list) else encode(db)
+    store = RetailStore.from_encoded(rows)
     records = []
     for position, action in enumerate(task.actions):
         name, arguments = action.get("name", ""), action.get("arguments") or {}
@@ -33,7 +37,7 @@ def replay_task(task: Task, db: dict[str, Any]) -> tuple[RetailStore, list[dict[
     return store, records
 
 
-def gold_hash(task: Task, db: dict[str, Any]) -> str:
+def gold_hash(task: Task, db: dict[str, Any] | Encoded) -> str:
     """Canonical hash of the database after ``task``'s gold actions."""
     store, _ = replay_task(task, db)
     try:
@@ -45,8 +49,9 @@ def gold_hash(task: Task, db: dict[str, Any]) -> str:
 def replay_tasks(tasks: list[Task], db: dict[str, Any]) -> tuple[dict[str, str], dict[str, list[dict[str, Any]]]]:
     """Gold-replay every task: ``({task_id: canonical hash}, {task_id: [failed action records]})``."""
     hashes, failures = {}, {}
+    rows = encode(db)
     for task in tasks:
-        store, records = replay_task(task, db)
+        store, records = replay_task(task, rows)
         try:
             hashes[task.task_id] = store.canonical_hash()
         finally:
