@@ -64,7 +64,10 @@ def agent_command(settings: Settings, options: Any, console: Any) -> None:
         console.print(f"{mark} task {row['case_id']} #{row['repetition']} ({row['status']}, {row['turns']} turns, "
                       f"${row['cost_usd']:.4f})", markup=False, highlight=False)
 
-    trials, wall = timed(lambda: run_benchmark(bench, tasks, options.repeat, options.concurrency, progress))
+    try:
+        trials, wall = timed(lambda: run_benchmark(bench, tasks, options.repeat, options.concurrency, progress))
+    finally:
+        bench.close()
     data = report_data(bench, trials, {"repeat": options.repeat, "concurrency": options.concurrency,
                                        "routing": options.routing, "tasks_file": str(tasks_path)}, wall)
     target = write_report(data, Path(options.out))

@@ -6,9 +6,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from langchain_core.language_models import BaseChatModel
@@ -35,6 +36,24 @@ class Bench:
     model_factory: Any = None  # agent models; None builds them from settings
     max_turns: int = MAX_TURNS
     routing: str = "routed"
+    _base: Any = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def base_context(self) -> Any:
+        """The run context every trial shares (built once: concurrent trials must not race to create stores)."""
+        from opsgraph.context import build_context
+
+        with self._lock:
+            if self._base is None:
+                self._base = build_context(self.settings, with_knowledge=False, model_factory=self.model_factory,
+                                           routing=self.routing)
+            return self._base
+
+    def close(self) -> None:
+        """Release the shared context's stores."""
+        if self._base is not None:
+            self._base.audit.close()
+            self._base = None
 
     def run_trial(self, task: Task, repetition: int) -> dict[str, Any]:
         """Play ``task`` once on a fresh database and score it; never raises (a crash is a failed trial)."""
@@ -54,11 +73,9 @@ class Bench:
         return self._row(task, repetition, conversation, final, values, time.perf_counter() - started)
 
     def _agent(self, store: RetailStore, task: Task, repetition: int) -> GraphAgent:
-        from opsgraph.context import build_context
         from opsgraph.graphs.retail_support import build_retail_support_graph, retail_context
 
-        base = build_context(self.settings, with_knowledge=False, model_factory=self.model_factory,
-                             routing=self.routing)
+        base = self.base_context()
         graph = build_retail_support_graph().compile(checkpointer=InMemorySaver())
         thread = f"tau2-{task.task_id}-{repetition}-{uuid.uuid4().hex[:8]}"
         return GraphAgent(graph, retail_context(base, store.retail), thread)
