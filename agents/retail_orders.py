@@ -1,10 +1,11 @@
-"""Retail orders: pending orders: cancelling them and changing their items, shipping address or payment method."""
+"""Retail orders: cancels pending orders and changes their items, address or payment."""
 
 from opsgraph.agents.base import AgentSpec
 
 RETAIL_ORDERS = AgentSpec(
     name="retail_orders",
-    description="pending orders: cancelling them and changing their items, shipping address or payment method",
+    description=("orders that are still pending (not shipped): cancel one, or change its items, "
+                 "its shipping address or how it is paid"),
     prompt="retail_orders",
     tools=("find_user_id_by_email", "find_user_id_by_name_zip", "get_user_details", "get_order_details",
            "get_product_details", "get_item_details", "list_all_product_types", "calculate",

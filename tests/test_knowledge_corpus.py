@@ -24,7 +24,7 @@ from opsgraph.knowledge.retrieval import citation_for
 from tests.support.paths import PROJECT_ROOT
 
 KNOWLEDGE = PROJECT_ROOT / "knowledge"
-DEPARTMENTS = {"procurement", "logistics", "inventory", "finance", "customer_support", "technical_support", "hr",
+DEPARTMENTS = {"procurement", "logistics", "inventory", "finance", "customer_support", "technical_support", "hr", "retail",
                "security"}
 
 
