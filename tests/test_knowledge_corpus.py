@@ -24,8 +24,8 @@ from opsgraph.knowledge.retrieval import citation_for
 from tests.support.paths import PROJECT_ROOT
 
 KNOWLEDGE = PROJECT_ROOT / "knowledge"
-DEPARTMENTS = {"procurement", "logistics", "inventory", "finance", "customer_support", "technical_support", "hr", "retail",
-               "security"}
+DEPARTMENTS = {"procurement", "logistics", "inventory", "finance", "customer_support", "technical_support", "hr",
+               "security", "retail"}
 
 
 @pytest.fixture(scope="module")
