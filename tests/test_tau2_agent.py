@@ -184,3 +184,13 @@ def test_a_crashing_trial_is_a_failed_row_not_an_exception(tmp_path):
     assert row["status"] == "error" and "no simulator" in row["error"] and not row["passed"]
     assert isinstance(Conversation([], "error", {}).agent_texts(), list)
     json.dumps(row)  # a report row is plain JSON
+
+
+def test_a_side_that_raises_ends_the_conversation_keeping_the_transcript():
+    class Broken:
+        def respond(self, text: str) -> Turn:
+            raise TimeoutError("model timed out")
+
+    conversation = converse(Broken(), ScriptedUser("hello"), max_turns=5)
+    assert conversation.termination == "error" and "model timed out" in conversation.error
+    assert [m["content"] for m in conversation.messages] == [GREETING, "hello"]

@@ -63,9 +63,21 @@ class Conversation:
 
 
 def converse(agent: Agent, user: User, max_turns: int = MAX_TURNS) -> Conversation:
-    """Alternate user and agent turns from the greeting until a stop token, a transfer or ``max_turns``."""
-    messages = [{"role": "assistant", "content": GREETING}]
-    usage = {"input_tokens": 0, "output_tokens": 0}
+    """Alternate user and agent turns from the greeting until a stop token, a transfer or ``max_turns``.
+
+    A side that raises ends the conversation with termination ``error``; the transcript so far is kept.
+    """
+    conversation = Conversation([{"role": "assistant", "content": GREETING}], "max_turns",
+                                {"input_tokens": 0, "output_tokens": 0})
+    try:
+        _exchange(agent, user, max_turns, conversation)
+    except Exception as exc:  # noqa: BLE001 - a failing model or graph is a failed trial, reported as such
+        conversation.termination, conversation.error = "error", f"{type(exc).__name__}: {exc}"
+    return conversation
+
+
+def _exchange(agent: Agent, user: User, max_turns: int, conversation: Conversation) -> None:
+    messages, usage = conversation.messages, conversation.user_usage
     agent_text = GREETING
     for _ in range(max_turns):
         turn = user.reply(agent_text)
@@ -73,13 +85,14 @@ def converse(agent: Agent, user: User, max_turns: int = MAX_TURNS) -> Conversati
             usage[key] += int(turn.usage.get(key, 0))
         messages.append({"role": "user", "content": turn.text})
         if turn.ends:
-            return Conversation(messages, "user_stop", usage)
+            conversation.termination = "user_stop"
+            return
         answer = agent.respond(turn.text)
         messages.append({"role": "assistant", "content": answer.text})
         if answer.ends:
-            return Conversation(messages, "transfer", usage)
+            conversation.termination = "transfer"
+            return
         agent_text = answer.text
-    return Conversation(messages, "max_turns", usage)
 
 
 class UserSimulator:

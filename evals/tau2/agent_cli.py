@@ -8,6 +8,9 @@ from typing import Any
 from opsgraph.errors import UserError
 from opsgraph.settings import Settings, TierSettings
 
+# Local OpenAI-compatible servers on a CPU answer a policy-sized prompt in minutes, not seconds.
+MODEL_TIMEOUT_S = 900.0
+
 
 def user_tier(settings: Settings) -> TierSettings:
     """The simulator's model: its own setting, else the small tier (with the shared endpoint)."""
@@ -36,10 +39,22 @@ def make_bench(settings: Settings, rows: Any, gold: dict[str, str], model_factor
     api_key = tier.api_key or settings.openai_api_key
 
     def user_model() -> Any:
-        return load_chat_model(tier.model, api_key=api_key, base_url=base_url)
+        return load_chat_model(tier.model, api_key=api_key, base_url=base_url, timeout=MODEL_TIMEOUT_S)
 
-    return Bench(settings, rows, gold, user_model, tier.model, load_pricing(settings.pricing_file), model_factory,
-                 routing=routing)
+    return Bench(settings, rows, gold, user_model, tier.model, load_pricing(settings.pricing_file),
+                 model_factory or agent_models(settings), routing=routing)
+
+
+def agent_models(settings: Settings) -> Any:
+    """The agents' model factory: the configured tiers, with the benchmark's longer timeout."""
+    from opsgraph.models.provider import load_chat_model
+
+    def build(tier: str, spec: str) -> Any:
+        conf = settings.tier(tier)
+        return load_chat_model(spec, api_key=conf.api_key or settings.openai_api_key,
+                               base_url=conf.base_url or settings.openai_base_url, timeout=MODEL_TIMEOUT_S)
+
+    return build
 
 
 def agent_command(settings: Settings, options: Any, console: Any) -> None:
