@@ -96,7 +96,8 @@ class Bench:
             "passed": not failed, "failed": failed, "scores": scores, "status": conversation.termination,
             "error": conversation.error, "final_hash": final, "gold_hash": self.gold[task.task_id],
             "trajectory": list(values.get("visited") or []),
-            "tool_calls": [{k: a.get(k) for k in ("agent", "tool", "args", "status")} for a in values.get("actions") or []],
+            "tool_calls": [{k: a.get(k) for k in ("agent", "tool", "args", "status")}
+                           for a in values.get("actions") or []],
             "turns": sum(1 for m in conversation.messages if m["role"] == "user"),
             "messages": conversation.messages,
             "cost_usd": round(agent_cost + user_cost, 8), "agent_cost_usd": round(agent_cost, 8),

@@ -141,7 +141,8 @@ class RetailStore:
     def dump(self) -> dict[str, Any]:
         """The whole database as tau2's ``model_dump()`` would give it."""
         with self._db.read() as conn:
-            return {name: {doc[id_field]: doc for doc in doc_rows(conn, name)} for name, id_field in COLLECTIONS.items()}
+            return {name: {doc[id_field]: doc for doc in doc_rows(conn, name)}
+                    for name, id_field in COLLECTIONS.items()}
 
     def canonical_hash(self) -> str:
         """Canonical SHA-256 of the current state (see :func:`canonical_hash`)."""
