@@ -79,6 +79,8 @@ def build_context(
         world = open_world(settings)
     from opsgraph.tools.catalog import build_tools
 
+    from opsgraph.tools.retail.world import lazy_retail_tools
+
     if retriever is None and with_knowledge:
         retriever = _default_retriever(settings, policy)
     return OpsContext(
@@ -87,7 +89,7 @@ def build_context(
         world=world,
         audit=audit or AuditStore(settings.audit_path),
         gateway=ModelGateway(settings, policy, routing=routing, factory=model_factory),
-        tools=build_tools(world, policy),
+        tools={**build_tools(world, policy), **lazy_retail_tools(settings)},
         retriever=retriever,
         max_steps=max_steps,
     )

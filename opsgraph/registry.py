@@ -166,6 +166,22 @@ def _support_desk_builder() -> StateGraph:
     return build_support_desk_graph()
 
 
+def _retail_support_builder() -> StateGraph:
+    from opsgraph.graphs.retail_support import build_retail_support_graph
+
+    return build_retail_support_graph()
+
+
+def _retail_input(options: dict[str, Any], world: Any) -> dict[str, Any]:
+    """``--message '...'``: the retail customer's message (they authenticate in the conversation)."""
+    from langchain_core.messages import HumanMessage
+
+    text = checked_text(options.get("message") or options.get("event"), "the message")
+    if not text:
+        raise UserError("write the customer's message with --message, e.g. --message 'Please cancel order #W0000000'")
+    return {"messages": [HumanMessage(content=text)]}
+
+
 def _procurement_review_builder() -> StateGraph:
     from opsgraph.graphs.procurement_review import build_procurement_review_graph
 
@@ -191,6 +207,13 @@ def _orchestration_entries() -> list[GraphEntry]:
                                  "Ticket TCK-0001."},
                      {"message": "Since my password change our sync fails with error 401. Ticket TCK-0002."},
                      {"message": "Please upgrade us from the pro plan to the enterprise plan. Ticket TCK-0003."}),
+        ),
+        GraphEntry(
+            "retail_support", "handoff",
+            "tau2-bench retail: triage authenticates the customer and hands over to orders, returns or account; "
+            "writes only on that customer's records; a transfer to a human pauses for one.",
+            _retail_support_builder, _retail_input, inputs.support_title,
+            chat_input=lambda text, world: _retail_input({"message": text}, world),
         ),
         GraphEntry(
             "procurement_review", "group chat, maker-checker",

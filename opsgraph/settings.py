@@ -61,6 +61,9 @@ class Settings:
     pricing_file: Path | None = None
     model_timeout_s: float = 60.0
     model_max_retries: int = 2
+    # tau2-bench retail data (db.json, tasks.json) and the model that plays its users.
+    tau2_data_path: Path | None = None
+    tau2_user: TierSettings | None = None
 
     @property
     def world_path(self) -> Path:
@@ -117,6 +120,8 @@ class Settings:
             "pricing_file": str(self.pricing_file) if self.pricing_file else None,
             "model_timeout_s": self.model_timeout_s,
             "model_max_retries": self.model_max_retries,
+            "tau2_data_path": str(self.tau2_data_path) if self.tau2_data_path else None,
+            "tau2_user_model": self.tau2_user.model if self.tau2_user else None,
         }
 
 
@@ -240,7 +245,27 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
                                      "model_timeout_s"),
         model_max_retries=_as_int(_pick(env, file, "OPSGRAPH_MODEL_MAX_RETRIES", "model_max_retries", 2),
                                   "model_max_retries"),
+        tau2_data_path=_tau2_data_path(_pick(env, file, "OPSGRAPH_TAU2_DATA", "tau2_data_path"), cwd),
+        tau2_user=_tau2_user(env, file),
     )
+
+
+def _tau2_data_path(value: Any, cwd: Path) -> Path | None:
+    # Default: the shared data folder beside the project checkout, when it is there.
+    if value in (None, ""):
+        beside = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "tau2-retail"
+        return beside if beside.is_dir() else None
+    path = Path(str(value)).expanduser()
+    return path if path.is_absolute() else cwd / path
+
+
+def _tau2_user(env: Mapping[str, str], file: dict[str, Any]) -> TierSettings | None:
+    """The tau2 user simulator's model; None means "use the small tier"."""
+    model = _pick(env, file, "OPSGRAPH_TAU2_USER_MODEL", "tau2_user_model")
+    if not model:
+        return None
+    return TierSettings(model=str(model), base_url=_pick(env, file, "OPSGRAPH_TAU2_USER_BASE_URL", "tau2_user_base_url"),
+                        api_key=_pick(env, file, "OPSGRAPH_TAU2_USER_API_KEY", "tau2_user_api_key"))
 
 
 def _pricing_path(value: Any, cwd: Path) -> Path | None:

@@ -25,7 +25,7 @@ from tests.support.paths import PROJECT_ROOT
 
 KNOWLEDGE = PROJECT_ROOT / "knowledge"
 DEPARTMENTS = {"procurement", "logistics", "inventory", "finance", "customer_support", "technical_support", "hr",
-               "security"}
+               "security", "retail"}
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from opsgraph.errors import UserError
 
 DEFAULT_REPORTS = Path("reports")
 COMPARE = "compare"
+TAU2 = "tau2-retail"
 
 
 @app.command("eval")
@@ -28,6 +29,11 @@ def eval_cmd(
     judge: Optional[bool] = typer.Option(
         None, "--judge/--no-judge", help="LLM-as-judge on the large tier (default: on when a real model is configured)."),
     out: Path = typer.Option(DEFAULT_REPORTS, "--out", help="Reports go to <out>/<timestamp>/."),
+    replay_gold: bool = typer.Option(False, "--replay-gold", help="tau2-retail: replay each task's gold actions."),
+    agent: bool = typer.Option(False, "--agent", help="tau2-retail: retail_support against a simulated user."),
+    tasks_file: Optional[Path] = typer.Option(None, "--tasks-file", help="tau2-retail: tasks.json to use."),
+    db: Optional[Path] = typer.Option(None, "--db", help="tau2-retail: db.json to start every task from."),
+    hashes_out: Optional[Path] = typer.Option(None, "--hashes-out", help="tau2-retail: write {task_id: hash} here."),
 ) -> None:
     """Run eval suites offline; write reports/<timestamp>/report.json and report.html; exit 1 under a threshold.
 
@@ -40,10 +46,20 @@ def eval_cmd(
       opsgraph eval --concurrency 4 --repeat 3 --fail-under 0.9
 
       opsgraph eval compare reports/20261121-101500 reports/20261121-113000
+
+      opsgraph eval tau2-retail --replay-gold --hashes-out gold.json
+
+      opsgraph eval tau2-retail --agent --repeat 3 --concurrency 2
     """
     names = list(suites or [])
     if names and names[0] == COMPARE:
         return _compare(names[1:])
+    if names and names[0] == TAU2:
+        from opsgraph.evals.tau2.cli import Tau2Options, run_tau2
+
+        run_tau2(_settings(), Tau2Options(names[1:], replay_gold, agent, tasks_file, db, hashes_out, repeat,
+                                          concurrency, routing, out), console)
+        return None
     from opsgraph.evals.report import print_summary, write_report
     from opsgraph.evals.runner import EvalOptions, run_evals
 

@@ -1,0 +1,1 @@
+"""tau2-bench retail on opsgraph: gold replay, the agent-mode runner and its scoring."""

@@ -1,0 +1,1 @@
+"""LangChain tools over the retail (tau2-bench) connector."""
