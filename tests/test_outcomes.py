@@ -100,7 +100,8 @@ def test_an_unexpected_error_in_a_node_fails_the_run_with_its_reason(settings):
 def test_a_run_killed_before_its_first_checkpoint_is_not_completed_and_resume_starts_it(settings):
     with _runner(settings) as runner:
         # What a process leaves behind when it dies between registering the run and its first step.
-        runner._register("killed-1", GRAPH, EVENT, None)
+        runner.claim_thread("killed-1", GRAPH, "killed before its first step")
+        runner._record_input("killed-1", EVENT, None)
         shown = runner.status("killed-1")
         assert shown.status == "failed" and shown.reason.startswith("never started")
         assert runner.context.audit.run("killed-1").status == "failed"
