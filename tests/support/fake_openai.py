@@ -92,6 +92,14 @@ def sse_chunks(completion: dict[str, Any], include_usage: bool) -> Iterator[dict
         yield {**base, "choices": [], "usage": completion["usage"]}
 
 
+class FakeHTTPError(Exception):
+    """Raised by a ``respond`` to answer with an HTTP error status and an OpenAI-style error body."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
 class FakeOpenAIServer:
     """Start with ``with FakeOpenAIServer() as server: server.base_url``.
 
@@ -135,7 +143,11 @@ class FakeOpenAIServer:
                 server.requests.append({"model": body.get("model"), "messages": len(body["messages"]),
                                         "tools": [t["function"]["name"] for t in body.get("tools") or []],
                                         "auth": self.headers.get("Authorization"), "stream": bool(body.get("stream"))})
-                answer = server.respond(body)
+                try:
+                    answer = server.respond(body)
+                except FakeHTTPError as exc:
+                    self._send(exc.status, "application/json", json.dumps({"error": {"message": exc.message}}))
+                    return
                 if not body.get("stream"):
                     self._send(200, "application/json", json.dumps(answer))
                     return
@@ -152,3 +164,27 @@ class FakeOpenAIServer:
                 self.wfile.write(data)
 
         return Handler
+
+
+def replay(responses: list[dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A ``respond`` that answers requests with recorded chat completions, in order.
+
+    Once the recordings run out the offline engine answers, so a graph can run to its end.
+    """
+    queue = list(responses)
+
+    def respond(body: dict[str, Any]) -> dict[str, Any]:
+        return queue.pop(0) if queue else completion(body)
+
+    return respond
+
+
+def slow(seconds: list[float]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A ``respond`` that waits ``seconds[i]`` before answering request i (0 once the list runs out)."""
+    delays = list(seconds)
+
+    def respond(body: dict[str, Any]) -> dict[str, Any]:
+        time.sleep(delays.pop(0) if delays else 0.0)
+        return completion(body)
+
+    return respond

@@ -1,0 +1,216 @@
+"""Model I/O against what real open models send: recorded llama.cpp answers replayed over HTTP.
+
+The fixtures in tests/data/real_model_outputs/ are complete chat-completion responses of
+Qwen2.5-Coder 0.5B / 1.5B served by llama.cpp (bench/capture_real_outputs.py recorded them).
+They are replayed by the fake OpenAI server on 127.0.0.1, so each answer travels through the
+real langchain-openai client and the gateway exactly as a live one would.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import openai
+import pytest
+from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.tools import tool
+from pydantic import BaseModel, ValidationError
+
+from opsgraph.errors import ModelDecisionError
+from opsgraph.governance.policy import load_policy
+from opsgraph.models.gateway import ModelGateway, StructuredOutputError
+from tests.conftest import make_settings
+from tests.support.fake_openai import FakeHTTPError, FakeOpenAIServer, completion, replay, slow
+
+RECORDED = Path(__file__).parent / "data" / "real_model_outputs"
+
+
+def recorded(name: str) -> dict[str, Any]:
+    """The recorded server response of scenario ``name``."""
+    return json.loads((RECORDED / f"{name}.json").read_text())["response"]
+
+
+def content_of(name: str) -> str:
+    return recorded(name)["choices"][0]["message"]["content"]
+
+
+@tool
+def get_shipment(shipment_id: str) -> dict:
+    """Look up an inbound shipment by id."""
+    return {"shipment_id": shipment_id}
+
+
+@tool
+def create_purchase_order(sku: str, quantity: int, supplier_id: str, justification: str) -> dict:
+    """Raise a purchase order with a supplier (like the ERP tool: a justification is required)."""
+    return {"sku": sku, "quantity": quantity, "supplier_id": supplier_id, "justification": justification}
+
+
+class Route(BaseModel):
+    """The supervisor's decision (the shape of the supply-chain supervisor's)."""
+
+    next: Literal["logistics", "inventory", "procurement", "customer_comms", "FINISH"]
+    reason: str
+
+
+class Recorder:
+    """Wraps a ``respond`` and keeps every request body, to assert what the model was sent."""
+
+    def __init__(self, respond):
+        self.respond, self.bodies = respond, []
+
+    def __call__(self, body: dict) -> dict:
+        self.bodies.append(body)
+        return self.respond(body)
+
+
+def gateway_for(tmp_path: Path, server: FakeOpenAIServer, routing: str = "routed", **env: str) -> ModelGateway:
+    settings = make_settings(tmp_path / "home", OPSGRAPH_SMALL_BASE_URL=server.base_url,
+                             OPSGRAPH_LARGE_BASE_URL=server.base_url.replace("127.0.0.1", "localhost"),
+                             OPSGRAPH_SMALL_MODEL="openai:small", OPSGRAPH_LARGE_MODEL="openai:large",
+                             OPENAI_API_KEY="x", **env)
+    return ModelGateway(settings, load_policy(settings.policy_path), routing=routing)
+
+
+LOGISTICS = [SystemMessage("You are the logistics agent."), HumanMessage("Inbound shipment SH-0002 is delayed.")]
+
+
+def test_prose_that_only_describes_a_call_stays_an_answer(tmp_path):
+    # The 1.5B model said what it would do instead of doing it: nothing to recover, nothing invented.
+    with FakeOpenAIServer(replay([recorded("prose_only")])) as server:
+        message, record = gateway_for(tmp_path, server, "small").invoke("logistics", LOGISTICS, [get_shipment])
+    assert message.tool_calls == [] and "get_shipment" in message.content and record["validation"] is None
+
+
+@pytest.mark.parametrize("scenario, expected", [
+    ("fenced_json", [("get_shipment", {"shipment_id": "SH-0002"})]),
+    ("bare_json_then_text", [("get_shipment", {"shipment_id": "SH-0003"})]),
+    ("hermes_native", [("get_shipment", {"shipment_id": "SH-0003"})]),
+    ("hermes_tool_call", [("get_shipment", {"shipment_id": "SH-0003"})]),
+    ("prose_then_json", [("get_shipment", {"shipment_id": "SH-0001"})]),
+    ("list_of_calls", [("get_shipment", {"shipment_id": "SH-0001"}), ("get_shipment", {"shipment_id": "SH-0004"})]),
+])
+def test_recorded_tool_calls_written_as_text_are_recovered(tmp_path, scenario, expected):
+    with FakeOpenAIServer(replay([recorded(scenario)])) as server:
+        message, record = gateway_for(tmp_path, server, "small").invoke("logistics", LOGISTICS, [get_shipment])
+    assert [(c["name"], c["args"]) for c in message.tool_calls] == expected
+    assert message.content == ""  # the JSON text never becomes the agent's answer
+    assert record["validation"] == f"recovered {len(expected)} tool call(s) written as text"
+    assert len(server.requests) == 1 and record["escalated"] is False
+
+
+def test_recorded_formats_are_what_the_fixtures_claim():
+    # Guards the fixtures themselves: each shows the format its test is about.
+    assert content_of("fenced_json").startswith("```json")
+    assert content_of("hermes_tool_call").startswith("<tool_call>")
+    prose = content_of("prose_then_json")
+    assert not prose.lstrip().startswith(("{", "`")) and '"name"' in prose
+    assert content_of("hermes_native").startswith('{"name"')  # Qwen's own tool prompt: bare JSON, no tags
+    assert json.loads(content_of("list_of_calls").strip("`\njson"))[1]["arguments"]["shipment_id"] == "SH-0004"
+    assert content_of("empty_content") == ""
+    assert "reason" not in json.loads(content_of("structured_missing_fields"))
+
+
+def test_invalid_arguments_are_retried_with_feedback_then_escalated_then_answered_as_tool_errors(tmp_path):
+    bad = recorded("invalid_arguments_po")
+    spy = Recorder(replay([bad, bad, bad]))
+    asked = [SystemMessage("You are the procurement agent."), HumanMessage("Order 1,500 units of SKU-008.")]
+    with FakeOpenAIServer(spy) as server:
+        message, record = gateway_for(tmp_path, server).invoke("procurement_clerk", asked, [create_purchase_order])
+    assert [b["model"] for b in spy.bodies] == ["small", "small", "large"]
+    feedback = spy.bodies[1]["messages"][-1]["content"]
+    assert "could not be used" in feedback and "justification" in feedback
+    [call] = message.tool_calls  # handed to the executor, which answers with the schema error
+    assert call["name"] == "create_purchase_order" and message.content == ""
+    with pytest.raises(ValidationError):
+        create_purchase_order.invoke(call["args"])
+    assert record["validation"].endswith("(answered with tool errors)")
+    first = record["escalated_from"]
+    assert first["rule"].startswith("retry with feedback") and first["escalated_from"]["tier"] == "small"
+
+
+def test_empty_answer_from_a_tool_agent_ends_in_a_model_decision_error(tmp_path):
+    empty = recorded("empty_content")
+    with FakeOpenAIServer(replay([empty, empty, empty])) as server:
+        with pytest.raises(ModelDecisionError) as caught:
+            gateway_for(tmp_path, server).invoke("logistics", LOGISTICS, [get_shipment])
+    assert caught.value.agent == "logistics" and caught.value.resumable
+    assert "empty" in caught.value.reason
+    assert len(server.requests) == 3  # first try, retry with feedback, large tier
+
+
+def test_structured_answer_with_missing_fields_recovers_on_the_retry_with_feedback(tmp_path):
+    spy = Recorder(replay([recorded("structured_missing_fields"), recorded("structured_json_schema")]))
+    with FakeOpenAIServer(spy) as server:
+        route, record = gateway_for(tmp_path, server, "small").structured("supervisor", LOGISTICS, Route)
+    assert route.next == "customer_comms" and route.reason
+    assert "reason" in spy.bodies[1]["messages"][-1]["content"]  # the validation error was fed back
+    assert spy.bodies[0]["response_format"]["type"] == "json_schema"  # the first method tried
+    assert record["escalated_from"]["validation"].startswith("structured output did not match Route")
+
+
+@pytest.mark.parametrize("scenario", ["structured_missing_fields", "empty_content"])
+def test_structured_answer_never_valid_names_the_agent_and_why(tmp_path, scenario):
+    bad = recorded(scenario)
+    with FakeOpenAIServer(replay([bad, bad, bad])) as server:
+        with pytest.raises(StructuredOutputError) as caught:
+            gateway_for(tmp_path, server).structured("supervisor", LOGISTICS, Route)
+    assert isinstance(caught.value, ModelDecisionError)
+    assert caught.value.agent == "supervisor" and "structured output did not match Route" in caught.value.reason
+    assert [r["model"] for r in server.requests] == ["small", "small", "large"]
+
+
+def test_unreadable_hermes_call_is_a_model_decision_error_not_an_answer(tmp_path):
+    broken = json.loads(json.dumps(recorded("hermes_tool_call")))
+    text = broken["choices"][0]["message"]["content"]
+    broken["choices"][0]["message"]["content"] = text.replace("} }", "}")  # truncated JSON, as streams get cut
+    with FakeOpenAIServer(replay([broken, broken])) as server:
+        with pytest.raises(ModelDecisionError) as caught:
+            gateway_for(tmp_path, server, "small").invoke("logistics", LOGISTICS, [get_shipment])
+    assert caught.value.agent == "logistics" and "could not be read" in caught.value.reason
+
+
+def test_structured_method_the_server_refuses_is_dropped_for_the_next(tmp_path):
+    def no_json_schema(body: dict) -> dict:
+        if (body.get("response_format") or {}).get("type") == "json_schema":
+            raise FakeHTTPError(400, "response_format json_schema is not supported")
+        return completion(body)
+
+    spy = Recorder(no_json_schema)
+    with FakeOpenAIServer(spy) as server:
+        gateway = gateway_for(tmp_path, server, "small")
+        first, _ = gateway.structured("supervisor", LOGISTICS, Route)
+        second, _ = gateway.structured("supervisor", LOGISTICS, Route)
+    assert isinstance(first, Route) and isinstance(second, Route)
+    kinds = ["json_schema" if b.get("response_format") else "function_calling" if b.get("tools") else "?"
+             for b in spy.bodies]
+    assert kinds == ["json_schema", "function_calling", "function_calling"]  # refused once, not asked again
+
+
+def test_per_tier_timeout_and_retries_over_real_http(tmp_path):
+    # Every answer takes 2 s; the small tier waits 0.3 s and retries twice: three requests, then the timeout.
+    with FakeOpenAIServer(slow([2.0, 2.0, 2.0])) as server:
+        gateway = gateway_for(tmp_path, server, "small", OPSGRAPH_SMALL_TIMEOUT_S="0.3",
+                              OPSGRAPH_SMALL_MAX_RETRIES="2", OPSGRAPH_SMALL_BACKOFF_S="0")
+        with pytest.raises(openai.APITimeoutError):
+            gateway.invoke("logistics", LOGISTICS, [get_shipment])
+        assert len(server.requests) == 3
+
+
+def test_a_slow_first_answer_is_retried_and_the_second_one_used(tmp_path):
+    with FakeOpenAIServer(slow([2.0, 0.0])) as server:
+        gateway = gateway_for(tmp_path, server, "small", OPSGRAPH_SMALL_TIMEOUT_S="0.3",
+                              OPSGRAPH_SMALL_MAX_RETRIES="1", OPSGRAPH_SMALL_BACKOFF_S="0")
+        message, record = gateway.invoke("logistics", LOGISTICS, [get_shipment])
+    assert len(server.requests) == 2 and message.tool_calls and record["tier"] == "small"
+
+
+def test_a_tier_without_retries_makes_one_request(tmp_path):
+    with FakeOpenAIServer(slow([2.0])) as server:
+        gateway = gateway_for(tmp_path, server, "small", OPSGRAPH_SMALL_TIMEOUT_S="0.3",
+                              OPSGRAPH_SMALL_MAX_RETRIES="0")
+        with pytest.raises(openai.APITimeoutError):
+            gateway.invoke("logistics", LOGISTICS, [get_shipment])
+        assert len(server.requests) == 1
