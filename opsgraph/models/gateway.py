@@ -23,7 +23,7 @@ from opsgraph.models.pricing import Pricing, load_pricing
 from opsgraph.models.provider import call_with_retries, load_chat_model
 from opsgraph.models.router import ROUTING_MODES, Router, TierChoice, check_mode, pending_checker_retry
 from opsgraph.models.structured import StructuredAsker
-from opsgraph.models.validation import calls_for_tool_errors, check_structured, check_tool_message
+from opsgraph.models.validation import NOT_BOUND, calls_for_tool_errors, check_structured, check_tool_message
 from opsgraph.settings import Settings
 
 __all__ = ["ROUTING_MODES", "ModelFactory", "ModelGateway", "StructuredOutputError", "TierChoice"]
@@ -138,8 +138,7 @@ class ModelGateway:
         result, record, problem = self._attempt(agent, choice, ask, sent, check, router_ms)
         if retry and choice.tier == "large":
             record["escalated_from"] = escalated(retry[0], retry[1])
-        # A low self-reported confidence is not fixed by feedback, only by a stronger model.
-        if problem and (result is None or not structured):
+        if problem and _worth_feedback(problem, result, structured):
             sent = [*sent, HumanMessage(FEEDBACK.format(problem=problem), name="validator")]
             again = TierChoice(choice.tier, f"retry with feedback: {problem}", choice.signals)
             result, record, problem = self._chain(agent, again, ask, sent, check, record, problem)
@@ -198,6 +197,16 @@ class ModelGateway:
             "escalated": False,
             "escalation_reason": None,
         }
+
+
+def _worth_feedback(problem: str, result: Any, structured: bool) -> bool:
+    """Whether an unusable answer is asked again on the same tier with the problem fed back."""
+    if structured:
+        # A low self-reported confidence is not fixed by feedback, only by a stronger model.
+        return result is None
+    # A call to a tool the agent does not have is a governance matter, not a format slip: it goes
+    # to the tool executor, which refuses it and audits the attempt.
+    return NOT_BOUND not in problem
 
 
 def escalated(record: Mapping[str, Any], reason: str) -> dict:

@@ -47,9 +47,12 @@ def _schema_problem(tool: Any, args: Any) -> str | None:
     return None
 
 
+NOT_BOUND = "is not bound to this agent"
+
+
 def _call_problem(name: str, args: Any, tools: dict[str, Any]) -> str | None:
     if name not in tools:
-        return f"tool {name!r} is not bound to this agent"
+        return f"tool {name!r} {NOT_BOUND}"
     return _schema_problem(tools[name], args)
 
 

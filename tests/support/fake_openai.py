@@ -51,13 +51,25 @@ def _forced_schema(body: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def _response_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON schema of ``response_format: {type: json_schema}``, as OpenAI's structured outputs take it."""
+    fmt = body.get("response_format") or {}
+    if fmt.get("type") != "json_schema":
+        return None
+    spec = fmt.get("json_schema") or {}
+    return {**(spec.get("schema") or {}), "title": spec.get("name") or "answer"}
+
+
 def completion(body: dict[str, Any]) -> dict[str, Any]:
     """The chat completion the offline engine gives for an OpenAI request body."""
     model = OfflineChatModel(model_name="offline:" + body.get("model", "remote"))
-    schema = _forced_schema(body)
+    schema = _forced_schema(body) or _response_schema(body)
     kwargs = {"structured_schema": schema} if schema else {"tools": body.get("tools") or []}
     result = model._generate(to_messages(body["messages"]), **kwargs)
     message: AIMessage = result.generations[0].message
+    if _response_schema(body) and message.tool_calls:
+        # Structured outputs answer in the content, as JSON text, not as a tool call.
+        message = AIMessage(json.dumps(message.tool_calls[0]["args"]), usage_metadata=message.usage_metadata)
     calls = [{"id": c["id"], "type": "function",
               "function": {"name": c["name"], "arguments": json.dumps(c["args"])}} for c in message.tool_calls]
     usage = message.usage_metadata
