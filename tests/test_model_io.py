@@ -214,3 +214,99 @@ def test_a_tier_without_retries_makes_one_request(tmp_path):
         with pytest.raises(openai.APITimeoutError):
             gateway.invoke("logistics", LOGISTICS, [get_shipment])
         assert len(server.requests) == 1
+
+
+# --- per-tier call limits: defaults and configuration ---------------------------------------------
+
+def test_local_endpoints_get_longer_timeouts_than_hosted_ones(tmp_path):
+    local = make_settings(tmp_path / "a", OPSGRAPH_SMALL_BASE_URL="http://127.0.0.1:8089/v1",
+                          OPSGRAPH_LARGE_BASE_URL="http://10.0.0.5:8000/v1")
+    hosted = make_settings(tmp_path / "b", OPENAI_API_KEY="sk-test")
+    assert (local.small.timeout_s, local.small.max_retries) == (300.0, 1)
+    assert local.large.timeout_s == 300.0  # a private network address is self-served too
+    assert (hosted.small.timeout_s, hosted.small.max_retries, hosted.large.backoff_s) == (60.0, 2, 1.0)
+
+
+def test_call_limits_come_from_opsgraph_yaml_and_env_wins(tmp_path):
+    (tmp_path / "opsgraph.yaml").write_text("small_base_url: http://127.0.0.1:8089/v1\nsmall_timeout_s: 120\n"
+                                            "small_max_retries: 3\nlarge_structured_methods: [function_calling]\n")
+    from opsgraph.settings import load_settings
+    settings = load_settings(env={"OPSGRAPH_SMALL_MAX_RETRIES": "0"}, cwd=tmp_path)
+    assert (settings.small.timeout_s, settings.small.max_retries) == (120.0, 0)
+    assert settings.large.structured_methods == ("function_calling",)
+    assert "timeout 120s, 0 retries" in settings.describe()["small_call_limits"]
+
+
+@pytest.mark.parametrize("key, value", [("OPSGRAPH_SMALL_TIMEOUT_S", "soon"), ("OPSGRAPH_LARGE_MAX_RETRIES", "-1"),
+                                        ("OPSGRAPH_SMALL_STRUCTURED_METHODS", "xml")])
+def test_bad_call_limits_are_one_clear_settings_error(tmp_path, key, value):
+    from opsgraph.settings import SettingsError
+    with pytest.raises(SettingsError, match=key.removeprefix("OPSGRAPH_").lower()):
+        make_settings(tmp_path / "home", **{key: value})
+
+
+# --- pricing --------------------------------------------------------------------------------------
+
+def test_offline_runs_are_priced_like_the_hosted_models_so_cost_gates_can_fail(runner):
+    from opsgraph.evals import evaluators as ev
+
+    event = {"event": {"shipment_id": "SH-0004", "delay_days": 2, "description": "SH-0004 is 2 days late"}}
+    done = runner.start("supply_chain_exception", event, thread_id="priced-offline")
+    calls = done.values["calls"]
+    assert calls and all(c["cost_usd"] > 0 for c in calls)
+    assert {c["priced_as"] for c in calls if c["model"] == "offline:small"} == {"priced as openai:gpt-4o-mini"}
+    assert "offline:small priced as openai:gpt-4o-mini" in done.report["cost"]["pricing"]
+    spent = done.report["cost"]["total_usd"]
+    assert not ev.cost_latency({"cost_usd": spent, "tokens": 1, "latency_s": 0}, {"max_cost_usd": spent / 2}).passed
+
+
+def test_a_model_without_a_price_warns_once_and_still_counts_tokens(tmp_path, caplog):
+    name = f"openai:unpriced-{tmp_path.name}"  # unique: the warning is once per process and model
+    with FakeOpenAIServer() as server:
+        settings = make_settings(tmp_path / "home", OPENAI_BASE_URL=server.base_url, OPSGRAPH_SMALL_MODEL=name,
+                                 OPSGRAPH_LARGE_MODEL=name)
+        gateway = ModelGateway(settings, load_policy(settings.policy_path), routing="small")
+        with caplog.at_level("WARNING", logger="opsgraph.pricing"):
+            records = [gateway.invoke("logistics", LOGISTICS, [get_shipment])[1] for _ in range(2)]
+    warnings = [r for r in caplog.records if name in r.getMessage()]
+    assert len(warnings) == 1 and "no price entry" in warnings[0].getMessage()
+    assert all(r["input_tokens"] > 0 and r["cost_usd"] == 0 and r["priced_as"] == "unpriced" for r in records)
+
+
+def test_priced_as_must_name_a_priced_model(tmp_path):
+    from opsgraph.models.pricing import PricingError, load_pricing
+    path = tmp_path / "prices.yaml"
+    path.write_text("models:\n  openai:mine: {priced_as: openai:nothing-like-it}\n")
+    with pytest.raises(PricingError, match="priced_as 'openai:nothing-like-it'"):
+        load_pricing(path)
+    path.write_text("models:\n  openai:mine: {priced_as: openai:gpt-4o}\n")
+    assert load_pricing(path).price("openai:mine").label == "priced as openai:gpt-4o"
+
+
+# --- end to end: a real graph whose router model cannot decide ---------------------------------------
+
+@pytest.mark.parametrize("graph_id, agent", [("supply_chain_exception", "supervisor"),
+                                             ("operations_director", "director")])
+def test_a_router_that_cannot_decide_fails_the_run_naming_it_and_the_thread_resumes(tmp_path, graph_id, agent):
+    from opsgraph.registry import get_entry
+    from opsgraph.runner import open_runner
+
+    bad = recorded("structured_missing_fields")
+    with FakeOpenAIServer(replay([bad, bad, bad])) as server:
+        settings = make_settings(tmp_path / "home", OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="x",
+                                 OPSGRAPH_SMALL_MODEL="openai:small", OPSGRAPH_LARGE_MODEL="openai:large")
+        with open_runner(settings, with_knowledge=False) as runner:
+            graph, config = runner.graph(graph_id), runner.config(f"undecided-{graph_id}")
+            graph_input = runner.make_input(graph_id, dict(get_entry(graph_id).samples[0]))
+            with pytest.raises(ModelDecisionError) as caught:
+                graph.invoke(graph_input, config, context=runner.context)
+            assert caught.value.agent == agent and caught.value.resumable
+            assert "did not match" in caught.value.reason
+            assert [r["model"] for r in server.requests] == ["small", "small", "large"]
+            # The thread kept its checkpoint: once the model answers (the recordings are spent and the
+            # server's offline engine replies), the same thread carries on from the failed step.
+            assert graph.get_state(config).next
+            graph.invoke(None, config, context=runner.context)
+            resumed = graph.get_state(config)
+    assert any(c["agent"] == agent and c["validation"] is None for c in resumed.values["calls"])
+    assert len(server.requests) > 3

@@ -14,7 +14,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 import yaml
 
@@ -125,3 +125,14 @@ def _resolve(models: dict[str, Any], known: dict[str, Price], name: Any) -> dict
             raise PricingError(f"{name}: models.{model} is priced_as {target!r}, which has no prices of its own")
         direct[model] = Price(table[target].input, table[target].output, f"priced as {target}")
     return direct
+
+
+def pricing_note(calls: Iterable[Mapping[str, Any]]) -> str:
+    """How the calls' costs were priced when not at their own model's list prices, e.g.
+    ``offline:small priced as openai:gpt-4o-mini``; empty when every model had its own entry."""
+    notes = {}
+    for call in calls:
+        label = str(call.get("priced_as") or "")
+        if label == "unpriced" or label.startswith("priced as"):
+            notes[str(call.get("model"))] = label.replace("unpriced", "unpriced (tokens only)")
+    return ", ".join(f"{model} {label}" for model, label in sorted(notes.items()))
