@@ -11,6 +11,10 @@ runs pass the eval suites):
 - completed wrongly: ended, but with another status or other writes (what differs is shown)
 - failed: the run raised or ended ``failed``; the reason is shown (agent and why for a model
   that could not decide). A Python traceback is never the outcome: every error is a reason.
+- not finished (token cap): the run reached ``--max-tokens`` (a per-run token budget written
+  into a copy of policy.yaml) and paused, as any run does at a spent budget. Small local models
+  answer at a few tokens per second, so the cap is what keeps a looping model from taking the
+  whole benchmark's time.
 
 The markdown table has: graph, routing, outcome, model calls (retries with feedback and
 escalations), tool calls recovered from text, tokens, wall time. ``--minutes`` bounds the
@@ -35,6 +39,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -70,6 +76,8 @@ def judge(run: SampleRun, reference: SampleRun) -> tuple[str, str]:
     """(outcome, detail) of ``run`` against the offline ``reference`` run."""
     if run.status == "failed" or run.error:
         return "failed", (run.error or "run ended failed")[:REASON_CHARS]
+    if run.status == "budget_exhausted":
+        return "not finished (token cap)", f"paused at the token cap after {len(run.calls)} calls"
     if run.succeeded(reference):
         return "completed correctly", run.status
     if run.status != reference.status:
@@ -94,6 +102,16 @@ def run_case(settings: Settings, base: Path, index: int, graph_id: str, options:
         return Row(graph_id, options, routing, "failed", f"{type(exc).__name__}: {exc}"[:REASON_CHARS], None, seconds)
     outcome, detail = judge(run, reference)
     return Row(graph_id, options, routing, outcome, detail, run, time.perf_counter() - started)
+
+
+def capped_policy(settings: Settings, max_tokens: int, folder: Path) -> Path:
+    """A copy of the policy file whose per-run token budget is ``max_tokens``."""
+    policy = yaml.safe_load(Path(settings.policy_path).read_text())
+    run = policy.setdefault("budgets", {}).setdefault("run", {})
+    run["max_tokens"] = max_tokens
+    path = folder / "policy-capped.yaml"
+    path.write_text(yaml.safe_dump(policy, sort_keys=False))
+    return path
 
 
 def call_counts(run: SampleRun | None) -> tuple[int, int, int, int, int]:
@@ -134,6 +152,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--graph", action="append", help="graph id(s) to run (default: every registered graph)")
     parser.add_argument("--cases", type=int, default=1, help="sample inputs per graph (default 1)")
     parser.add_argument("--minutes", type=float, default=25.0, help="stop starting new runs after this long")
+    parser.add_argument("--max-tokens", type=int, default=20000, help="per-run token cap of the real-model runs")
     parser.add_argument("--md", type=Path, help="also write the markdown table to this file")
     return parser.parse_args(argv)
 
@@ -150,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, skipped = [], []
     with tempfile.TemporaryDirectory(prefix="opsgraph-bench-real-") as tmp:
         base = Path(tmp)
+        capped = settings.with_overrides(policy_path=capped_policy(settings, args.max_tokens, base))
         for index, (graph_id, options) in enumerate(cases(args.graph, args.cases)):
             reference = run_with_routing(offline_settings(settings).with_overrides(data_home=base / f"ref-{index:02d}"),
                                          graph_id, options, "routed", approve_by="bench")
@@ -157,10 +177,10 @@ def main(argv: list[str] | None = None) -> int:
                 if time.monotonic() > deadline:
                     skipped.append(f"{graph_id} ({routing})")
                     continue
-                row = run_case(settings, base, index, graph_id, options, routing, reference)
+                row = run_case(capped, base, index, graph_id, options, routing, reference)
                 rows.append(row)
                 print(f"{graph_id} [{routing}] {row.outcome}: {row.detail} ({row.seconds:.0f} s)", flush=True)
-    table = markdown(rows, skipped, settings, args.minutes)
+    table = markdown(rows, skipped, settings, args.minutes) + f"Per-run token cap: {args.max_tokens:,}.\n"
     print(table)
     if args.md:
         args.md.write_text(table)
