@@ -146,6 +146,7 @@ def markdown(rows: list[Row], skipped: list[str], settings: Settings, minutes: f
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options of the benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--routing", action="append", choices=["routed", "small", "large"],
                         help="routing mode(s) to run; repeat for several (default: small)")

@@ -310,3 +310,29 @@ def test_a_router_that_cannot_decide_fails_the_run_naming_it_and_the_thread_resu
             resumed = graph.get_state(config)
     assert any(c["agent"] == agent and c["validation"] is None for c in resumed.values["calls"])
     assert len(server.requests) > 3
+
+
+# --- shapes of text tool calls beyond the recordings (written here, not recorded) -----------------
+
+@pytest.mark.parametrize("text", [
+    '{"function": "get_shipment", "arguments": {"shipment_id": "SH-0002"}}',
+    '{"type": "function", "function": {"name": "get_shipment", "arguments": "{\\"shipment_id\\": \\"SH-0002\\"}"}}',
+    '{"tool_calls": [{"name": "get_shipment", "parameters": {"shipment_id": "SH-0002"}}]}',
+    '<tool_call>{"name": "get_shipment", "arguments": {"shipment_id": "SH-0002"}}</tool_call>',
+    'Sure.\n<tool_call>\n{"tool": "get_shipment", "args": {"shipment_id": "SH-0002"}}\n</tool_call>\nDone.',
+])
+def test_other_call_shapes_open_models_use_are_recovered(text):
+    from langchain_core.messages import AIMessage
+    from opsgraph.models.validation import check_tool_message
+
+    message, problem, note = check_tool_message(AIMessage(text), [get_shipment])
+    assert problem is None and note == "recovered 1 tool call(s) written as text"
+    assert [(c["name"], c["args"]) for c in message.tool_calls] == [("get_shipment", {"shipment_id": "SH-0002"})]
+
+
+def test_a_json_answer_that_is_not_a_call_is_left_alone():
+    from langchain_core.messages import AIMessage
+    from opsgraph.models.validation import check_tool_message
+
+    answer = AIMessage('{"name": "Acme Corp", "score": 3, "summary": "reliable"}')
+    assert check_tool_message(answer, [get_shipment]) == (answer, None, None)
