@@ -172,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         base = Path(tmp)
         capped = settings.with_overrides(policy_path=capped_policy(settings, args.max_tokens, base))
         for index, (graph_id, options) in enumerate(cases(args.graph, args.cases)):
+            if time.monotonic() > deadline:
+                skipped += [f"{graph_id} ({routing})" for routing in routings]
+                continue
             reference = run_with_routing(offline_settings(settings).with_overrides(data_home=base / f"ref-{index:02d}"),
                                          graph_id, options, "routed", approve_by="bench")
             for routing in routings:
