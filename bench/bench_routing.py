@@ -115,7 +115,9 @@ def server_settings(base: Path, url: str) -> Any:
     prices.write_text("models:\n" + "".join(f"  openai:{name}: {{input: {i}, output: {o}}}\n"
                                              for name, (i, o) in PRICES.items()))
     env = {"OPSGRAPH_HOME": str(base / "home"), "OPENAI_BASE_URL": url, "OPSGRAPH_PRICING": str(prices),
-           "OPSGRAPH_SMALL_MODEL": f"openai:{SMALL}", "OPSGRAPH_LARGE_MODEL": f"openai:{LARGE}"}
+           "OPSGRAPH_SMALL_MODEL": f"openai:{SMALL}", "OPSGRAPH_LARGE_MODEL": f"openai:{LARGE}",
+           # The simulated faults of structured answers are made on forced function calls.
+           "OPSGRAPH_SMALL_STRUCTURED_METHODS": "function_calling"}
     return load_settings(env=env, cwd=base)
 
 

@@ -50,14 +50,23 @@ def idempotency_key(thread: str, name: str, args: dict[str, Any]) -> str:
     return hashlib.sha256(f"{thread}|{name}|{canonical}".encode()).hexdigest()[:32]
 
 
+def superseded_attempts(record: dict) -> list[dict]:
+    """The attempts a call record superseded (retry with feedback, escalation), latest first, unnested."""
+    chain, earlier = [], record.get("escalated_from")
+    while earlier:
+        chain.append({k: v for k, v in earlier.items() if k != "escalated_from"})
+        earlier = earlier.get("escalated_from")
+    return chain
+
+
 def audit_model_call(ctx: OpsContext, agent: str, position: int, record: dict, message: AIMessage) -> None:
     """Write one model call (and the decision it made) to the audit store; an escalated first attempt too."""
     decision = {"tool_calls": [{"name": c["name"], "args": c["args"]} for c in message.tool_calls]}
     if not message.tool_calls:
         decision["answer"] = str(message.content)[:2000]
-    first = record.get("escalated_from")
-    if first:
-        ctx.audit.record(thread_id(), f"model:{agent}:{position}:escalated", "model_call", agent=agent,
+    for depth, first in enumerate(superseded_attempts(record)):
+        suffix = f":{depth}" if depth else ""  # the direct predecessor keeps the key it always had
+        ctx.audit.record(thread_id(), f"model:{agent}:{position}:escalated{suffix}", "model_call", agent=agent,
                          name=first["model"], args={k: first[k] for k in ("tier", "rule", "signals")},
                          result={"escalated": first["escalation_reason"], "usage": first}, ok=False)
     usage = {k: v for k, v in record.items() if k != "escalated_from"}

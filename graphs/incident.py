@@ -10,6 +10,7 @@ from collections import defaultdict
 from typing import Any, Iterable
 
 from opsgraph.graphs.state import IncidentReport
+from opsgraph.models.pricing import pricing_note
 
 
 def done_actions(actions: Iterable[dict], tool: str) -> list[dict]:
@@ -35,6 +36,7 @@ def cost_summary(calls: list[dict]) -> dict[str, Any]:
         "escalations": sum(1 for c in calls if c.get("escalated")),
         "by_agent": dict(by_agent),
         "by_tier": dict(by_tier),
+        "pricing": pricing_note(calls),
     }
 
 

@@ -53,7 +53,6 @@ from opsgraph.graphs.state import (ProcurementInput, ProcurementOutput, Procurem
                           VerdictRecord)
 from opsgraph.context import OpsContext, resolve_context
 from opsgraph.governance.approvals import apply_edits, parse_decision
-from opsgraph.models.gateway import StructuredOutputError
 from opsgraph.prompts import load_prompt
 
 GRAPH_ID = "procurement_review"
@@ -140,12 +139,10 @@ def _with_verdict(reviewer: str, ctx: OpsContext, state: ProcurementState, updat
     thread = [*state["messages"], *update["messages"]]
     view = history_view(thread, reviewer, context_policy(reviewer, ctx.policy, MEMBERS[reviewer].history))
     asked = [SystemMessage(load_prompt(MEMBERS[reviewer].prompt)), *view, HumanMessage(VERDICT_QUESTION, name=MODERATOR)]
-    try:
-        verdict, record = ctx.gateway.structured(reviewer, asked, ReviewVerdict, state=state)
-        calls = [record]
-    except StructuredOutputError as exc:  # an unusable verdict is not an approval
-        verdict, calls = ReviewVerdict(verdict="revise", reasons=[f"{reviewer} gave no usable verdict: {exc}"],
-                                       confidence=0.0), []
+    # No verdict after the retry with feedback and the large tier raises ModelDecisionError:
+    # the run ends failed naming the reviewer (resumable), never approved and never a silent loop.
+    verdict, record = ctx.gateway.structured(reviewer, asked, ReviewVerdict, state=state)
+    calls = [record]
     entry = VerdictRecord(round=int(state.get("round") or 1), reviewer=reviewer, verdict=verdict.verdict,
                           reasons=list(verdict.reasons), confidence=float(verdict.confidence),
                           required_changes=verdict.required_changes.model_dump())

@@ -32,13 +32,20 @@ class CallRecord(TypedDict):
     signals: dict[str, Any]
     call_id: NotRequired[str]
     router_ms: NotRequired[float]
-    escalated: NotRequired[bool]  # this attempt was retried on the large tier
+    escalated: NotRequired[bool]  # this attempt was superseded: retried with feedback or on the large tier
     escalation_reason: NotRequired[str | None]
     validation: NotRequired[str | None]  # what was wrong with (or recovered from) the answer
 
 
+def _attempts(record: CallRecord) -> list[CallRecord]:
+    """A call record and the attempts it superseded, oldest first, each without its chain."""
+    earlier = record.get("escalated_from")
+    own = {k: v for k, v in record.items() if k != "escalated_from"}
+    return [*_attempts(earlier), own] if earlier else [own]
+
+
 def add_calls(left: list[CallRecord] | None, right: list[CallRecord] | None) -> list[CallRecord]:
-    """Append call records; an escalated call brings its first attempt (``escalated_from``) along.
+    """Append call records; an escalated call brings its earlier attempts (``escalated_from``, nested) along.
 
     A record whose ``call_id`` is already present replaces it: that is how an earlier
     small-tier call is marked escalated when a checker's rejection sends its retry to large.
@@ -46,9 +53,7 @@ def add_calls(left: list[CallRecord] | None, right: list[CallRecord] | None) -> 
     merged = list(left or [])
     index = {c["call_id"]: i for i, c in enumerate(merged) if c.get("call_id")}
     for record in right or []:
-        first = record.get("escalated_from")
-        attempts = [first, {k: v for k, v in record.items() if k != "escalated_from"}] if first else [record]
-        for attempt in attempts:
+        for attempt in _attempts(record):
             position = index.get(attempt.get("call_id")) if attempt.get("call_id") else None
             if position is None:
                 index[attempt.get("call_id")] = len(merged)

@@ -10,7 +10,9 @@ Precedence, highest first: environment variables, the YAML config file
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
+from urllib.parse import urlparse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -30,13 +32,31 @@ class SettingsError(ValueError):
     """A configuration value is missing or malformed."""
 
 
+# Call limits of a tier. A hosted API answers in seconds, so a stuck call is better retried
+# soon; a model served from a CPU on this machine or the LAN may need minutes per answer and
+# gains nothing from being asked again while it is still busy with the first request.
+HOSTED_CALL_LIMITS = {"timeout_s": 60.0, "max_retries": 2, "backoff_s": 1.0}
+LOCAL_CALL_LIMITS = {"timeout_s": 300.0, "max_retries": 1, "backoff_s": 2.0}
+STRUCTURED_METHODS = ("json_schema", "function_calling", "json_mode")
+
+
 @dataclass(frozen=True)
 class TierSettings:
-    """Model spec plus optional per-tier endpoint for one model tier."""
+    """Model spec, optional per-tier endpoint, and the call limits of one model tier.
+
+    ``timeout_s`` bounds one HTTP request, ``max_retries`` counts the extra attempts after a
+    timeout, connection error, 429 or 5xx, and ``backoff_s`` is the first pause between
+    attempts (doubled each time). ``structured_methods`` is the order in which structured
+    output is asked for; a method the server rejects is skipped from then on.
+    """
 
     model: str
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
+    timeout_s: float = HOSTED_CALL_LIMITS["timeout_s"]
+    max_retries: int = int(HOSTED_CALL_LIMITS["max_retries"])
+    backoff_s: float = HOSTED_CALL_LIMITS["backoff_s"]
+    structured_methods: tuple[str, ...] = STRUCTURED_METHODS
 
 
 @dataclass(frozen=True)
@@ -59,8 +79,6 @@ class Settings:
     connector_latency_ms: int = 0
     config_file: Path | None = None
     pricing_file: Path | None = None
-    model_timeout_s: float = 60.0
-    model_max_retries: int = 2
     # tau2-bench retail data (db.json, tasks.json) and the model that plays its users.
     tau2_data_path: Path | None = None
     tau2_user: TierSettings | None = None
@@ -102,8 +120,10 @@ class Settings:
             "data_home": str(self.data_home),
             "small_model": self.small.model,
             "small_base_url": self.small.base_url or self.openai_base_url,
+            "small_call_limits": _limits(self.small),
             "large_model": self.large.model,
             "large_base_url": self.large.base_url or self.openai_base_url,
+            "large_call_limits": _limits(self.large),
             "openai_api_key": _mask(self.openai_api_key),
             "openai_base_url": self.openai_base_url,
             "checkpoint_url": _mask_url(self.effective_checkpoint_url),
@@ -118,11 +138,14 @@ class Settings:
             "small_api_key": _mask(self.small.api_key),
             "large_api_key": _mask(self.large.api_key),
             "pricing_file": str(self.pricing_file) if self.pricing_file else None,
-            "model_timeout_s": self.model_timeout_s,
-            "model_max_retries": self.model_max_retries,
             "tau2_data_path": str(self.tau2_data_path) if self.tau2_data_path else None,
             "tau2_user_model": self.tau2_user.model if self.tau2_user else None,
         }
+
+
+def _limits(tier: TierSettings) -> str:
+    return (f"timeout {tier.timeout_s:g}s, {tier.max_retries} retries, backoff {tier.backoff_s:g}s, "
+            f"structured output via {' > '.join(tier.structured_methods)}")
 
 
 def _mask(secret: str | None) -> str | None:
@@ -161,11 +184,14 @@ def _pick(env: Mapping[str, str], file: dict[str, Any], env_key: str, file_key: 
     return default
 
 
-def _as_int(value: Any, name: str) -> int:
+def _as_int(value: Any, name: str, minimum: int | None = None) -> int:
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         raise SettingsError(f"setting {name} must be an integer, got {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise SettingsError(f"setting {name} must be at least {minimum}, got {value!r}")
+    return number
 
 
 def _as_positive(value: Any, name: str) -> float:
@@ -187,7 +213,8 @@ def _default_models(has_openai: bool) -> tuple[str, str]:
     return (OPENAI_SMALL, OPENAI_LARGE) if has_openai else (OFFLINE_SMALL, OFFLINE_LARGE)
 
 
-def _tier(env: Mapping[str, str], file: dict[str, Any], name: str, default_model: str) -> TierSettings:
+def _tier(env: Mapping[str, str], file: dict[str, Any], name: str, default_model: str,
+          shared_base_url: str | None = None) -> TierSettings:
     up = name.upper()
     base_url = _pick(env, file, f"OPSGRAPH_{up}_BASE_URL", f"{name}_base_url")
     api_key = _pick(env, file, f"OPSGRAPH_{up}_API_KEY", f"{name}_api_key")
@@ -195,11 +222,53 @@ def _tier(env: Mapping[str, str], file: dict[str, Any], name: str, default_model
     # no shared OpenAI setting exists, so its default model is the OpenAI one.
     if base_url or api_key:
         default_model = OPENAI_SMALL if name == "small" else OPENAI_LARGE
+    limits = LOCAL_CALL_LIMITS if is_local_url(base_url or shared_base_url) else HOSTED_CALL_LIMITS
     return TierSettings(
         model=str(_pick(env, file, f"OPSGRAPH_{up}_MODEL", f"{name}_model", default_model)),
         base_url=base_url,
         api_key=api_key,
+        timeout_s=_as_float(_pick(env, file, f"OPSGRAPH_{up}_TIMEOUT_S", f"{name}_timeout_s", limits["timeout_s"]),
+                            f"{name}_timeout_s", minimum=0.001),
+        max_retries=_as_int(_pick(env, file, f"OPSGRAPH_{up}_MAX_RETRIES", f"{name}_max_retries",
+                                  limits["max_retries"]), f"{name}_max_retries", minimum=0),
+        backoff_s=_as_float(_pick(env, file, f"OPSGRAPH_{up}_BACKOFF_S", f"{name}_backoff_s", limits["backoff_s"]),
+                            f"{name}_backoff_s", minimum=0.0),
+        structured_methods=_methods(_pick(env, file, f"OPSGRAPH_{up}_STRUCTURED_METHODS",
+                                          f"{name}_structured_methods", STRUCTURED_METHODS), name),
     )
+
+
+def is_local_url(url: str | None) -> bool:
+    """True when ``url`` points at this machine or a private network (a self-served model)."""
+    host = urlparse(url).hostname if url else None
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".local") or host.endswith(".internal"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private or address.is_link_local
+
+
+def _methods(value: Any, tier: str) -> tuple[str, ...]:
+    names = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value or [])
+    unknown = [n for n in names if n not in STRUCTURED_METHODS]
+    if not names or unknown:
+        raise SettingsError(f"setting {tier}_structured_methods must list some of {', '.join(STRUCTURED_METHODS)}, "
+                            f"got {value!r}")
+    return tuple(names)
+
+
+def _as_float(value: Any, name: str, minimum: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"setting {name} must be a number, got {value!r}") from None
+    if number < minimum:
+        raise SettingsError(f"setting {name} must be at least {minimum:g}, got {value!r}")
+    return number
 
 
 def _config_path(env: Mapping[str, str], cwd: Path) -> Path | None:
@@ -224,8 +293,8 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
     data_home = Path(_pick(env, file, "OPSGRAPH_HOME", "data_home", cwd / ".opsgraph")).expanduser()
     return Settings(
         data_home=data_home if data_home.is_absolute() else cwd / data_home,
-        small=_tier(env, file, "small", small_default),
-        large=_tier(env, file, "large", large_default),
+        small=_tier(env, file, "small", small_default, base_url),
+        large=_tier(env, file, "large", large_default, base_url),
         openai_api_key=api_key,
         openai_base_url=base_url,
         checkpoint_url=_pick(env, file, "OPSGRAPH_CHECKPOINT_URL", "checkpoint_url"),
@@ -241,10 +310,6 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         ),
         config_file=config_file,
         pricing_file=_pricing_path(_pick(env, file, "OPSGRAPH_PRICING", "pricing_file"), cwd),
-        model_timeout_s=_as_positive(_pick(env, file, "OPSGRAPH_MODEL_TIMEOUT_S", "model_timeout_s", 60.0),
-                                     "model_timeout_s"),
-        model_max_retries=_as_int(_pick(env, file, "OPSGRAPH_MODEL_MAX_RETRIES", "model_max_retries", 2),
-                                  "model_max_retries"),
         tau2_data_path=_tau2_data_path(_pick(env, file, "OPSGRAPH_TAU2_DATA", "tau2_data_path"), cwd),
         tau2_user=_tau2_user(env, file),
     )

@@ -40,8 +40,9 @@ EXPECTED_REASON = {
 
 def _env(server: FakeOpenAIServer) -> dict[str, str]:
     return {"OPENAI_BASE_URL": server.base_url, "OPSGRAPH_SMALL_MODEL": "openai:local-small",
-            "OPSGRAPH_LARGE_MODEL": "openai:local-large", "OPSGRAPH_MODEL_TIMEOUT_S": CLIENT_TIMEOUT_S,
-            "OPSGRAPH_MODEL_MAX_RETRIES": "1"}
+            "OPSGRAPH_LARGE_MODEL": "openai:local-large", **{
+                f"OPSGRAPH_{tier}_{name}": value for tier in ("SMALL", "LARGE")
+                for name, value in (("TIMEOUT_S", CLIENT_TIMEOUT_S), ("MAX_RETRIES", "1"), ("BACKOFF_S", "0.1"))}}
 
 
 def _one_line_error(proc: subprocess.CompletedProcess) -> str:

@@ -142,23 +142,32 @@ def test_plain_answers_are_not_tool_calls():
     assert check_tool_message(message, [get_shipment]) == (message, None, None)
 
 
-def test_small_failure_escalates_to_large_exactly_once_and_the_run_continues(settings):
+def test_small_failure_is_retried_with_feedback_then_escalated_to_large_once(settings):
     bad = tool_call("report_shipment_delay", {"shipment_id": "SH-0004", "delay_days": "soon", "reason": "x"}, "bad-1")
-    small = ScriptedChatModel(script={"logistics": [AIMessage("", tool_calls=[bad])]}, model_name="offline:small")
+    again = tool_call("report_shipment_delay", {"shipment_id": "SH-0004", "delay_days": "soon", "reason": "x"}, "bad-2")
+    small = ScriptedChatModel(script={"logistics": [AIMessage("", tool_calls=[bad]), AIMessage("", tool_calls=[again])]},
+                              model_name="offline:small")
     large = ScriptedChatModel(model_name="offline:large")
     with _tiered(settings, small, large) as runner:
         result = runner.start("supply_chain_exception", QUIET, thread_id="t-escalate")
         events = runner.context.audit.events("t-escalate", kind="model_call")
     assert result.status == "completed" and result.values["visited"] == ["logistics", "inventory"]
     calls = result.values["calls"]
-    escalated = [i for i, c in enumerate(calls) if c.get("escalated")]
-    assert len(escalated) == 1
-    first, retry = calls[escalated[0]], calls[escalated[0] + 1]
-    assert (first["tier"], first["agent"], retry["tier"], retry["agent"]) == ("small", "logistics", "large", "logistics")
-    assert "delay_days" in first["escalation_reason"] and retry["rule"].startswith("cascade: small-tier answer failed")
-    assert len(_logistics_requests(large)) == 1  # the retry, and nothing else went to large for logistics
-    assert not any(a["tool_call_id"] == "bad-1" for a in result.values["actions"])  # the bad call never ran
-    assert sum(1 for e in events if e.result.get("escalated")) == 1
+    superseded = [i for i, c in enumerate(calls) if c.get("escalated")]
+    assert len(superseded) == 2 and superseded[1] == superseded[0] + 1
+    first, retry, large_call = calls[superseded[0]], calls[superseded[1]], calls[superseded[1] + 1]
+    assert [(c["tier"], c["agent"]) for c in (first, retry, large_call)] == [
+        ("small", "logistics"), ("small", "logistics"), ("large", "logistics")]
+    assert "delay_days" in first["escalation_reason"] and retry["rule"].startswith("retry with feedback")
+    assert large_call["rule"].startswith("cascade: small-tier answer failed")
+    feedback = _logistics_requests(small)[1]["messages"][-1]
+    assert "could not be used" in feedback.content and "delay_days" in feedback.content
+    # The escalation carries the feedback too (later rounds may go large: two failures raise the router score).
+    assert "could not be used" in _logistics_requests(large)[0]["messages"][-1].content
+    assert not any(a["tool_call_id"] in ("bad-1", "bad-2") for a in result.values["actions"])  # never ran
+    # Both superseded attempts are audited, so `opsgraph costs` (read from the audit) bills all three.
+    audited = [e.result["usage"]["call_id"] for e in events if e.result.get("escalated")]
+    assert sorted(audited) == sorted([first["call_id"], retry["call_id"]])
 
 
 def test_valid_small_output_does_not_escalate(settings):
@@ -200,14 +209,26 @@ class _BrokenStructured(ScriptedChatModel):
 
 
 def test_unparseable_structured_output_escalates(settings):
-    small = _BrokenStructured(model_name="offline:small")
+    small = _BrokenStructured(model_name="offline:small", broken=2)  # the retry with feedback fails too
     large = ScriptedChatModel(model_name="offline:large")
     with _tiered(settings, small, large) as runner:
         result = runner.start("supply_chain_exception", QUIET, thread_id="t-structured")
     assert result.status == "completed"
-    first, retry = result.values["calls"][0], result.values["calls"][1]
-    assert first["agent"] == retry["agent"] == "supervisor"
-    assert first["escalated"] and "did not match Route" in first["escalation_reason"] and retry["tier"] == "large"
+    first, retry, escalation = result.values["calls"][:3]
+    assert first["agent"] == retry["agent"] == escalation["agent"] == "supervisor"
+    assert first["escalated"] and "did not match Route" in first["escalation_reason"]
+    assert retry["tier"] == "small" and retry["rule"].startswith("retry with feedback") and retry["escalated"]
+    assert escalation["tier"] == "large" and not escalation["escalated"]
+
+
+def test_structured_output_fixed_by_the_retry_with_feedback_stays_small(settings):
+    small = _BrokenStructured(model_name="offline:small", broken=1)
+    large = ScriptedChatModel(model_name="offline:large")
+    with _tiered(settings, small, large) as runner:
+        result = runner.start("supply_chain_exception", QUIET, thread_id="t-structured-retry")
+    first, retry = result.values["calls"][:2]
+    assert first["escalated"] and retry["tier"] == "small" and retry["rule"].startswith("retry with feedback")
+    assert result.status == "completed" and large.received == []
 
 
 class Verdict(BaseModel):
@@ -251,10 +272,13 @@ def test_checker_rejection_sends_the_retry_to_large_and_marks_the_first_call(set
 
 
 def test_same_model_on_both_tiers_never_escalates(settings):
-    model = ScriptedChatModel(script={"logistics": [AIMessage('{"name": "nope", "arguments": {}}')]})
+    nope = AIMessage('{"name": "nope", "arguments": {}}')
+    model = ScriptedChatModel(script={"logistics": [nope, nope]})
     gateway = ModelGateway(settings, load_policy(settings.policy_path), factory=lambda tier, spec: model)
     message, record = gateway.invoke("logistics", [SystemMessage("You are the logistics agent.")], [get_shipment])
-    assert "escalated_from" not in record and "not bound" in record["validation"]
+    assert "escalated_from" not in record and "not bound" in record["validation"] and record["tier"] == "small"
+    # A call to a tool the agent lacks is not retried: the executor refuses it and audits the attempt.
+    assert [c["name"] for c in message.tool_calls] == ["nope"]  # the executor answers it: unknown tool
 
 
 # --- accounting -----------------------------------------------------------------------------------

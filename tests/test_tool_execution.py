@@ -40,7 +40,9 @@ def test_out_of_scope_tool_is_refused_never_executed_and_audited(settings):
 def test_unknown_id_and_bad_types_come_back_as_tool_errors(settings):
     calls = [tool_call("get_shipment", {"shipment_id": "SH-9999"}, "bad-1"),
              tool_call("report_shipment_delay", {"shipment_id": "SH-0004", "delay_days": "soon", "reason": "x"}, "bad-2")]
-    result, _model, events, _ = _run(settings, {"logistics": [AIMessage("", tool_calls=calls)]}, "t-bad")
+    # Asked again with the schema error fed back, the model repeats itself: then the executor answers.
+    again = [AIMessage("", tool_calls=calls), AIMessage("", tool_calls=calls)]
+    result, _model, events, _ = _run(settings, {"logistics": again}, "t-bad")
     [unknown] = _tool_messages(result, "bad-1")
     [invalid] = _tool_messages(result, "bad-2")
     assert unknown.status == "error" and "SH-9999" in unknown.content

@@ -131,7 +131,8 @@ def print_generic_report(console: Console, report: dict[str, Any]) -> None:
             else [f"{label}:"] + [escape(line) for line in rendered]
     cost = report.get("cost") or {}
     if cost:
-        lines.append(f"Cost: ${cost.get('total_usd', 0):.4f} over {cost.get('model_calls', 0)} model calls")
+        lines.append(f"Cost: ${cost.get('total_usd', 0):.4f} over {cost.get('model_calls', 0)} model calls"
+                     + (f"; {cost['pricing']}" if cost.get("pricing") else ""))
     console.print(Panel("\n".join(lines), title="Report", expand=False))
 
 
@@ -159,7 +160,8 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
         lines.append("Policies: " + "; ".join(escape(str(p)) for p in report["policies_cited"]))
     cost = report["cost"]
     lines.append(f"Cost: ${cost['total_usd']:.4f} over {cost['model_calls']} model calls "
-                 f"({cost['input_tokens']} in / {cost['output_tokens']} out tokens)")
+                 f"({cost['input_tokens']} in / {cost['output_tokens']} out tokens)"
+                 + (f"; {cost['pricing']}" if cost.get("pricing") else ""))
     console.print(Panel("\n".join(lines), title="Incident report", expand=False))
 
 

@@ -17,7 +17,12 @@ from langchain_core.messages import AIMessage
 from pydantic import BaseModel, ValidationError
 
 _FENCE = re.compile(r"^```[a-zA-Z]*\s*|\s*```$")
-_ARG_KEYS = ("arguments", "args", "parameters", "input")
+# Hermes-style tags (Qwen, NousResearch and others): <tool_call>{...}</tool_call>, one per call.
+_TAG = re.compile(r"</?tool_calls?>|<\|?(?:tool_call|python_tag)\|?>", re.IGNORECASE)
+# Text that tries to be a tool call even when its JSON is broken.
+_CALL_ATTEMPT = re.compile(r'"(?:name|function|tool)"\s*:\s*"[^"]*"\s*,\s*"(?:arguments|args|parameters|input)"\s*:')
+_NAME_KEYS = ("name", "tool", "tool_name", "function")
+_ARG_KEYS = ("arguments", "args", "parameters", "input", "action_input")
 
 
 def _tool_name(tool: Any) -> str:
@@ -42,9 +47,12 @@ def _schema_problem(tool: Any, args: Any) -> str | None:
     return None
 
 
+NOT_BOUND = "is not bound to this agent"
+
+
 def _call_problem(name: str, args: Any, tools: dict[str, Any]) -> str | None:
     if name not in tools:
-        return f"tool {name!r} is not bound to this agent"
+        return f"tool {name!r} {NOT_BOUND}"
     return _schema_problem(tools[name], args)
 
 
@@ -56,7 +64,7 @@ def _text(message: AIMessage) -> str:
 
 def _json_values(text: str) -> list[Any]:
     """JSON objects or arrays in ``text``: the whole text, else each top-level one found in it."""
-    text = _FENCE.sub("", text.strip())
+    text = _FENCE.sub("", _TAG.sub(" ", text).strip())
     try:
         return [json.loads(text)]
     except ValueError:
@@ -77,19 +85,23 @@ def _json_values(text: str) -> list[Any]:
 
 
 def _as_call(value: Any) -> tuple[str, Any] | None:
-    """(name, arguments) when ``value`` is shaped like a tool call, else None."""
+    """(name, arguments) when ``value`` is shaped like a tool call, else None.
+
+    Accepts ``{"name", "arguments"}`` (and the synonyms real models use for both keys),
+    OpenAI's ``{"type": "function", "function": {...}}`` and ``{"function": "name", ...}``.
+    """
     if not isinstance(value, dict):
         return None
     if isinstance(value.get("function"), dict):
         value = value["function"]
-    name = value.get("name", value.get("tool"))
+    name = next((value[k] for k in _NAME_KEYS if isinstance(value.get(k), str)), None)
     key = next((k for k in _ARG_KEYS if k in value), None)
-    if not isinstance(name, str) or key is None:
+    if name is None or key is None:
         return None
     args = value[key]
     if isinstance(args, str):
         try:
-            args = json.loads(args)
+            args = json.loads(args) if args.strip() else {}
         except ValueError:
             return name, args  # reported as malformed arguments
     return name, args
@@ -125,10 +137,15 @@ def check_tool_message(message: AIMessage, tools: Sequence[Any],
         problem = _call_problem(call["name"], call["args"], bound)
         if problem:
             return message, problem, None
+    text = _text(message)
+    if not message.tool_calls and not text.strip():
+        return message, "the answer was empty (no text and no tool call)", None
     if message.tool_calls or not bound:
         return message, None, None
-    written = text_tool_calls(_text(message))
+    written = text_tool_calls(text)
     if written is None:
+        if _broken_call(text):
+            return message, "a tool call written as text could not be read (not valid JSON with a name and arguments)", None
         return message, None, None
     for name, args in written:
         problem = _call_problem(name, args, bound)
@@ -138,6 +155,32 @@ def check_tool_message(message: AIMessage, tools: Sequence[Any],
              for i, (name, args) in enumerate(written)]
     recovered = message.model_copy(update={"content": "", "tool_calls": calls, "invalid_tool_calls": []})
     return recovered, None, f"recovered {len(calls)} tool call(s) written as text"
+
+
+def _broken_call(text: str) -> bool:
+    """Text that tries to call a tool but holds no readable call (a plain JSON answer is not one)."""
+    return "<tool_call>" in text.lower() or bool(_CALL_ATTEMPT.search(text))
+
+
+def calls_for_tool_errors(message: AIMessage, tools: Sequence[Any], position: int = 0) -> AIMessage | None:
+    """The message with its unusable calls turned into real tool calls, or None when it has none.
+
+    Used once retry and escalation are spent: each call (unknown tool, arguments that fail
+    the schema, unparseable arguments) then reaches the tool executor, which validates it
+    and answers with a tool error the model reads on its next turn, instead of the call's
+    JSON text ending up as the agent's answer.
+    """
+    raw = [(c.get("name") or "", c.get("args")) for c in message.invalid_tool_calls]
+    if not raw and not message.tool_calls:
+        raw = text_tool_calls(_text(message)) or []
+    calls = [*message.tool_calls]
+    for i, (name, args) in enumerate(raw):
+        args = args if isinstance(args, dict) else {}
+        calls.append({"name": name or "unnamed", "args": args, "id": _call_id(position, i, name, args),
+                      "type": "tool_call"})
+    if not calls:
+        return None
+    return message.model_copy(update={"content": "", "tool_calls": calls, "invalid_tool_calls": []})
 
 
 def _call_id(position: int, index: int, name: str, args: Any) -> str:

@@ -54,13 +54,25 @@ def _forced_schema(body: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def _response_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON schema of ``response_format: {type: json_schema}``, as OpenAI's structured outputs take it."""
+    fmt = body.get("response_format") or {}
+    if fmt.get("type") != "json_schema":
+        return None
+    spec = fmt.get("json_schema") or {}
+    return {**(spec.get("schema") or {}), "title": spec.get("name") or "answer"}
+
+
 def completion(body: dict[str, Any]) -> dict[str, Any]:
     """The chat completion the offline engine gives for an OpenAI request body."""
     model = OfflineChatModel(model_name="offline:" + body.get("model", "remote"))
-    schema = _forced_schema(body)
+    schema = _forced_schema(body) or _response_schema(body)
     kwargs = {"structured_schema": schema} if schema else {"tools": body.get("tools") or []}
     result = model._generate(to_messages(body["messages"]), **kwargs)
     message: AIMessage = result.generations[0].message
+    if _response_schema(body) and message.tool_calls:
+        # Structured outputs answer in the content, as JSON text, not as a tool call.
+        message = AIMessage(json.dumps(message.tool_calls[0]["args"]), usage_metadata=message.usage_metadata)
     calls = [{"id": c["id"], "type": "function",
               "function": {"name": c["name"], "arguments": json.dumps(c["args"])}} for c in message.tool_calls]
     usage = message.usage_metadata
@@ -110,6 +122,14 @@ def fault_response(mode: str, body: dict[str, Any]) -> tuple[int, str, str, dict
     empty = {"id": "chatcmpl-x", "object": "chat.completion", "created": int(time.time()),
              "model": body.get("model"), "choices": []}
     return 200, "application/json", json.dumps(empty), {}
+
+
+class FakeHTTPError(Exception):
+    """Raised by a ``respond`` to answer with an HTTP error status and an OpenAI-style error body."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
 
 
 class FakeOpenAIServer:
@@ -189,7 +209,11 @@ class FakeOpenAIServer:
                 if fault is not None:
                     self._fault(fault, body)
                     return
-                answer = server.respond(body)
+                try:
+                    answer = server.respond(body)
+                except FakeHTTPError as exc:
+                    self._send(exc.status, "application/json", json.dumps({"error": {"message": exc.message}}))
+                    return
                 if not body.get("stream"):
                     self._send(200, "application/json", json.dumps(answer))
                     return
@@ -216,3 +240,27 @@ class FakeOpenAIServer:
                 self.wfile.write(data)
 
         return Handler
+
+
+def replay(responses: list[dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A ``respond`` that answers requests with recorded chat completions, in order.
+
+    Once the recordings run out the offline engine answers, so a graph can run to its end.
+    """
+    queue = list(responses)
+
+    def respond(body: dict[str, Any]) -> dict[str, Any]:
+        return queue.pop(0) if queue else completion(body)
+
+    return respond
+
+
+def slow(seconds: list[float]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A ``respond`` that waits ``seconds[i]`` before answering request i (0 once the list runs out)."""
+    delays = list(seconds)
+
+    def respond(body: dict[str, Any]) -> dict[str, Any]:
+        time.sleep(delays.pop(0) if delays else 0.0)
+        return completion(body)
+
+    return respond
