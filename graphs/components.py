@@ -24,6 +24,7 @@ from opsgraph.agents.base import AgentSpec
 from opsgraph.graphs.history import context_policy, history_view
 from opsgraph.citations import collect_citations
 from opsgraph.context import OpsContext, resolve_context
+from opsgraph.errors import RunFailed
 from opsgraph.governance.approvals import (DecisionError, GateCheck, apply_edits, check_gate, gate_kind,
                                            parse_decision, validate_edited)
 from opsgraph.governance.budgets import budget_request, exhausted, load_budgets, merge_budget
@@ -347,6 +348,8 @@ def _invoke(tool: BaseTool, call: dict, args: dict, agent: str, ctx: OpsContext,
         status, result = "done", tool.invoke(payload)
     except ValidationError as exc:
         status, result = "error", _validation_text(exc)
+    except RunFailed:
+        raise  # the tool says no agent can fix this (a knowledge store that cannot answer): the run fails
     except sqlite3.DatabaseError as exc:
         if not isinstance(exc, sqlite3.IntegrityError):
             raise  # a damaged or unreachable database: no agent can fix that, so the run fails

@@ -181,3 +181,22 @@ def test_a_fresh_data_home_still_seeds_its_world(settings):
     shutil.rmtree(settings.data_home)
     with _runner(settings) as runner:
         assert runner.context.world.counts()["shipments"] > 0
+
+
+class _BrokenStore:
+    """A retriever whose store cannot answer (a Chroma server gone, a damaged index)."""
+
+    def scope(self, agent: str) -> None:
+        return None
+
+    def search(self, *_args: Any, **_kwargs: Any) -> Any:
+        raise sqlite3.OperationalError("unable to open database file")
+
+
+def test_a_knowledge_store_that_fails_mid_run_fails_the_run_not_completes_it(settings):
+    with open_runner(settings, retriever=_BrokenStore()) as runner:
+        with pytest.raises(RunFailed) as failed:
+            runner.start(GRAPH, EVENT, thread_id="kb-broken-1")
+        assert "knowledge store failed" in failed.value.reason and failed.value.agent
+        info = runner.context.audit.run("kb-broken-1")
+        assert info.status == "failed" and "knowledge store failed" in info.reason

@@ -15,6 +15,8 @@ from typing import Any
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import BaseModel, Field
 
+from opsgraph.errors import RunFailed
+
 TOOL_NAME = "search_knowledge"
 MAX_QUERY_CHARS = 2000
 MAX_K = 10
@@ -45,12 +47,12 @@ def build_retrieval_tool(retriever: Any, agent_name: str) -> BaseTool:
     def search_knowledge(query: str, k: int = 4) -> dict[str, Any]:
         """Search the knowledge base within ``agent_name``'s permissions."""
         _check(query, k)
-        from opsgraph.knowledge.errors import KnowledgeError
-
         try:
             hits = retriever.search(query, agent=agent_name, k=k)
-        except KnowledgeError as exc:
-            raise ToolException(f"knowledge search failed: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - the arguments were checked above: what is left is the store
+            # A store that cannot answer is not something the agent can fix by rephrasing, and an
+            # agent that carried on without its policies could act against them: the run fails.
+            raise RunFailed(f"knowledge store failed during {agent_name}'s search: {exc}", agent=agent_name) from exc
         return {"results": [{"citation": h.citation, "title": h.title, "department": h.department,
                              "score": round(h.score, 3), "text": h.text} for h in hits]}
 
