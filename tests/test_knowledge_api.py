@@ -176,6 +176,11 @@ def test_a_failed_ingest_resumes_without_redoing_finished_batches(settings, ef, 
     failing._runtime = ef.load()
     with pytest.raises(RuntimeError):
         add_documents(_long_documents(8), settings, embedding_function=failing)
+    store = KnowledgeStore(settings, ef)
+    assert store.lexical.state() != collection_state(store.peek())  # marked: the ingest did not finish
+    after_crash = Retriever(settings, load_policy(settings.policy_path), store=store, auto_ingest=False)
+    found = {h.source for h in after_crash.search("Section of", k=50, mode="lexical", group_by="document")}
+    assert found == {"paper-00", "paper-01", "paper-02", "paper-03"}  # rebuilt from what Chroma holds
     report = add_documents(_long_documents(8), settings, embedding_function=ef)
     assert (report.files_unchanged, report.files_added, report.chunks_total) == (4, 4, 24)
     hits = Retriever(settings, load_policy(settings.policy_path), embedding_function=ef,

@@ -120,8 +120,9 @@ def test_permission_filter_runs_inside_chroma_and_the_lexical_index(retriever, m
     hits = retriever.search("what is the pay range for a manager grade role", agent="customer_comms", k=5)
     hits += retriever.search("salary band manager grade", agent="customer_comms", k=5, mode="lexical")
     reads_text = [c for c in calls if "documents" in (c["include"] or [])]
-    assert {c["op"] for c in reads_text} == {"query", "get"}  # vector query and lexical hits' text
+    assert {c["op"] for c in reads_text} == {"query"}  # lexical hits come with their text from the index
     assert all(c["where"] is not None for c in reads_text)
+    assert all(c["include"] == ["embeddings"] for c in calls if c["op"] == "get")  # by id, vectors only
     where = json.dumps(reads_text[0]["where"])
     assert '"$in": ["customer_support", "logistics"]' in where and '"$lte": 1' in where
     assert lexical_scopes and all(s.departments == ("customer_support", "logistics") and s.max_rank == 1

@@ -9,7 +9,9 @@ starting over (``rebuild``).
 Chunks of many documents are embedded together (the embedding function forms token-budget
 batches across them) and written to Chroma and the lexical index in one call per batch. A
 document's chunks never straddle two writes, and a document whose stored chunk count is short
-is treated as changed, so a killed ingest resumes where it stopped.
+is treated as changed, so a killed ingest resumes where it stopped. While an ingest runs the
+lexical index is marked as not matching the collection; if the ingest dies, the next search
+or ingest rebuilds the index from Chroma.
 """
 
 from __future__ import annotations
@@ -118,7 +120,7 @@ def write_documents(docs: Iterable[Document], settings: Settings, progress: Prog
     if rebuild:
         store.reset()
     collection = store.open(create=True)
-    sync_lexical(collection, store.lexical)  # an interrupted or foreign ingest left it behind
+    _begin(collection, store)
     stored = _stored_hashes(collection)
     gone = sorted(set(stored) - set(unique)) if prune else []
     report = IngestReport(embedding=store.embedding_function.spec, store=store.location)
@@ -139,7 +141,7 @@ def delete_sources(sources: Iterable[str], settings: Settings, *, embedding_func
     report = IngestReport(store=store.location)
     if collection is None:
         return report
-    sync_lexical(collection, store.lexical)
+    _begin(collection, store)
     stored = _stored_hashes(collection)
     wanted = [s for s in dict.fromkeys(sources) if s in stored]
     _BatchWriter(collection, store, report, None, len(wanted)).delete(wanted)
@@ -209,12 +211,10 @@ class _BatchWriter:
         for doc, _ in rows:
             counts[doc.source] = counts.get(doc.source, 0) + 1
         metadatas = [_metadata(d, c, counts[d.source]) for d, c in rows]
-        # Lexical first: after a kill it may hold extra rows, which searches drop (their text is
-        # read from Chroma), never lack rows Chroma has.
-        self.store.lexical.upsert([lexical_row(c.id, c.text, m) for (_, c), m in zip(rows, metadatas)])
         # upsert, not add: two processes ingesting the same fresh store must not collide on ids.
         self.collection.upsert(ids=[c.id for _, c in rows], documents=[c.text for _, c in rows],
                                embeddings=embeddings, metadatas=metadatas)
+        self.store.lexical.upsert([lexical_row(c.id, c.text, m) for (_, c), m in zip(rows, metadatas)])
 
     def delete(self, sources: list[str]) -> None:
         """Remove whole documents."""
@@ -248,6 +248,14 @@ def _metadata(doc: Document, chunk: Chunk, count: int) -> dict[str, Any]:
         "effective_date": doc.effective_date, "chunk_index": chunk.index, "chunks": count,
         "content_hash": chunk.content_hash, "doc_hash": doc.doc_hash,
     }
+
+
+def _begin(collection: Any, store: KnowledgeStore) -> None:
+    """Catch the lexical index up with the collection, then mark it as mid-ingest."""
+    sync_lexical(collection, store.lexical)  # an interrupted or foreign ingest left it behind
+    # Until _finish records the new state, a reader in another process (or after a crash)
+    # sees a mismatch and rebuilds the index from Chroma instead of trusting a partial one.
+    store.lexical.set_state(f"ingesting:{collection_state(collection)}")
 
 
 def _finish(collection: Any, store: KnowledgeStore, report: IngestReport) -> None:

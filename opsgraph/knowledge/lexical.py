@@ -8,21 +8,23 @@ FTS5 with its built-in ``bm25()``, k1 = 1.2, b = 0.75), so a fresh process searc
 instead of re-reading and re-tokenising every chunk. Text is tokenised here (stemming, stop
 words) and FTS5 only sees the resulting terms, so any backend behind :class:`LexicalIndex`
 ranks the same terms. Rows carry the permission fields and the scope filter is part of the
-query; the retriever then reads a lexical hit's text from Chroma through the same filter.
+query, which returns the chunk's text and metadata stored beside its terms: a lexical hit
+needs no second (filtered, and at 10k chunks 30 times slower) read from Chroma.
 
 :class:`BM25Index` is the same ranking in memory, for callers without a store.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import sqlite3
 import threading
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Protocol, Sequence
+from typing import Any, Iterable, Protocol, Sequence
 
 import numpy as np
 
@@ -99,6 +101,18 @@ class LexicalRow:
     department: str
     access_rank: int
     text: str  # what was embedded (title, heading, chunk); tokenised on write
+    chunk_text: str = ""  # the chunk as stored in Chroma, returned with a match
+    meta: dict[str, Any] = field(default_factory=dict)  # the chunk's Chroma metadata
+
+
+@dataclass(frozen=True)
+class LexicalMatch:
+    """A ranked chunk with the text and metadata stored beside its terms."""
+
+    chunk_id: str
+    score: float
+    text: str
+    meta: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -130,14 +144,15 @@ class LexicalIndex(Protocol):
     def clear(self) -> None:
         """Remove everything."""
 
-    def top(self, query: str, scope: LexicalFilter, n: int) -> list[tuple[str, float]]:
-        """Best ``n`` (chunk id, score) pairs inside ``scope``, best first."""
+    def top(self, query: str, scope: LexicalFilter, n: int) -> list[LexicalMatch]:
+        """Best ``n`` chunks inside ``scope``, best first."""
 
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS lexical_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS lexical_chunks (id INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL UNIQUE, "
-    "source TEXT NOT NULL, department TEXT NOT NULL, access_rank INTEGER NOT NULL)",
+    "source TEXT NOT NULL, department TEXT NOT NULL, access_rank INTEGER NOT NULL, "
+    "text TEXT NOT NULL, meta TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS lexical_chunks_source ON lexical_chunks(source)",
     # Terms arrive already stemmed; tokenchars keeps codes such as cc-ops and don't whole.
     """CREATE VIRTUAL TABLE IF NOT EXISTS lexical_terms USING fts5(terms, tokenize = "unicode61 tokenchars '''-'")""",
@@ -178,8 +193,9 @@ class SqliteLexicalIndex:
             _delete(self._db, "chunk_id", [r.chunk_id for r in rows])
             for row in rows:
                 cur = self._db.execute(
-                    "INSERT INTO lexical_chunks (chunk_id, source, department, access_rank) VALUES (?, ?, ?, ?)",
-                    (row.chunk_id, row.source, row.department, int(row.access_rank)))
+                    "INSERT INTO lexical_chunks (chunk_id, source, department, access_rank, text, meta) "
+                    "VALUES (?, ?, ?, ?, ?, ?)", (row.chunk_id, row.source, row.department, int(row.access_rank),
+                                                  row.chunk_text, json.dumps(row.meta)))
                 self._db.execute("INSERT INTO lexical_terms (rowid, terms) VALUES (?, ?)",
                                  (cur.lastrowid, " ".join(tokenize(row.text))))
 
@@ -199,7 +215,7 @@ class SqliteLexicalIndex:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM lexical_chunks").fetchone()[0])
 
-    def top(self, query: str, scope: LexicalFilter, n: int) -> list[tuple[str, float]]:
+    def top(self, query: str, scope: LexicalFilter, n: int) -> list[LexicalMatch]:
         """Best ``n`` chunks for ``query`` inside ``scope``; scores are BM25 (higher is better)."""
         terms = sorted(set(tokenize(query)))
         if not terms or n <= 0:
@@ -207,7 +223,7 @@ class SqliteLexicalIndex:
         sql, params = _top_query(terms, scope, n)
         with self._lock:
             rows = self._db.execute(sql, params).fetchall()
-        return [(chunk_id, -float(score)) for chunk_id, score in rows]
+        return [LexicalMatch(chunk_id, -float(score), text, json.loads(meta)) for chunk_id, score, text, meta in rows]
 
 
 def _delete(db: sqlite3.Connection, column: str, values: list[str]) -> None:
@@ -229,6 +245,6 @@ def _top_query(terms: list[str], scope: LexicalFilter, n: int) -> tuple[str, lis
     if scope.max_rank is not None:
         clauses.append("c.access_rank <= ?")
         params.append(scope.max_rank)
-    sql = ("SELECT c.chunk_id, bm25(lexical_terms) AS s FROM lexical_terms "
+    sql = ("SELECT c.chunk_id, bm25(lexical_terms) AS s, c.text, c.meta FROM lexical_terms "
            f"JOIN lexical_chunks c ON c.id = lexical_terms.rowid WHERE {' AND '.join(clauses)} ORDER BY s LIMIT ?")
     return sql, [*params, int(n)]

@@ -2,11 +2,12 @@
 
 ``Retriever.search(query, agent=...)`` ranks chunks by vector similarity and BM25, fused with
 reciprocal rank fusion. The agent's permitted departments and maximum access level from
-policy.yaml become a Chroma ``where`` filter for the vector query, the same filter inside the
-persisted lexical index's query, and again the filter when the text of a lexical hit is read
-from Chroma. Every text a search returns was therefore read from Chroma through that filter:
-a chunk the agent may not read never leaves the store for it. ``agent=None`` is an operator
-with full access.
+policy.yaml become a Chroma ``where`` filter for the vector query and the same conditions in
+the SQL of the persisted lexical index, which returns a lexical hit's text and metadata
+itself. Every text a search returns was therefore read through that filter: a chunk the agent
+may not read never leaves either store for it (and each hit's metadata is checked against the
+scope once more before it is returned). A lexical-only hit's vector, for its similarity, is
+read from Chroma by id. ``agent=None`` is an operator with full access.
 
 ``score`` on a hit is the ranking score, so it falls with rank in every mode (cosine
 similarity in vector mode, BM25 relative to the best hit in lexical mode, the fused score
@@ -24,7 +25,7 @@ import numpy as np
 
 from opsgraph.governance.policy import Policy
 from opsgraph.knowledge.errors import KnowledgeError, UnknownAgentError
-from opsgraph.knowledge.lexical import LexicalFilter
+from opsgraph.knowledge.lexical import LexicalFilter, LexicalMatch
 from opsgraph.knowledge.store import KnowledgeStore, collection_state, sync_lexical
 from opsgraph.settings import Settings
 
@@ -88,6 +89,12 @@ class Scope:
     def lexical(self) -> LexicalFilter:
         """The same scope for the lexical index."""
         return LexicalFilter(self.departments, self.max_rank)
+
+    def allows(self, meta: dict[str, Any]) -> bool:
+        """True when a chunk with metadata ``meta`` is inside this scope."""
+        if self.departments is not None and meta.get("department") not in self.departments:
+            return False
+        return self.max_rank is None or int(meta.get("access_rank", 1 << 30)) <= self.max_rank
 
 
 class Retriever:
@@ -167,7 +174,7 @@ class Retriever:
         if mode == "vector":
             return [_hit(rid, rec, rec["score"], 1.0 / (RRF_K + rank), rec["score"]) for rank, (rid, rec) in
                     enumerate(vector.items(), start=1)]
-        lexical = [rid for rid, _ in self.store.lexical.top(query, scope.lexical(), n)]
+        lexical = self.store.lexical.top(query, scope.lexical(), n)
         return _fuse(collection, qvec, vector, lexical, scope)
 
     def refresh(self) -> None:
@@ -196,12 +203,10 @@ class Retriever:
             return self._collection
 
     def _lexical_only(self, collection: Any, query: str, scope: Scope, n: int) -> list[Hit]:
-        ranked = self.store.lexical.top(query, scope.lexical(), n)
-        records = _fetch(collection, [rid for rid, _ in ranked], scope, embeddings=False)
-        ranked = [(rid, s) for rid, s in ranked if rid in records]
-        best = ranked[0][1] if ranked and ranked[0][1] > 0 else 1.0
-        return [_hit(rid, records[rid], s / best, 1.0 / (RRF_K + rank), None)
-                for rank, (rid, s) in enumerate(ranked, start=1)]
+        ranked = [m for m in self.store.lexical.top(query, scope.lexical(), n) if scope.allows(m.meta)]
+        best = ranked[0].score if ranked and ranked[0].score > 0 else 1.0
+        return [_hit(m.chunk_id, {"text": m.text, "meta": m.meta}, m.score / best, 1.0 / (RRF_K + rank), None)
+                for rank, m in enumerate(ranked, start=1)]
 
 
 def _check_mode(mode: str | None) -> str:
@@ -222,34 +227,30 @@ def best_per_document(hits: list[Hit]) -> list[Hit]:
     return out
 
 
-def _fetch(collection: Any, ids: list[str], scope: Scope, *, embeddings: bool) -> dict[str, dict[str, Any]]:
-    """Records of ``ids`` read from Chroma through the scope's filter (ids outside it are dropped)."""
-    if not ids:
-        return {}
-    include = ["documents", "metadatas", *(["embeddings"] if embeddings else [])]
-    page = collection.get(ids=ids, where=scope.where(), include=include)
-    out: dict[str, dict[str, Any]] = {}
-    for i, rid in enumerate(page["ids"]):
-        out[rid] = {"text": page["documents"][i], "meta": page["metadatas"][i]}
-        if embeddings:
-            out[rid]["embedding"] = page["embeddings"][i]
-    return out
-
-
-def _fuse(collection: Any, qvec: np.ndarray, vector: dict[str, dict[str, Any]], lexical: list[str],
+def _fuse(collection: Any, qvec: np.ndarray, vector: dict[str, dict[str, Any]], lexical: list[LexicalMatch],
           scope: Scope) -> list[Hit]:
     """Reciprocal rank fusion of the two rankings, best first."""
     fused: dict[str, float] = {}
-    for ranking in (list(vector), lexical):
+    for ranking in (list(vector), [m.chunk_id for m in lexical]):
         for rank, rid in enumerate(ranking, start=1):
             fused[rid] = fused.get(rid, 0.0) + 1.0 / (RRF_K + rank)
-    records = dict(vector)
-    # Lexical-only hits: text (and vector, for the similarity) read through the scope's filter.
-    for rid, rec in _fetch(collection, [r for r in lexical if r not in records], scope, embeddings=True).items():
-        similarity = float(np.dot(qvec, np.asarray(rec.pop("embedding"), dtype=np.float32)))
-        records[rid] = {**rec, "score": similarity}
+    records = {rid: rec for rid, rec in vector.items() if scope.allows(rec["meta"] or {})}
+    extra = [m for m in lexical if m.chunk_id not in vector and scope.allows(m.meta)]
+    for match, similarity in zip(extra, _similarities(collection, qvec, [m.chunk_id for m in extra])):
+        if similarity is not None:  # None: the chunk left Chroma after the lexical index saw it
+            records[match.chunk_id] = {"text": match.text, "meta": match.meta, "score": similarity}
     ranked = sorted((rid for rid in fused if rid in records), key=lambda rid: -fused[rid])
     return [_hit(rid, records[rid], fused[rid] / BEST_FUSED, fused[rid], records[rid]["score"]) for rid in ranked]
+
+
+def _similarities(collection: Any, qvec: np.ndarray, ids: list[str]) -> list[float | None]:
+    """Cosine similarity of the query to each stored chunk ``ids`` (vectors only, read by id)."""
+    if not ids:
+        return []
+    page = collection.get(ids=ids, include=["embeddings"])
+    vectors = dict(zip(page["ids"], page["embeddings"]))
+    return [float(np.dot(qvec, np.asarray(vectors[rid], dtype=np.float32))) if rid in vectors else None
+            for rid in ids]
 
 
 def _vector_candidates(collection: Any, qvec: np.ndarray, scope: Scope, n: int) -> dict[str, dict[str, Any]]:

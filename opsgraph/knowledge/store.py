@@ -183,7 +183,8 @@ def lexical_row(chunk_id: str, text: str, meta: dict[str, Any]) -> LexicalRow:
     """The lexical row of a stored chunk: the same title + heading + text that was embedded."""
     chunk = Chunk(str(meta.get("source")), 0, str(meta.get("heading", "")), text, "")
     return LexicalRow(chunk_id, str(meta.get("source", "")), str(meta.get("department", "")),
-                      int(meta.get("access_rank", 0)), embedding_text(chunk, str(meta.get("title", ""))))
+                      int(meta.get("access_rank", 0)), embedding_text(chunk, str(meta.get("title", ""))),
+                      chunk_text=text, meta=dict(meta))
 
 
 def sync_lexical(collection: Any, lexical: LexicalIndex) -> bool:
