@@ -85,7 +85,7 @@ def test_cli_reports_failures_with_path_and_reason_and_strict_stops(folder, sett
     env = cli_env(settings.data_home)
     result = CliRunner().invoke(kb_app, ["ingest", str(folder), "--department", "research"], env=env)
     assert result.exit_code == 0, result.output
-    assert "skipped physics/broken.md: physics/broken.md: front matter is not valid YAML" in result.output
+    assert "skipped: physics/broken.md: front matter is not valid YAML" in result.output
     assert "3 document(s) skipped" in result.output
     assert _stored(settings)["glaciers.txt"]["meta"]["department"] == "research"
     strict = CliRunner().invoke(kb_app, ["ingest", str(folder), "--strict"], env=env)

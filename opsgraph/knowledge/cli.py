@@ -127,7 +127,7 @@ def _print_report(report: Any) -> None:
     console.print(table)
     console.print(f"embedding: {report.embedding}   time: {report.seconds:.2f} s", markup=False)
     for failure in report.failures:
-        err.print(f"skipped {failure['source']}: {failure['reason']}", markup=False, highlight=False,
+        err.print(f"skipped: {failure['reason']}", markup=False, highlight=False,
                   soft_wrap=True)
     if report.failures:
         err.print(f"{len(report.failures)} document(s) skipped; fix them and run the command again "
