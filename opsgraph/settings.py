@@ -53,8 +53,8 @@ class Settings:
     langsmith_project: str = "opsgraph"
     chroma_url: str | None = None
     embedding: str = "onnx:all-MiniLM-L6-v2"
-    # onnxruntime intra-op threads for the offline embedding; 1 measured fastest on a shared
-    # 2-core machine (BENCHMARKS.md, knowledge ingest at scale).
+    # onnxruntime intra-op threads for the offline embedding; 1 because on shared 2-core
+    # machines a second thread gained nothing while the other core was busy (BENCHMARKS.md).
     embedding_threads: int = 1
     policy_path: Path = field(default_factory=default_policy_path)
     knowledge_path: Path = field(default_factory=corpus_dir)

@@ -37,7 +37,7 @@ TOKENIZER_PATH = Path(__file__).resolve().parent / "assets" / "tokenizer.json"
 MAX_TOKENS = 256
 BATCH_SIZE = 32
 BATCH_TOKENS = 512  # padded tokens per batch; measured fastest on 2 cores (BENCHMARKS.md)
-THREADS = 1  # the default of settings.embedding_threads, measured on a shared 2-core machine
+THREADS = 1  # the default of settings.embedding_threads (see BENCHMARKS.md for 1 vs 2)
 
 
 def sha256_of(path: Path) -> str:
