@@ -106,10 +106,12 @@ def open_world(settings: Settings) -> Any:
 
 def _default_retriever(settings: Settings, policy: Policy) -> Any:
     try:
+        from opsgraph.knowledge.progress import ConsoleProgress
         from opsgraph.knowledge.retrieval import Retriever
     except ImportError:  # knowledge layer not installed in this build
         return None
-    return Retriever(settings, policy)
+    # The first search of a fresh install embeds the corpus; show it rather than seem frozen.
+    return Retriever(settings, policy, progress=ConsoleProgress())
 
 
 _server_context: list[OpsContext] = []

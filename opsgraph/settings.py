@@ -73,6 +73,9 @@ class Settings:
     langsmith_project: str = "opsgraph"
     chroma_url: str | None = None
     embedding: str = "onnx:all-MiniLM-L6-v2"
+    # onnxruntime intra-op threads for the offline embedding; 1 because on shared 2-core
+    # machines a second thread gained nothing while the other core was busy (BENCHMARKS.md).
+    embedding_threads: int = 1
     policy_path: Path = field(default_factory=default_policy_path)
     knowledge_path: Path = field(default_factory=corpus_dir)
     world_seed: int = 7
@@ -131,6 +134,7 @@ class Settings:
             "langsmith_project": self.langsmith_project,
             "chroma_url": self.chroma_url,
             "embedding": self.embedding,
+            "embedding_threads": self.embedding_threads,
             "policy_path": str(self.policy_path),
             "knowledge_path": str(self.knowledge_path),
             "world_seed": self.world_seed,
@@ -201,6 +205,13 @@ def _as_positive(value: Any, name: str) -> float:
         raise SettingsError(f"setting {name} must be a number of seconds, got {value!r}") from None
     if number <= 0:
         raise SettingsError(f"setting {name} must be above 0, got {value!r}")
+    return number
+
+
+def _positive(value: Any, name: str) -> int:
+    number = _as_int(value, name)
+    if number < 1:
+        raise SettingsError(f"setting {name} must be at least 1, got {number}")
     return number
 
 
@@ -302,6 +313,8 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         langsmith_project=str(_pick(env, file, "LANGSMITH_PROJECT", "langsmith_project", "opsgraph")),
         chroma_url=_pick(env, file, "OPSGRAPH_CHROMA_URL", "chroma_url"),
         embedding=str(_pick(env, file, "OPSGRAPH_EMBEDDING", "embedding", "onnx:all-MiniLM-L6-v2")),
+        embedding_threads=_positive(
+            _pick(env, file, "OPSGRAPH_EMBEDDING_THREADS", "embedding_threads", 1), "embedding_threads"),
         policy_path=Path(_pick(env, file, "OPSGRAPH_POLICY", "policy_path", default_policy_path())),
         knowledge_path=Path(_pick(env, file, "OPSGRAPH_KNOWLEDGE", "knowledge_path", corpus_dir())),
         world_seed=_as_int(_pick(env, file, "OPSGRAPH_WORLD_SEED", "world_seed", 7), "world_seed"),

@@ -13,6 +13,7 @@ from opsgraph.knowledge.chunking import chunk_document, split_sections, split_te
 from opsgraph.knowledge.corpus import (
     PLACEHOLDER,
     REQUIRED_FIELDS,
+    DocumentDefaults,
     corpus_files,
     format_policy_value,
     load_corpus,
@@ -110,12 +111,31 @@ def test_bad_front_matter_is_a_clear_error(tmp_path, policy):
     bad.write_text("---\ntitle: T\ndepartment: dept\naccess: secret\nowner: o\neffective_date: 2026-01-01\n---\n# T\n")
     with pytest.raises(CorpusError, match="access 'secret' is not one of"):
         read_document(bad, tmp_path, policy)
-    bad.write_text("---\ntitle: T\n---\n# T\n")
-    with pytest.raises(CorpusError, match="lacks department, access, owner, effective_date"):
+    bad.write_text("---\ntitle: [unclosed\n---\n# T\n")
+    with pytest.raises(CorpusError, match="dept/doc.md: front matter is not valid YAML"):
         read_document(bad, tmp_path, policy)
-    bad.write_text("# no front matter\n")
-    with pytest.raises(CorpusError, match="missing YAML front matter"):
+    bad.write_text("---\ntitle: T\n# never closed\n")
+    with pytest.raises(CorpusError, match="front matter is not closed"):
         read_document(bad, tmp_path, policy)
+
+
+def test_missing_metadata_comes_from_the_defaults(tmp_path, policy):
+    doc = tmp_path / "notes" / "doc.md"
+    doc.parent.mkdir()
+    doc.write_text("---\ntitle: T\n---\n# T\nbody\n")
+    partial = read_document(doc, tmp_path, policy)
+    assert (partial.title, partial.department, partial.access) == ("T", "general", "internal")
+    doc.write_text("# Heading title\n\nno front matter at all\n")
+    bare = read_document(doc, tmp_path, policy, DocumentDefaults(department="research", access="public"))
+    assert (bare.title, bare.department, bare.access, bare.owner) == ("Heading title", "research", "public",
+                                                                      "unassigned")
+
+
+def test_only_exact_placeholders_render_and_backslash_escapes(policy):
+    latex = r"$\frac{{a}}{b}$ and {{ name }} stay; \{{policy:approvals.refund.auto_limit_usd}} is literal"
+    assert render_placeholders(latex, policy) == latex.replace("\\{{", "{{")
+    assert render_placeholders("limit {{policy:approvals.refund.auto_limit_usd}}", policy) == "limit $500"
+    assert render_placeholders(r"\{{ not a placeholder", policy) == "{{ not a placeholder"
 
 
 def test_chunks_follow_headings_and_carry_citations(policy):

@@ -122,11 +122,14 @@ def test_reingest_embeds_nothing_and_edits_reembed_only_that_file(corpus, settin
     assert _sources(settings)["finance/refund-policy.md"] == new_chunks
 
 
-def test_deleting_a_file_removes_its_chunks(corpus, settings, ef):
+def test_pruning_removes_the_chunks_of_a_deleted_file(corpus, settings, ef):
     ingest(corpus, settings, embedding_function=ef)
     login_chunks = _sources(settings)["technical_support/login-problems.md"]
     (corpus / "technical_support" / "login-problems.md").unlink()
-    report = ingest(corpus, settings, embedding_function=ef)
+    kept = ingest(corpus, settings, embedding_function=ef)  # adding never removes
+    assert (kept.files_deleted, kept.files_unchanged) == (0, 3)
+    assert "technical_support/login-problems.md" in _sources(settings)
+    report = ingest(corpus, settings, embedding_function=ef, prune=True)
     assert (report.files_deleted, report.chunks_deleted, report.chunks_embedded) == (1, login_chunks, 0)
     assert "technical_support/login-problems.md" not in _sources(settings)
 

@@ -101,7 +101,7 @@ def test_customer_support_agent_never_sees_restricted_hr_or_security(retriever, 
     assert retriever.search("salary band for a manager", k=1)[0].department == "hr"
 
 
-def test_permission_filter_runs_inside_chroma(retriever, monkeypatch):
+def test_permission_filter_runs_inside_chroma_and_the_lexical_index(retriever, monkeypatch):
     collection = retriever._ready()
     calls: list[dict[str, Any]] = []
     for name in ("query", "get"):
@@ -112,15 +112,22 @@ def test_permission_filter_runs_inside_chroma(retriever, monkeypatch):
             return _original(*args, **kwargs)
 
         monkeypatch.setattr(collection, name, spy)
-    retriever.refresh()  # rebuild the agent's BM25 view through the spy too
+    lexical_scopes: list[Any] = []
+    top = retriever.store.lexical.top
+    monkeypatch.setattr(retriever.store.lexical, "top",
+                        lambda q, scope, n: lexical_scopes.append(scope) or top(q, scope, n))
     monkeypatch.setattr(retriever, "_ready", lambda: collection)
     hits = retriever.search("what is the pay range for a manager grade role", agent="customer_comms", k=5)
+    hits += retriever.search("salary band manager grade", agent="customer_comms", k=5, mode="lexical")
     reads_text = [c for c in calls if "documents" in (c["include"] or [])]
-    assert {c["op"] for c in reads_text} == {"query", "get"}  # vector query and the BM25 view
+    assert {c["op"] for c in reads_text} == {"query"}  # lexical hits come with their text from the index
     assert all(c["where"] is not None for c in reads_text)
+    assert all(c["include"] == ["embeddings"] for c in calls if c["op"] == "get")  # by id, vectors only
     where = json.dumps(reads_text[0]["where"])
     assert '"$in": ["customer_support", "logistics"]' in where and '"$lte": 1' in where
-    assert all(h.department in ("customer_support", "logistics") for h in hits)
+    assert lexical_scopes and all(s.departments == ("customer_support", "logistics") and s.max_rank == 1
+                                  for s in lexical_scopes)
+    assert hits and all(h.department in ("customer_support", "logistics") for h in hits)
 
 
 def test_agent_with_no_departments_gets_nothing(settings, retriever):

@@ -6,11 +6,12 @@ inside the commands so ``--help`` stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -24,6 +25,7 @@ kb_app = typer.Typer(
     "Examples:\n\n"
     "  opsgraph kb ingest\n\n"
     '  opsgraph kb search "who must approve a large purchase order" --as procurement\n\n'
+    "  opsgraph kb ingest ./my-corpus --department research\n\n"
     "  opsgraph kb stats",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -63,44 +65,96 @@ def _settings() -> Any:
 @kb_app.command("ingest")
 @_user_errors
 def ingest_cmd(
-    path: Optional[Path] = typer.Argument(None, help="Corpus directory (default: the shipped knowledge/)."),
-    rebuild: bool = typer.Option(False, "--rebuild", help="Drop the collection and embed everything again "
+    path: Optional[Path] = typer.Argument(None, help="Folder of .md, .txt and .jsonl documents "
+                                                     "(default: the shipped knowledge/)."),
+    rebuild: bool = typer.Option(False, "--rebuild", help="Empty the store first and embed everything again "
                                                           "(needed after changing the embedding)."),
+    prune: bool = typer.Option(False, "--prune", help="Also remove stored documents that are not in this folder."),
+    strict: bool = typer.Option(False, "--strict", help="Stop at the first document that cannot be read."),
+    department: Optional[str] = typer.Option(None, "--department", help="Department of documents that state "
+                                                                         "none (default: general)."),
+    access: Optional[str] = typer.Option(None, "--access", help="Access level of documents that state none "
+                                                                "(default: internal)."),
+    owner: Optional[str] = typer.Option(None, "--owner", help="Owner of documents that state none."),
+    effective_date: Optional[str] = typer.Option(None, "--effective-date", help="Effective date of documents "
+                                                                                 "that state none."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Embed new and changed documents, drop deleted ones; unchanged files cost nothing.
+    """Add the documents of a folder to the store: new and changed ones are embedded, the rest cost nothing.
 
-    Example: opsgraph kb ingest ./knowledge
+    Documents already in the store stay unless --prune or --rebuild says otherwise. A document
+    that cannot be read is reported with its path and reason; the others are ingested.
+
+    Example: opsgraph kb ingest ./my-corpus --department research --access public
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from opsgraph.knowledge.ingest import IngestProgress, ingest
+    from opsgraph.knowledge.corpus import with_defaults
+    from opsgraph.knowledge.ingest import ingest
 
     settings = _settings()
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=True, disable=as_json) as bar:
-        task = bar.add_task("ingesting", total=None)
-
-        def on_progress(step: IngestProgress) -> None:
-            bar.update(task, total=step.total, completed=step.done, description=f"{step.action:9} {step.source}")
-
-        report = ingest(path, settings, on_progress, rebuild=rebuild)
+    defaults = with_defaults(None, department=department, access=access, owner=owner, effective_date=effective_date)
+    with _progress_bar(disabled=as_json) as on_progress:
+        report = ingest(path, settings, on_progress, rebuild=rebuild, prune=prune, strict=strict, defaults=defaults)
     if as_json:
         console.print_json(json.dumps(report.as_dict()))
         return
     _print_report(report)
 
 
+@contextlib.contextmanager
+def _progress_bar(*, disabled: bool) -> Iterator[Callable[[Any], None]]:
+    """A progress callback drawing a transient bar on stderr."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True, disable=disabled) as bar:
+        task = bar.add_task("ingesting", total=None)
+
+        def on_progress(step: Any) -> None:
+            bar.update(task, total=step.total, completed=step.done, description=f"{step.action:9} {step.source}")
+
+        yield on_progress
+
+
 def _print_report(report: Any) -> None:
-    table = Table("", "files", "chunks", title=f"ingested into {report.store}", title_justify="left")
+    table = Table("", "documents", "chunks", title=f"ingested into {report.store}", title_justify="left")
     table.add_row("added", str(report.files_added), "")
     table.add_row("changed", str(report.files_changed), "")
     table.add_row("deleted", str(report.files_deleted), str(report.chunks_deleted))
     table.add_row("unchanged", str(report.files_unchanged), "")
+    table.add_row("failed", str(report.files_failed), "")
     table.add_row("embedded", "", str(report.chunks_embedded))
     table.add_row("in store", "", str(report.chunks_total))
     console.print(table)
     console.print(f"embedding: {report.embedding}   time: {report.seconds:.2f} s", markup=False)
+    for failure in report.failures:
+        err.print(f"skipped: {failure['reason']}", markup=False, highlight=False,
+                  soft_wrap=True)
+    if report.failures:
+        err.print(f"{len(report.failures)} document(s) skipped; fix them and run the command again "
+                  "(--strict stops at the first)", markup=False)
+
+
+@kb_app.command("delete")
+@_user_errors
+def delete_cmd(
+    ids: list[str] = typer.Argument(..., help="Document ids: a path relative to its folder "
+                                              "(procurement/po-approval.md) or the id given when added."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Remove documents and their chunks from the store.
+
+    Example: opsgraph kb delete notes/old-policy.md
+    """
+    from opsgraph.knowledge.ingest import delete_sources
+
+    report = delete_sources(ids, _settings())
+    if as_json:
+        console.print_json(json.dumps(report.as_dict()))
+        return
+    missing = len(set(ids)) - report.files_deleted
+    console.print(f"deleted {report.files_deleted} document(s), {report.chunks_deleted} chunk(s); "
+                  f"{report.chunks_total} chunk(s) left" + (f"; {missing} id(s) not found" if missing else ""),
+                  markup=False)
 
 
 @kb_app.command("search")
@@ -109,33 +163,37 @@ def search_cmd(
     query: str = typer.Argument(..., help='What to look for, e.g. "refund approval limit".'),
     agent: Optional[str] = typer.Option(None, "--as", help="Search with this agent's permissions "
                                                            "(default: operator, full access)."),
-    k: int = typer.Option(5, "-k", "--k", min=1, max=50, help="How many chunks to show."),
+    k: int = typer.Option(5, "-k", "--k", min=1, help="How many results to show (up to the store's size)."),
     mode: Optional[str] = typer.Option(None, "--mode", help="Ranking: hybrid (default), vector or lexical."),
+    group_by: str = typer.Option("chunk", "--group-by", help="chunk (default) or document: each document "
+                                                             "once, by its best chunk."),
     as_json: bool = typer.Option(False, "--json", help="Print the hits as JSON."),
 ) -> None:
-    """Rank knowledge chunks for a question, with scores and citations.
+    """Rank knowledge chunks (or documents) for a question, with scores and citations.
 
     Example: opsgraph kb search "who must approve a large purchase order" --as procurement
     """
     from opsgraph.governance.policy import load_policy
+    from opsgraph.knowledge.progress import ConsoleProgress
     from opsgraph.knowledge.retrieval import Retriever
 
     settings = _settings()
-    retriever = Retriever(settings, load_policy(settings.policy_path))
+    retriever = Retriever(settings, load_policy(settings.policy_path),
+                          progress=ConsoleProgress("embedding the shipped knowledge base", console=err))
     retriever.scope(agent)  # unknown agent: fail before loading anything
-    if not retriever.store.exists() and not as_json:
-        err.print("the knowledge store is empty; ingesting the shipped corpus first…")
-    hits = retriever.search(query, agent=agent, k=k, mode=mode)
+    hits = retriever.search(query, agent=agent, k=k, mode=mode, group_by=group_by)
     if as_json:
         console.print_json(json.dumps([h.as_dict() for h in hits]))
         return
     who = f"as {agent}" if agent else "as operator (full access)"
-    # Rows are in fused rank order; "score" is the cosine similarity of each chunk to the query.
+    # Rows in rank order; "score" is the ranking score, "similarity" the cosine to the query.
     table = Table(title=Text(f"{query!r} {who}"))
-    for name in ("#", "score", "citation", "access", "text"):
+    for name in ("#", "score", "similarity", "citation", "access", "text"):
         table.add_column(name, overflow="fold", ratio=3 if name in ("citation", "text") else None)
     for rank, hit in enumerate(hits, start=1):
-        table.add_row(str(rank), f"{hit.score:.3f}", Text(hit.citation), hit.access, Text(shorten(hit.text, 240)))
+        similarity = "-" if hit.similarity is None else f"{hit.similarity:.3f}"
+        table.add_row(str(rank), f"{hit.score:.3f}", similarity, Text(hit.citation), hit.access,
+                      Text(shorten(hit.text, 240)))
     console.print(table if hits else Text(f"no results {who}"))
 
 

@@ -37,7 +37,7 @@ TOKENIZER_PATH = Path(__file__).resolve().parent / "assets" / "tokenizer.json"
 MAX_TOKENS = 256
 BATCH_SIZE = 32
 BATCH_TOKENS = 512  # padded tokens per batch; measured fastest on 2 cores (BENCHMARKS.md)
-THREADS = 2
+THREADS = 1  # the default of settings.embedding_threads (see BENCHMARKS.md for 1 vs 2)
 
 
 def sha256_of(path: Path) -> str:
@@ -308,5 +308,5 @@ def build_embedding_function(settings: Settings) -> MiniLMOnnxEmbedding | OpenAI
     """The embedding function ``settings.embedding`` selects (nothing is loaded yet)."""
     provider, model = parse_spec(settings.embedding)
     if provider == "onnx":
-        return MiniLMOnnxEmbedding()
+        return MiniLMOnnxEmbedding(threads=settings.embedding_threads)
     return OpenAIEmbedding(model, api_key=settings.openai_api_key, base_url=settings.openai_base_url)

@@ -4,6 +4,11 @@ One collection, ``opsgraph_knowledge``, in a persistent store under the data hom
 Chroma server when ``settings.chroma_url`` is set. The collection's metadata records which
 embedding built it (spec + dimension) so that opening it with another embedding fails with
 an explanation instead of returning meaningless neighbours.
+
+Beside the collection lives its persisted lexical index (SQLite FTS5 in the data home). It
+records which collection state (id + revision) it mirrors; when that differs from Chroma's
+(an older store, another machine ingesting into a shared Chroma server, an interrupted
+ingest) it is rebuilt from the chunks Chroma holds, once.
 """
 
 from __future__ import annotations
@@ -12,14 +17,17 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Iterator
 from urllib.parse import urlparse
 
+from opsgraph.knowledge.chunking import Chunk, embedding_text
 from opsgraph.knowledge.embeddings import build_embedding_function
 from opsgraph.knowledge.errors import EmbeddingMismatchError, KnowledgeError
+from opsgraph.knowledge.lexical import LexicalIndex, LexicalRow, SqliteLexicalIndex
 from opsgraph.locks import init_lock
 from opsgraph.settings import Settings
 
 COLLECTION_NAME = "opsgraph_knowledge"
 SCHEMA_VERSION = 1
 PAGE_SIZE = 1000
+LEXICAL_FILE = "knowledge_lexical.db"
 
 
 def _chroma_settings() -> Any:
@@ -52,11 +60,13 @@ def make_client(settings: Settings) -> Any:
 class KnowledgeStore:
     """Access to the knowledge collection; the client is created on first use."""
 
-    def __init__(self, settings: Settings, embedding_function: Any = None, *, client: Any = None) -> None:
+    def __init__(self, settings: Settings, embedding_function: Any = None, *, client: Any = None,
+                 lexical: LexicalIndex | None = None) -> None:
         """Remember what to open; nothing is connected or loaded yet."""
         self.settings = settings
         self._ef = embedding_function
         self._client = client
+        self._lexical = lexical
 
     @property
     def location(self) -> str:
@@ -76,6 +86,13 @@ class KnowledgeStore:
         if self._ef is None:
             self._ef = build_embedding_function(self.settings)
         return self._ef
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        """The persisted lexical index of this store (opened once)."""
+        if self._lexical is None:
+            self._lexical = SqliteLexicalIndex(self.settings.data_home / LEXICAL_FILE)
+        return self._lexical
 
     def exists(self) -> bool:
         """True when the collection has been created."""
@@ -127,6 +144,7 @@ class KnowledgeStore:
         """Delete the collection (``kb ingest --rebuild``)."""
         if self.exists():
             self.client.delete_collection(COLLECTION_NAME)
+        self.lexical.clear()
 
     def describe(self) -> dict[str, Any]:
         """Collection metadata as stored (embedding, dimension, revision), or {} when absent."""
@@ -168,3 +186,33 @@ def iter_records(collection: Any, *, include: list[str], where: dict | None = No
         if len(ids) < PAGE_SIZE:
             return
         offset += PAGE_SIZE
+
+
+def collection_state(collection: Any) -> str:
+    """Identity of what a collection holds now: its id and ingest revision."""
+    return f"{collection.id}:{int((collection.metadata or {}).get('revision', 0))}"
+
+
+def lexical_row(chunk_id: str, text: str, meta: dict[str, Any]) -> LexicalRow:
+    """The lexical row of a stored chunk: the same title + heading + text that was embedded."""
+    chunk = Chunk(str(meta.get("source")), 0, str(meta.get("heading", "")), text, "")
+    return LexicalRow(chunk_id, str(meta.get("source", "")), str(meta.get("department", "")),
+                      int(meta.get("access_rank", 0)), embedding_text(chunk, str(meta.get("title", ""))),
+                      chunk_text=text, meta=dict(meta))
+
+
+def sync_lexical(collection: Any, lexical: LexicalIndex) -> bool:
+    """Rebuild ``lexical`` from the collection unless it already mirrors it; True when rebuilt."""
+    state = collection_state(collection)
+    if lexical.state() == state:
+        return False
+    lexical.clear()
+    rows: list[LexicalRow] = []
+    for record in iter_records(collection, include=["documents", "metadatas"]):
+        rows.append(lexical_row(record["id"], record["documents"] or "", record["metadatas"] or {}))
+        if len(rows) >= PAGE_SIZE:
+            lexical.upsert(rows)
+            rows = []
+    lexical.upsert(rows)
+    lexical.set_state(state)
+    return True
