@@ -96,6 +96,15 @@ class HandoffOutcome:
     record: dict[str, Any] | None = None
 
 
+def handoff_update(state: dict, outcome: HandoffOutcome) -> dict[str, Any]:
+    """State update that hands the conversation to ``outcome.target``: the new active agent, its
+    route, the handoff counter and the handoff record (tagged with the current request)."""
+    record = {**(outcome.record or {}), "request": int(state.get("requests") or 1)}
+    return {"active_agent": outcome.target, "route": [*(state.get("route") or []), outcome.target],
+            "handoff_count": int(state.get("handoff_count") or 0) + 1, "agent_rounds": 0,
+            "handoffs": [record], "visited": [outcome.target]}
+
+
 def perform_handoffs(calls: Sequence[dict], agent: str, ctx: OpsContext, tools: dict[str, BaseTool],
                      trail: Sequence[str], count: int, limit: int) -> HandoffOutcome:
     """Answer every handoff call of one message; perform at most the first permitted one (see module doc)."""

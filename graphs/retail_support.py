@@ -32,7 +32,7 @@ from opsgraph.agents.retail_triage import RETAIL_TRIAGE
 from opsgraph.context import OpsContext, resolve_context
 from opsgraph.graphs.components import TOOLS, after_turn, agent_turn, execute_tool_calls, guard_step, last_ai, \
     refuse_call, thread_id
-from opsgraph.graphs.handoff import create_handoff_tool, handoff_tool_name, perform_handoffs
+from opsgraph.graphs.handoff import create_handoff_tool, handoff_tool_name, handoff_update, perform_handoffs
 from opsgraph.graphs.incident import cost_summary
 from opsgraph.graphs.state import SupportInput, SupportOutput, SupportReport, SupportState
 from opsgraph.tools.retail.tools import HUMAN_TRANSFER
@@ -160,11 +160,7 @@ def tools(state: SupportState, runtime: Runtime[OpsContext]) -> Command[Literal[
                   else outcome.escalation)
         return Command(goto=ESCALATE, update={**update, "escalation": {"reason": reason, "agent": agent}})
     if outcome.target:
-        record = {**outcome.record, "request": int(state.get("requests") or 1)}
-        update |= {"active_agent": outcome.target, "route": [*(state.get("route") or []), outcome.target],
-                   "handoff_count": int(state.get("handoff_count") or 0) + 1, "agent_rounds": 0,
-                   "handoffs": [record], "visited": [outcome.target]}
-        return Command(goto=outcome.target, update=update)
+        return Command(goto=outcome.target, update=update | handoff_update(state, outcome))
     return Command(goto=agent, update=update)
 
 

@@ -38,7 +38,7 @@ from opsgraph.agents.technical_support import TECHNICAL_SUPPORT
 from opsgraph.agents.triage import TRIAGE
 from opsgraph.graphs.components import (APPROVAL, TOOLS, after_turn, agent_turn, approval_gate, execute_tool_calls,
                                         guard_step, last_ai, thread_id)
-from opsgraph.graphs.handoff import create_handoff_tool, handoff_tool_name, perform_handoffs
+from opsgraph.graphs.handoff import create_handoff_tool, handoff_tool_name, handoff_update, perform_handoffs
 from opsgraph.graphs.incident import cost_summary, done_actions
 from opsgraph.graphs.state import SupportInput, SupportOutput, SupportReport, SupportState
 from opsgraph.citations import collect_citations
@@ -116,11 +116,7 @@ def tools(state: SupportState, runtime: Runtime[OpsContext]) -> Command[Literal[
     if outcome.escalation:
         return Command(goto=ESCALATE, update={**update, "escalation": {"reason": outcome.escalation, "agent": agent}})
     if outcome.target:
-        record = {**outcome.record, "request": int(state.get("requests") or 1)}
-        update |= {"active_agent": outcome.target, "route": [*(state.get("route") or []), outcome.target],
-                   "handoff_count": int(state.get("handoff_count") or 0) + 1, "agent_rounds": 0,
-                   "handoffs": [record], "visited": [outcome.target]}
-        return Command(goto=outcome.target, update=update)
+        return Command(goto=outcome.target, update=update | handoff_update(state, outcome))
     return Command(goto=agent, update=update)
 
 
