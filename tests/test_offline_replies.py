@@ -61,3 +61,15 @@ def test_without_a_template_the_engine_still_reports_its_tool_results():
 def test_every_support_desk_specialist_prompt_carries_a_reply_template():
     for name in ("billing", "technical_support", "account_management", "triage"):
         assert "\n> " in load_prompt(name), name
+
+
+def test_a_specific_failure_line_stands_instead_of_the_plain_one():
+    system = PROMPT.replace("> (if issue_refund failed) We have not",
+                            '> (if issue_refund failed "not verified") Please sign in so we can verify you.\n'
+                            "> (if issue_refund failed) We have not")
+    refused = final_answer(_convo([("get_invoice", INVOICE, True), ("issue_refund", "refused: identity is not "
+                                                                    "verified on this channel", False)], system), "billing")
+    assert "Please sign in so we can verify you." in refused and "We have not issued" not in refused
+    other = final_answer(_convo([("get_invoice", INVOICE, True), ("issue_refund", "rejected by zelda", False)], system),
+                         "billing")
+    assert "We have not issued a refund yet" in other and "sign in" not in other

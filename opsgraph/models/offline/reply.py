@@ -9,8 +9,11 @@ A prompt may show the reply it wants as template lines, each starting with ``> `
 ``{tool.field}`` is the field of that tool's latest successful result in this turn (found
 at any depth, so ``{search_knowledge.citation}`` is the top passage's citation). A line
 whose fields did not come back is left out: the reply only states what the tools showed.
-A line may start with a condition on a tool: ``(if TOOL done)``, ``(if TOOL failed)`` or
-``(if no TOOL)`` (not called at all). A real model reads the same lines as guidance.
+A line may start with a condition on a tool: ``(if TOOL done)``, ``(if TOOL failed)``,
+``(if TOOL failed "words")`` (its error says those words) or ``(if no TOOL)`` (not called at
+all). A specific failure line that applies stands instead of the plain ``(if TOOL failed)``
+lines of the same tool, so the customer hears the one true reason. A real model reads the
+same lines as guidance.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from opsgraph.models.offline.conversation import Conversation, ToolResult
 
 _LINE = re.compile(r"^>\s?(.*)$", re.MULTILINE)
 _FIELD = re.compile(r"\{([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]*)\}")
-_CONDITION = re.compile(r"^\(if\s+(no\s+)?([a-z][a-z0-9_]*)(?:\s+(done|failed))?\)\s*", re.IGNORECASE)
+_CONDITION = re.compile(r'^\(if\s+(no\s+)?([a-z][a-z0-9_]*)(?:\s+(done|failed)(?:\s+"([^"]+)")?)?\)\s*',
+                        re.IGNORECASE)
 MAX_VALUE_CHARS = 400
 
 
@@ -33,8 +37,18 @@ def template_lines(system: str) -> list[str]:
 
 def compose_reply(convo: Conversation) -> str:
     """The reply the template describes, filled from this turn's tool results ("" without a template)."""
-    lines = [_fill(line, convo.turn_results) for line in template_lines(convo.system)]
-    return "\n".join(line for line in lines if line)
+    lines = template_lines(convo.system)
+    specific = {m.group(2) for m in map(_CONDITION.match, lines)
+                if m and m.group(4) and _condition_holds(m, convo.turn_results)}
+    kept = [line for line in lines if not _plain_failure_of(line, specific)]
+    return "\n".join(filled for filled in (_fill(line, convo.turn_results) for line in kept) if filled)
+
+
+def _plain_failure_of(line: str, tools: set[str]) -> bool:
+    """True for a plain ``(if TOOL failed)`` line of a tool whose specific failure line applies."""
+    match = _CONDITION.match(line)
+    return bool(match and match.group(2) in tools and (match.group(3) or "").lower() == "failed"
+                and not match.group(4))
 
 
 def _fill(line: str, results: list[ToolResult]) -> str | None:
@@ -59,7 +73,8 @@ def _condition_holds(match: re.Match, results: list[ToolResult]) -> bool:
         return not any(r.name == tool for r in results)
     if state == "failed":
         # A call that failed and was never redone: the customer must hear it was not done.
-        return not done and any(r.name == tool and r.is_error for r in results)
+        words = (match.group(4) or "").lower()
+        return not done and any(r.name == tool and r.is_error and words in r.content.lower() for r in results)
     return done
 
 
