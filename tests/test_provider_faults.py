@@ -39,8 +39,9 @@ EXPECTED_REASON = {
 
 
 def _env(server: FakeOpenAIServer) -> dict[str, str]:
-    return {"OPENAI_BASE_URL": server.base_url, "OPSGRAPH_SMALL_MODEL": "openai:local-small",
-            "OPSGRAPH_LARGE_MODEL": "openai:local-large", **{
+    # Priced model names keep stderr to the one error line (an unpriced model adds a warning line).
+    return {"OPENAI_BASE_URL": server.base_url, "OPSGRAPH_SMALL_MODEL": "openai:gpt-4o-mini",
+            "OPSGRAPH_LARGE_MODEL": "openai:gpt-4o", **{
                 f"OPSGRAPH_{tier}_{name}": value for tier in ("SMALL", "LARGE")
                 for name, value in (("TIMEOUT_S", CLIENT_TIMEOUT_S), ("MAX_RETRIES", "1"), ("BACKOFF_S", "0.1"))}}
 
