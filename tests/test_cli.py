@@ -12,16 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import isolated_env, opsgraph
+from tests.support.cli import isolated_env, one_error_line, opsgraph
 
 pytestmark = pytest.mark.slow
 
 
-def _assert_clean_error(proc: subprocess.CompletedProcess, needle: str) -> None:
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stderr + proc.stdout
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and needle in lines[0], proc.stderr
 
 
 def _count(db: Path, sql: str) -> int:
@@ -52,7 +47,7 @@ def test_approval_flow_from_the_cli(tmp_path):
     assert first.returncode == 0 and "Approval required" in first.stdout
     before = _count(home / "world.db", "SELECT COUNT(*) FROM purchase_orders")
     bad = opsgraph(home, "runs", "resume", "cli-a", "--edit", "{quantity: 5")
-    _assert_clean_error(bad, "not valid JSON")
+    one_error_line(bad, "not valid JSON")
     done = opsgraph(home, "runs", "resume", "cli-a", "--approve", "--by", "dana", "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)["report"]
@@ -62,13 +57,13 @@ def test_approval_flow_from_the_cli(tmp_path):
 
 def test_user_errors_are_one_line_and_write_nothing(tmp_path):
     home = tmp_path / "home"
-    _assert_clean_error(opsgraph(home, "run", "supply_chain_exception", "--shipment", "SH-9999", "--delay-days", "3"), "SH-9999")
-    _assert_clean_error(opsgraph(home, "runs", "resume", "no-such-thread", "--approve"), "no-such-thread")
-    _assert_clean_error(opsgraph(home, "runs", "show", "no-such-thread"), "no-such-thread")
-    _assert_clean_error(opsgraph(home, "audit", "no-such-thread"), "no-such-thread")
-    _assert_clean_error(opsgraph(home, "run", "no_such_graph", "--shipment", "SH-0001"), "unknown graph")
-    _assert_clean_error(opsgraph(home, "run", "supply_chain_exception", "--shipment", "SH-0001", "--delay-days", "400"), "between 1 and 60")
-    _assert_clean_error(opsgraph(home, "world", "show", "spaceship", "X-1"), "spaceship")
+    one_error_line(opsgraph(home, "run", "supply_chain_exception", "--shipment", "SH-9999", "--delay-days", "3"), "SH-9999")
+    one_error_line(opsgraph(home, "runs", "resume", "no-such-thread", "--approve"), "no-such-thread")
+    one_error_line(opsgraph(home, "runs", "show", "no-such-thread"), "no-such-thread")
+    one_error_line(opsgraph(home, "audit", "no-such-thread"), "no-such-thread")
+    one_error_line(opsgraph(home, "run", "no_such_graph", "--shipment", "SH-0001"), "unknown graph")
+    one_error_line(opsgraph(home, "run", "supply_chain_exception", "--shipment", "SH-0001", "--delay-days", "400"), "between 1 and 60")
+    one_error_line(opsgraph(home, "world", "show", "spaceship", "X-1"), "spaceship")
     assert not (home / "checkpoints.db").exists() or _count(home / "checkpoints.db", "SELECT COUNT(*) FROM checkpoints") == 0
     assert _count(home / "audit.db", "SELECT COUNT(*) FROM runs") == 0
     assert _count(home / "audit.db", "SELECT COUNT(*) FROM audit_events") == 0

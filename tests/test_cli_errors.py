@@ -10,18 +10,12 @@ import pytest
 
 from opsgraph.governance.audit import AuditStore
 from opsgraph.tools.world import World
-from tests.support.cli import opsgraph
+from tests.support.cli import one_error_line, opsgraph
 from tests.test_outcomes import damage
 
 pytestmark = pytest.mark.slow
 
 
-def _one_line(proc: subprocess.CompletedProcess, needle: str) -> str:
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stdout + proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and needle in lines[0], proc.stderr
-    return lines[0]
 
 
 def _garbage(path: Path) -> None:
@@ -32,10 +26,10 @@ def _garbage(path: Path) -> None:
 def test_a_corrupt_audit_store_is_one_line_and_debug_shows_the_traceback(tmp_path):
     home = tmp_path / "home"
     _garbage(home / "audit.db")
-    line = _one_line(opsgraph(home, "runs", "list"), "audit store")
+    line = one_error_line(opsgraph(home, "runs", "list"), "audit store")
     assert "damaged" in line and str(home / "logs" / "opsgraph.log") in line
     assert "Traceback" in (home / "logs" / "opsgraph.log").read_text()
-    _one_line(opsgraph(home, "audit", "some-thread"), "audit store")
+    one_error_line(opsgraph(home, "audit", "some-thread"), "audit store")
     debug = opsgraph(home, "--debug", "runs", "list")
     assert debug.returncode == 1 and "Traceback" in debug.stderr
     assert debug.stderr.strip().splitlines()[-1].startswith("error: audit store")
@@ -44,14 +38,14 @@ def test_a_corrupt_audit_store_is_one_line_and_debug_shows_the_traceback(tmp_pat
 def test_a_corrupt_checkpoint_database_is_one_line(tmp_path):
     home = tmp_path / "home"
     _garbage(home / "checkpoints.db")
-    _one_line(opsgraph(home, "runs", "show", "any-thread"), "checkpoint database")
-    _one_line(opsgraph(home, "run", "supply_chain_exception", "--shipment", "SH-0002", "--delay-days", "4"),
+    one_error_line(opsgraph(home, "runs", "show", "any-thread"), "checkpoint database")
+    one_error_line(opsgraph(home, "run", "supply_chain_exception", "--shipment", "SH-0002", "--delay-days", "4"),
               "checkpoint database")
 
 
 def test_an_unreachable_postgres_is_one_line(tmp_path):
     home = tmp_path / "home"
-    line = _one_line(opsgraph(home, "runs", "show", "any-thread",
+    line = one_error_line(opsgraph(home, "runs", "show", "any-thread",
                               OPSGRAPH_CHECKPOINT_URL="postgresql://ops:secret@127.0.0.1:1/nowhere"),
                      "cannot connect to Postgres")
     assert "secret" not in line
@@ -59,12 +53,12 @@ def test_an_unreachable_postgres_is_one_line(tmp_path):
 
 def test_out_of_range_limit_and_an_eval_out_that_is_a_file_are_one_line(tmp_path):
     home = tmp_path / "home"
-    _one_line(opsgraph(home, "runs", "list", "--limit", "99999999999999999999"), "--limit")
-    _one_line(opsgraph(home, "runs", "list", "--limit", "0"), "--limit")
+    one_error_line(opsgraph(home, "runs", "list", "--limit", "99999999999999999999"), "--limit")
+    one_error_line(opsgraph(home, "runs", "list", "--limit", "0"), "--limit")
     taken = tmp_path / "report.json"
     taken.write_text("keep me")
     proc = opsgraph(home, "eval", "--out", str(taken))
-    _one_line(proc, "is a file")
+    one_error_line(proc, "is a file")
     assert taken.read_text() == "keep me"
     assert "supply_chain_exception" not in proc.stderr  # refused before any suite ran
 
@@ -73,11 +67,11 @@ def test_a_damaged_world_fails_the_run_in_one_line_and_nothing_is_completed(tmp_
     home = tmp_path / "home"
     World.open(home / "world.db").close()
     damage(home / "world.db")
-    _one_line(opsgraph(home, "run", "supply_chain_exception", "--shipment", "SH-0002", "--delay-days", "4"),
+    one_error_line(opsgraph(home, "run", "supply_chain_exception", "--shipment", "SH-0002", "--delay-days", "4"),
               "malformed")
     listed = json.loads(opsgraph(home, "runs", "list", "--json").stdout)
     assert all(r["status"] != "completed" for r in listed)
-    _one_line(opsgraph(home, "world", "show", "shipment", "SH-0002"), "malformed")
+    one_error_line(opsgraph(home, "world", "show", "shipment", "SH-0002"), "malformed")
 
 
 def test_a_deleted_world_under_existing_runs_is_one_line_and_not_reseeded(tmp_path):
@@ -87,8 +81,8 @@ def test_a_deleted_world_under_existing_runs_is_one_line_and_not_reseeded(tmp_pa
     audit.register_run("old-1", "supply_chain_exception", "an earlier run")
     audit.close()
     (home / "world.db").unlink()
-    line = _one_line(opsgraph(home, "world", "show", "shipment", "SH-0002"), "is missing but 1 run")
+    line = one_error_line(opsgraph(home, "world", "show", "shipment", "SH-0002"), "is missing but 1 run")
     assert "world reset" in line
-    _one_line(opsgraph(home, "run", "supply_chain_exception", "--shipment", "SH-0002", "--delay-days", "4"),
+    one_error_line(opsgraph(home, "run", "supply_chain_exception", "--shipment", "SH-0002", "--delay-days", "4"),
               "is missing but 1 run")
     assert not (home / "world.db").exists()

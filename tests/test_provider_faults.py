@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.cli import opsgraph
+from tests.support.cli import one_error_line, opsgraph
 from tests.support.fake_openai import FAULT_MODES, FakeOpenAIServer
 
 pytestmark = pytest.mark.slow
@@ -46,12 +46,6 @@ def _env(server: FakeOpenAIServer) -> dict[str, str]:
                 for name, value in (("TIMEOUT_S", CLIENT_TIMEOUT_S), ("MAX_RETRIES", "1"), ("BACKOFF_S", "0.1"))}}
 
 
-def _one_line_error(proc: subprocess.CompletedProcess) -> str:
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stdout + proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, proc.stderr
-    return lines[0]
 
 
 def _fingerprint(home: Path) -> dict[str, Any]:
@@ -86,7 +80,7 @@ def test_provider_fault_fails_the_run_in_one_line_and_resume_finishes_it_once(tm
     assert FAULT_AFTER < healthy["requests"]
     with FakeOpenAIServer() as server:
         server.inject(mode, after=FAULT_AFTER, hang_s=3 * float(CLIENT_TIMEOUT_S))
-        line = _one_line_error(opsgraph(home, *RUN, **_env(server)))
+        line = one_error_line(opsgraph(home, *RUN, **_env(server)))
         assert server.faults_served >= 1
         assert f"run {THREAD} failed" in line and EXPECTED_REASON[mode] in line, line
         assert f"opsgraph runs resume {THREAD}" in line

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.test_cli import _assert_clean_error, opsgraph
+from tests.support.cli import one_error_line, opsgraph
 
 pytestmark = pytest.mark.slow
 PROJECT = Path(__file__).resolve().parent.parent
@@ -30,7 +30,7 @@ def test_budget_stops_the_run_and_resume_with_a_raised_budget_completes(tmp_path
     assert "opsgraph runs resume cli-budget --budget-usd <USD>" in run.stdout
     shown = json.loads(opsgraph(home, "runs", "show", "cli-budget", "--json", **env).stdout)
     assert shown["status"] == "budget_exhausted" and shown["pending"][0]["type"] == "budget"
-    _assert_clean_error(opsgraph(home, "runs", "resume", "cli-budget", **env), "--budget-usd <USD> above")
+    one_error_line(opsgraph(home, "runs", "resume", "cli-budget", **env), "--budget-usd <USD> above")
     done = opsgraph(home, "runs", "resume", "cli-budget", "--budget-usd", "5", "--json", **env)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
@@ -54,7 +54,7 @@ def test_costs_table_json_and_chart(tmp_path):
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     explained = json.loads(opsgraph(home, "routing", "explain", "c-1", "--json", **env).stdout)
     assert explained and all(c["rule"] and "score" in c["signals"] for c in explained)
-    _assert_clean_error(opsgraph(home, "costs", "--png", str(tmp_path / "chart.jpg"), **env), ".png")
+    one_error_line(opsgraph(home, "costs", "--png", str(tmp_path / "chart.jpg"), **env), ".png")
 
 
 def test_calibrate_rewrites_only_the_threshold(tmp_path):
@@ -74,10 +74,10 @@ def test_calibrate_rewrites_only_the_threshold(tmp_path):
 
 def test_routing_and_budget_mistakes_are_one_line_errors(tmp_path):
     home = tmp_path / "home"
-    _assert_clean_error(opsgraph(home, "run", "supply_chain_exception", "--shipment", "SH-0002", "--delay-days", "4",
+    one_error_line(opsgraph(home, "run", "supply_chain_exception", "--shipment", "SH-0002", "--delay-days", "4",
                                  "--routing", "cheap"), "--routing must be one of")
-    _assert_clean_error(opsgraph(home, "run", "supply_chain_exception", "--shipment", "SH-0002", "--delay-days", "4",
+    one_error_line(opsgraph(home, "run", "supply_chain_exception", "--shipment", "SH-0002", "--delay-days", "4",
                                  "--agent-budget-usd", "procurement"), "AGENT=VALUE")
-    _assert_clean_error(opsgraph(home, "routing", "calibrate", "--large-share", "2"), "between 0 and 1")
-    _assert_clean_error(opsgraph(home, "run", "supply_chain_exception", "--shipment", "SH-0002", "--delay-days", "4",
+    one_error_line(opsgraph(home, "routing", "calibrate", "--large-share", "2"), "between 0 and 1")
+    one_error_line(opsgraph(home, "run", "supply_chain_exception", "--shipment", "SH-0002", "--delay-days", "4",
                                  OPSGRAPH_PRICING=str(tmp_path / "nope.yaml")), "nope.yaml")

@@ -23,3 +23,13 @@ def opsgraph(home: Path, *args: str, **extra: str) -> subprocess.CompletedProces
     env = isolated_env(home, **{"COLUMNS": "200", **extra})
     return subprocess.run([sys.executable, "-m", "opsgraph", *args], env=env, capture_output=True, text=True,
                           timeout=300, cwd=home.parent)
+
+
+def one_error_line(proc: subprocess.CompletedProcess, needle: str = "") -> str:
+    """The one line a failed command printed: exit 1, no traceback anywhere, a single stderr line
+    containing ``needle``; returns it."""
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and needle in lines[0], proc.stderr
+    return lines[0]
