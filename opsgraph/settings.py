@@ -198,16 +198,6 @@ def _as_int(value: Any, name: str, minimum: int | None = None) -> int:
     return number
 
 
-def _as_positive(value: Any, name: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise SettingsError(f"setting {name} must be a number of seconds, got {value!r}") from None
-    if number <= 0:
-        raise SettingsError(f"setting {name} must be above 0, got {value!r}")
-    return number
-
-
 def _positive(value: Any, name: str) -> int:
     number = _as_int(value, name)
     if number < 1:
