@@ -69,6 +69,9 @@ class Settings:
     openai_api_key: str | None = field(default=None, repr=False)
     openai_base_url: str | None = None
     checkpoint_url: str | None = None
+    # One shared database for every store (checkpoints, audit and run registry, decisions,
+    # the LangGraph store, the mock enterprise); None keeps the embedded SQLite files.
+    database_url: str | None = None
     langsmith_enabled: bool = False
     langsmith_project: str = "opsgraph"
     chroma_url: str | None = None
@@ -103,8 +106,13 @@ class Settings:
 
     @property
     def effective_checkpoint_url(self) -> str:
-        """Checkpoint database URL; a SQLite file in the data home by default."""
-        return self.checkpoint_url or f"sqlite:///{self.data_home / 'checkpoints.db'}"
+        """Checkpoint database URL: its own setting, else the shared database, else a SQLite file."""
+        return self.checkpoint_url or self.database_url or f"sqlite:///{self.data_home / 'checkpoints.db'}"
+
+    @property
+    def shared_postgres_url(self) -> str | None:
+        """The Postgres URL every store shares, or None for the embedded SQLite files."""
+        return self.database_url
 
     def tier(self, name: str) -> TierSettings:
         """Return the settings of tier ``small`` or ``large``."""
@@ -130,6 +138,7 @@ class Settings:
             "openai_api_key": _mask(self.openai_api_key),
             "openai_base_url": self.openai_base_url,
             "checkpoint_url": _mask_url(self.effective_checkpoint_url),
+            "database_url": _mask_url(self.database_url) if self.database_url else None,
             "langsmith_enabled": self.langsmith_enabled,
             "langsmith_project": self.langsmith_project,
             "chroma_url": self.chroma_url,
@@ -299,6 +308,7 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         openai_api_key=api_key,
         openai_base_url=base_url,
         checkpoint_url=_pick(env, file, "OPSGRAPH_CHECKPOINT_URL", "checkpoint_url"),
+        database_url=_database_url(_pick(env, file, "OPSGRAPH_DATABASE_URL", "database_url")),
         langsmith_enabled=bool(env.get("LANGSMITH_API_KEY")) and not _is_false(env.get("LANGSMITH_TRACING")),
         langsmith_project=str(_pick(env, file, "LANGSMITH_PROJECT", "langsmith_project", "opsgraph")),
         chroma_url=_pick(env, file, "OPSGRAPH_CHROMA_URL", "chroma_url"),
@@ -316,6 +326,17 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         tau2_data_path=_tau2_data_path(_pick(env, file, "OPSGRAPH_TAU2_DATA", "tau2_data_path"), cwd),
         tau2_user=_tau2_user(env, file),
     )
+
+
+def _database_url(value: Any) -> str | None:
+    """The shared database URL: empty means none; only Postgres can be shared between machines."""
+    if value is None or not str(value).strip():
+        return None
+    url = str(value).strip()
+    if not url.startswith(("postgres://", "postgresql://")):
+        raise SettingsError(f"database_url {url!r} must be a postgresql://user@host/db URL; "
+                            "leave it unset for the embedded SQLite files")
+    return url
 
 
 def _tau2_data_path(value: Any, cwd: Path) -> Path | None:

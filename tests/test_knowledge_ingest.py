@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import socket
-import subprocess
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -26,6 +23,7 @@ from opsgraph.knowledge.ingest import ensure_ingested, ingest
 from opsgraph.knowledge.retrieval import Retriever
 from opsgraph.knowledge.store import COLLECTION_NAME, KnowledgeStore
 from opsgraph.settings import load_settings
+from tests.support.chroma_server import chroma_server as start_chroma_server
 from tests.support.paths import PROJECT_ROOT
 
 KNOWLEDGE = PROJECT_ROOT / "knowledge"
@@ -196,33 +194,10 @@ def test_ingest_cli_prints_report_and_rejects_bad_path(corpus, settings):
     assert bad.exit_code == 1 and "is not a directory" in bad.output
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture()
 def chroma_server(tmp_path: Path) -> Iterator[str]:
-    binary = shutil.which("chroma") or str(Path(__import__("sys").executable).parent / "chroma")
-    if not Path(binary).exists():
-        pytest.skip("the chroma server binary is not installed")
-    port = _free_port()
-    proc = subprocess.Popen([binary, "run", "--path", str(tmp_path / "server"), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.1)
-        else:
-            pytest.skip("the chroma server did not start")
-        yield f"http://localhost:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with start_chroma_server(tmp_path / "server") as url:
+        yield url
 
 
 def test_chroma_server_over_http(corpus, settings, ef, chroma_server):

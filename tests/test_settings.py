@@ -72,3 +72,19 @@ def test_non_integer_seed_is_an_error(tmp_path):
 def test_langsmith_only_with_key(tmp_path):
     assert load_settings(env={"LANGSMITH_API_KEY": "lsv2-x"}, cwd=tmp_path).langsmith_enabled
     assert not load_settings(env={"LANGSMITH_API_KEY": "lsv2-x", "LANGSMITH_TRACING": "false"}, cwd=tmp_path).langsmith_enabled
+
+
+def test_one_database_url_moves_checkpoints_and_is_masked(tmp_path):
+    url = "postgresql://ops:secret@db.internal:5432/ops"
+    settings = load_settings({"OPSGRAPH_DATABASE_URL": url}, cwd=tmp_path)
+    assert settings.shared_postgres_url == url
+    assert settings.effective_checkpoint_url == url
+    assert "secret" not in str(settings.describe()["database_url"])
+    own = load_settings({"OPSGRAPH_DATABASE_URL": url, "OPSGRAPH_CHECKPOINT_URL": "sqlite:////tmp/c.db"}, cwd=tmp_path)
+    assert own.effective_checkpoint_url == "sqlite:////tmp/c.db"
+
+
+def test_database_url_must_be_postgres(tmp_path):
+    assert load_settings({"OPSGRAPH_DATABASE_URL": " "}, cwd=tmp_path).shared_postgres_url is None
+    with pytest.raises(SettingsError, match="postgresql://"):
+        load_settings({"OPSGRAPH_DATABASE_URL": "sqlite:///x.db"}, cwd=tmp_path)
