@@ -88,6 +88,8 @@ class Settings:
     # tau2-bench retail data (db.json, tasks.json) and the model that plays its users.
     tau2_data_path: Path | None = None
     tau2_user: TierSettings | None = None
+    # Signs the web console's session cookies; None: a key generated once per data home.
+    console_secret: str | None = field(default=None, repr=False)
 
     @property
     def world_path(self) -> Path:
@@ -153,6 +155,7 @@ class Settings:
             "pricing_file": str(self.pricing_file) if self.pricing_file else None,
             "tau2_data_path": str(self.tau2_data_path) if self.tau2_data_path else None,
             "tau2_user_model": self.tau2_user.model if self.tau2_user else None,
+            "console_secret": _mask(self.console_secret),
         }
 
 
@@ -325,7 +328,18 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         pricing_file=_pricing_path(_pick(env, file, "OPSGRAPH_PRICING", "pricing_file"), cwd),
         tau2_data_path=_tau2_data_path(_pick(env, file, "OPSGRAPH_TAU2_DATA", "tau2_data_path"), cwd),
         tau2_user=_tau2_user(env, file),
+        console_secret=_console_secret(_pick(env, file, "OPSGRAPH_CONSOLE_SECRET", "console_secret")),
     )
+
+
+def _console_secret(value: Any) -> str | None:
+    """The console's cookie-signing key; a short one could be guessed, so it is refused."""
+    if value in (None, ""):
+        return None
+    if len(str(value)) < 32:
+        raise SettingsError("console_secret (OPSGRAPH_CONSOLE_SECRET) must be at least 32 characters; "
+                            "leave it unset to use a key generated in the data home")
+    return str(value)
 
 
 def _database_url(value: Any) -> str | None:

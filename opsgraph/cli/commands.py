@@ -156,14 +156,14 @@ def runs_show(
 
     Example: opsgraph runs show supply-1a2b3c4d --json
     """
-    from opsgraph.graphs.incident import cost_summary
+    from opsgraph.run_views import run_summary
 
     result = _run_status(thread)
-    actions = result.values.get("actions", [])
-    cost = cost_summary(result.values.get("calls", []))
+    summary = run_summary(result)
+    actions, cost = summary["actions"], summary["cost"]
     if as_json:
-        _print_json({"thread_id": thread, "status": result.status, "reason": result.reason, "visited": result.values.get("visited", []),
-                     "actions": actions, "pending": result.pending, "cost": cost, "report": result.report})
+        _print_json({k: summary[k] for k in ("thread_id", "status", "reason", "visited", "actions", "pending", "cost",
+                                             "report")})
         return
     why = f": {result.reason}" if result.reason else ""
     console.print(f"thread {thread} ({result.graph_id}) — {result.status}{why}", markup=False, soft_wrap=True)
@@ -198,34 +198,30 @@ def runs_resume(
 
     Example: opsgraph runs resume supply-1a2b3c4d --budget-usd 1.50
     """
-    from opsgraph.governance.approvals import parse_edits
+    from opsgraph.decisions import apply_decision
     from opsgraph.governance.budgets import budget_overrides
     from opsgraph.governance.policy import load_policy
     from opsgraph.runner import open_runner
 
     decision = _decision(approve, reject, edit, reason, by)
-    if decision and decision["decision"] == "edit":
-        decision["edits"] = parse_edits(edit)  # validate before touching anything
     settings = _settings()
     budget = budget_overrides(budget_usd, max_tokens, agent_budget_usd, agent_max_tokens,
                               policy=load_policy(settings.policy_path))
     with open_runner(settings) as runner:
         on_step = None if as_json else step_printer(console)
-        result = runner.resume(thread, decision, on_step=on_step, budget=budget or None)
-    refused = [p["refused_edit"] for p in result.pending if isinstance(p, dict) and p.get("refused_edit")]
-    if decision and decision["decision"] == "edit" and refused:
-        # The approval stays pending: the thread still awaits approve, reject or a valid edit.
-        raise UserError(f"{refused[0]} (thread {thread} still awaits a decision)")
+        result = apply_decision(runner, thread, decision, on_step=on_step, budget=budget or None)
     _finish(result, as_json)
 
 
 def _decision(approve: bool, reject: bool, edit: str | None, reason: str, by: str) -> dict | None:
+    from opsgraph.decisions import human_decision
+
     chosen = [name for name, on in (("approve", approve), ("reject", reject), ("edit", edit is not None)) if on]
     if len(chosen) > 1:
         raise UserError("choose one of --approve, --reject or --edit")
     if not chosen:
         return None
-    return {"decision": chosen[0], "reason": reason, "edits": edit, "by": by}
+    return human_decision(chosen[0], by=by, reason=reason, edits=edit)
 
 
 @runs_app.command("stop")

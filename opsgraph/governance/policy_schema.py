@@ -130,6 +130,22 @@ class Agent(_Closed):
     history: History | None = None
 
 
+class ConsoleUser(_Closed):
+    """``console.users[]``: who may log in to the web console, with which role."""
+
+    name: Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")]
+    role: Literal["approver", "viewer"]
+    # scrypt$N$r$p$SALT$HASH as printed by `opsgraph console hash-password`; never a password.
+    password_hash: Annotated[str, Field(pattern=r"^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$")]
+
+
+class Console(_Closed):
+    """``console``: the web console's users and how long a login lasts."""
+
+    users: list[ConsoleUser] = Field(default_factory=list)
+    session_hours: Annotated[int, Field(ge=1, le=720)] = 8
+
+
 class PolicySchema(_Open):
     """The whole of policy.yaml."""
 
@@ -142,6 +158,7 @@ class PolicySchema(_Open):
     budgets: Budgets | None = None
     access_levels: Annotated[list[str], Field(min_length=1)] = ["public", "internal", "confidential", "restricted"]
     agents: Annotated[dict[str, Agent], Field(min_length=1)]
+    console: Console | None = None
 
 
 def cross_problems(schema: PolicySchema) -> Iterator[tuple[tuple[str, ...], str]]:
@@ -149,10 +166,25 @@ def cross_problems(schema: PolicySchema) -> Iterator[tuple[tuple[str, ...], str]
     for name in (schema.budgets.agents if schema.budgets else {}):
         if name not in schema.agents:
             yield ("budgets", "agents", name), f"no agent named {name!r} under agents"
+    yield from _console_problems(schema.console)
     for name, agent in schema.agents.items():
         if agent.knowledge.max_access not in schema.access_levels:
             yield (("agents", name, "knowledge", "max_access"),
                    f"{agent.knowledge.max_access!r} is not one of access_levels ({', '.join(schema.access_levels)})")
+
+
+def _console_problems(console: Console | None) -> Iterator[tuple[tuple[str, ...], str]]:
+    """Console users named twice, and hashes that are not a usable scrypt hash."""
+    from opsgraph.console.auth import parse_hash
+
+    seen: set[str] = set()
+    for index, user in enumerate(console.users if console else []):
+        if user.name in seen:
+            yield ("console", "users", str(index), "name"), f"user {user.name!r} is listed twice"
+        seen.add(user.name)
+        if parse_hash(user.password_hash) is None:
+            yield (("console", "users", str(index), "password_hash"),
+                   "not a usable scrypt hash (N a power of two up to 2**20); make one with 'opsgraph console hash-password'")
 
 
 def bad_numbers(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:
