@@ -155,7 +155,7 @@ class Settings:
             "pricing_file": str(self.pricing_file) if self.pricing_file else None,
             "tau2_data_path": str(self.tau2_data_path) if self.tau2_data_path else None,
             "tau2_user_model": self.tau2_user.model if self.tau2_user else None,
-            "console_secret": _mask(self.console_secret),
+            "console_cookie_key": _mask(self.console_secret),
         }
 
 

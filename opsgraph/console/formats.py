@@ -9,8 +9,11 @@ DASH = "–"
 
 
 def usd(value: Any) -> str:
-    """``$1,234.56``; a dash for no value."""
-    return DASH if value is None else f"${float(value):,.2f}"
+    """``$1,234.56``; below a dollar four decimals (model costs are cents); a dash for no value."""
+    if value is None:
+        return DASH
+    value = float(value)
+    return f"${value:,.4f}" if 0 < abs(value) < 1 else f"${value:,.2f}"
 
 
 def usd6(value: Any) -> str:

@@ -32,13 +32,21 @@ def console_settings(home: Path, policy: Path, **env: str) -> Settings:
 
 
 def seed_history(settings: Settings, pending: int, retriever: Any = None) -> dict[str, list[str]]:
-    """Real offline runs: ``pending`` supply-chain runs stopped at a purchase-order approval, and
-    runs of other workflows that finish on their own. Thread ids by kind."""
+    """Real offline runs: two supply-chain runs whose approval was decided (approved, rejected),
+    ``pending`` stopped at a purchase-order approval, and runs of other workflows that finish on
+    their own. Thread ids by kind (``finished``, ``pending``)."""
     from opsgraph.runner import open_runner
+
+    from opsgraph.decisions import apply_decision, human_decision
 
     threads: dict[str, list[str]] = {"pending": [], "finished": []}
     options = {"retriever": retriever} if retriever is not None else {"with_knowledge": False}
     with open_runner(settings, **options) as runner:
+        # Decided earlier: one approval approved as proposed, one rejected.
+        for verb in ("approve", "reject"):
+            result = runner.start("supply_chain_exception", runner.make_input("supply_chain_exception", PENDING_SHIPMENT))
+            result = apply_decision(runner, result.thread_id, human_decision(verb, by="lee", reason="seeded history"))
+            threads["finished"].append(result.thread_id)
         for index in range(pending):
             thread = f"supply-pending-{index}"
             result = runner.start("supply_chain_exception", runner.make_input("supply_chain_exception", PENDING_SHIPMENT),
