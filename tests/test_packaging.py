@@ -74,3 +74,11 @@ def test_wheel_ships_corpus_prompts_policy_and_datasets(wheel_env: Path, tmp_pat
     done = _run([str(wheel_env), "-c", code], cwd=tmp_path, env=isolated_env(tmp_path / "home"))
     corpus, policy, prompt, datasets = done.stdout.split()
     assert int(corpus) >= 30 and policy == "True" and prompt == "True" and int(datasets) >= 6, done.stderr
+
+
+def test_wheel_ships_the_console_templates_and_stylesheet(wheel_env: Path, tmp_path: Path):
+    code = ("from pathlib import Path; import opsgraph.console as c; here = Path(c.__file__).parent; "
+            "print(sorted(p.name for p in (here / 'templates').glob('*.html')), (here / 'static' / 'console.css').is_file())")
+    done = _run([str(wheel_env), "-c", code], cwd=tmp_path, env=isolated_env(tmp_path / "home"))
+    assert "'kpis.html'" in done.stdout and "'inbox.html'" in done.stdout and done.stdout.strip().endswith("True"), \
+        done.stdout + done.stderr
