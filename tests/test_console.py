@@ -303,3 +303,41 @@ def test_an_unknown_run_is_a_404_with_a_message(site):
     login(client, "vic")
     response = client.get("/runs/no-such-thread")
     assert response.status_code == 404 and "no run with thread id &#39;no-such-thread&#39;" in response.text
+
+
+# -- Postgres checkpoints ---------------------------------------------------------------------------
+
+@pytest.fixture
+def postgres_checkpoints(postgres_url):
+    """A Postgres database of this test's own for checkpoints, decisions and leases; dropped after."""
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    name = f"opsgraph_console_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(urlsplit(postgres_url)._replace(path="/" + name))
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_the_inbox_decides_runs_checkpointed_in_postgres(tmp_path, postgres_checkpoints):
+    from opsgraph.runner import open_runner
+
+    policy = policy_with_users(default_policy_path(), tmp_path / "policy.yaml")
+    settings = console_settings(tmp_path / "home", policy, OPSGRAPH_CHECKPOINT_URL=postgres_checkpoints)
+    threads = seed_history(settings, pending=1)
+    app = create_app(settings, runner_factory=lambda: open_runner(settings, with_knowledge=False))
+    with TestClient(app) as client:
+        csrf = login(client, "dana")
+        thread = threads["pending"][0]
+        assert f'id="approval-{thread}"' in client.get("/inbox").text
+        done = client.post(f"/inbox/{thread}/decide", data={"decision": "approve", "csrf": csrf})
+        assert f"approved by dana; run {thread} is now completed" in done.text
+        again = client.post(f"/inbox/{thread}/decide", data={"decision": "reject", "csrf": csrf})
+    assert again.status_code == 409 and "already decided by dana" in again.text
+    assert [e.agent for e in audit(settings, thread, "approval")] == ["dana"]

@@ -91,20 +91,25 @@ class Handlers:
         return self.templates.TemplateResponse(request, name, {**common, **context}, status_code=status)
 
     def to_login(self, request: Request) -> RedirectResponse:
+        """To the login page, coming back to this page afterwards."""
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 
     # -- pages -----------------------------------------------------------------------------------
     async def home(self, request: Request) -> Response:
+        """The KPI page is the front page."""
         return RedirectResponse("/kpis", status_code=303)
 
     async def healthz(self, request: Request) -> Response:
+        """``ok`` once the console serves (no login: it says nothing about the data)."""
         return PlainTextResponse("ok")
 
     async def login_page(self, request: Request) -> Response:
+        """The login form."""
         return self.render(request, "login.html", {"next": _safe_next(request.query_params.get("next")), "error": None})
 
     async def login(self, request: Request) -> Response:
+        """Check name and password against policy.yaml; a new signed session on success."""
         form = await request.form()
         name, password = str(form.get("name") or ""), str(form.get("password") or "")
         target = _safe_next(str(form.get("next") or ""))
@@ -118,10 +123,12 @@ class Handlers:
         return RedirectResponse(target, status_code=303)
 
     async def logout(self, request: Request) -> Response:
+        """Forget the session."""
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
 
     async def kpis(self, request: Request) -> Response:
+        """KPIs and charts of the period in ``from``/``to``."""
         if self.user(request) is None:
             return self.to_login(request)
         params = request.query_params
@@ -129,18 +136,21 @@ class Handlers:
         return self.render(request, "kpis.html", context, 400 if context.get("error") else 200)
 
     async def runs(self, request: Request) -> Response:
+        """Recent runs, optionally of one ``status``."""
         if self.user(request) is None:
             return self.to_login(request)
         context = await run_in_threadpool(pages.runs_page, self.settings, request.query_params.get("status"))
         return self.render(request, "runs.html", context)
 
     async def run(self, request: Request) -> Response:
+        """One run's drill-down."""
         if self.user(request) is None:
             return self.to_login(request)
         context = await run_in_threadpool(pages.run_page, self.settings, request.path_params["thread"])
         return self.render(request, "run.html", context, 404 if context.get("error") else 200)
 
     async def inbox(self, request: Request) -> Response:
+        """Everything waiting for a person."""
         if self.user(request) is None:
             return self.to_login(request)
         context = await run_in_threadpool(pages.inbox_page, self.settings)

@@ -89,8 +89,7 @@ def agent_message(messages: list[Any], payload: dict[str, Any]) -> str:
     for message in reversed(messages):
         calls = getattr(message, "tool_calls", None) or []
         if call_id and any(c.get("id") == call_id for c in calls):
-            text = str(getattr(message, "content", "") or "").strip()
-            return text or "(the agent gave no text with this call)"
+            return str(getattr(message, "content", "") or "").strip()
     thread = payload.get("thread") or []
     return "\n".join(str(line) for line in thread[-4:]) if thread else ""
 
