@@ -32,7 +32,7 @@ def seeded(tmp_path_factory) -> tuple[Path, Path, dict[str, list[str]]]:
     root = tmp_path_factory.mktemp("console")
     policy = policy_with_users(default_policy_path(), root / "policy.yaml")
     home = root / "home"
-    threads = seed_history(console_settings(home, policy), pending=PENDING)
+    threads = seed_history(console_settings(home, policy), pending=PENDING, refund=True)
     return home, policy, threads
 
 
@@ -153,7 +153,7 @@ def test_the_inbox_shows_what_is_approved_and_why(site):
     client, _, threads = site
     login(client, "dana")
     page = client.get("/inbox").text
-    assert f"{PENDING} pending" in page
+    assert f"{PENDING + 1} pending" in page
     card = page[page.index(f'id="approval-{threads["pending"][0]}"'):]
     card = card[:card.index("</article>")]
     for expected in ("purchase order", "create_purchase_order", "procurement", "approvals.purchase_order.threshold_usd",
@@ -179,7 +179,7 @@ def test_approving_continues_the_run_to_completion_and_audits_the_user(site):
     assert approval.result["by"] == "dana" and approval.result["reason"] == "stock-out risk"
     orders = [e for e in audit(settings, thread, "tool_call") if e.name == "create_purchase_order"]
     assert orders and orders[-1].ok and orders[-1].result["approved_by"] == "dana"
-    assert f"{PENDING - 1} pending" in client.get("/inbox").text
+    assert f"{PENDING} pending" in client.get("/inbox").text
 
 
 def test_a_second_decision_on_the_same_approval_is_refused_with_the_winner(site):
@@ -223,6 +223,34 @@ def test_editing_a_line_on_the_form_orders_the_edited_quantity(site):
     assert [line["quantity"] for line in orders[-1].result["lines"] if line["sku_id"] == sku] == [int(quantity) - 10]
 
 
+def refunds(settings) -> list[tuple]:
+    import sqlite3
+
+    with sqlite3.connect(settings.world_path) as conn:
+        return conn.execute("SELECT amount_usd, approved_by FROM refunds WHERE invoice_id = 'INV-0002'").fetchall()
+
+
+def test_a_refund_is_shown_with_its_limit_and_edited_down_on_the_form(site):
+    client, settings, threads = site
+    [thread] = threads["refund"]
+    csrf = login(client, "dana")
+    page = client.get("/inbox").text
+    card = page[page.index(f'id="approval-{thread}"'):]
+    card = card[:card.index("</article>")]
+    for expected in ("Approval required:\n      refund", "issue_refund", "approvals.refund.auto_limit_usd = 500.00",
+                     'class="amount">$738.00<', 'name="amount_usd" value="738.0"'):
+        assert expected in card, expected
+    raised = client.post(f"/inbox/{thread}/decide", data={"decision": "edit", "amount_usd": "5000", "csrf": csrf})
+    assert raised.status_code == 409 and "an edit may lower a refund, not raise it" in raised.text
+    assert refunds(settings) == [] and status(settings, thread) == "awaiting_approval"
+    done = client.post(f"/inbox/{thread}/decide", data={"decision": "edit", "amount_usd": "400", "csrf": csrf})
+    assert f"edited and approved by dana; run {thread} is now completed" in done.text
+    assert refunds(settings) == [(400.0, "dana")]
+    refused, approved = audit(settings, thread, "approval_edit_refused"), audit(settings, thread, "approval")
+    assert [e.agent for e in refused] == ["dana"] and "may lower a refund" in refused[0].result["reason"]
+    assert [(e.agent, e.result["decision"], e.result["approved_usd"]) for e in approved] == [("dana", "edit", 400.0)]
+
+
 @pytest.mark.parametrize("edit, message", [
     ('{"amount_usd": 5}', "cannot edit amount_usd on a purchase order; editable: quantity, supplier_id, lines, dc_id "
                           "(thread {thread} still awaits a decision)"),
@@ -258,7 +286,7 @@ def test_the_kpi_page_counts_the_seeded_runs_and_draws_its_charts(site):
     client, _, threads = site
     login(client, "vic")
     page = client.get("/kpis").text
-    runs = len(threads["pending"]) + len(threads["finished"])
+    runs = sum(len(ids) for ids in threads.values())
     assert re.search(rf'id="kpi-runs">{runs}<', page)
     assert page.count('<svg class="chart"') == 5
     for label in ("Runs by workflow and outcome", "Approval rate by category", "Cost per run by workflow",
