@@ -32,7 +32,8 @@ def seeded(tmp_path_factory) -> tuple[Path, Path, dict[str, list[str]]]:
     root = tmp_path_factory.mktemp("console")
     policy = policy_with_users(default_policy_path(), root / "policy.yaml")
     home = root / "home"
-    threads = seed_history(console_settings(home, policy), pending=PENDING, refund=True)
+    threads = seed_history(console_settings(home, policy), pending=PENDING, refund=True,
+                           escalation=True)
     return home, policy, threads
 
 
@@ -153,7 +154,7 @@ def test_the_inbox_shows_what_is_approved_and_why(site):
     client, _, threads = site
     login(client, "dana")
     page = client.get("/inbox").text
-    assert f"{PENDING + 1} pending" in page
+    assert f"{PENDING + 2} pending" in page
     card = page[page.index(f'id="approval-{threads["pending"][0]}"'):]
     card = card[:card.index("</article>")]
     for expected in ("purchase order", "create_purchase_order", "procurement", "approvals.purchase_order.threshold_usd",
@@ -179,7 +180,7 @@ def test_approving_continues_the_run_to_completion_and_audits_the_user(site):
     assert approval.result["by"] == "dana" and approval.result["reason"] == "stock-out risk"
     orders = [e for e in audit(settings, thread, "tool_call") if e.name == "create_purchase_order"]
     assert orders and orders[-1].ok and orders[-1].result["approved_by"] == "dana"
-    assert f"{PENDING} pending" in client.get("/inbox").text
+    assert f"{PENDING + 1} pending" in client.get("/inbox").text
 
 
 def test_a_second_decision_on_the_same_approval_is_refused_with_the_winner(site):
@@ -249,6 +250,25 @@ def test_a_refund_is_shown_with_its_limit_and_edited_down_on_the_form(site):
     refused, approved = audit(settings, thread, "approval_edit_refused"), audit(settings, thread, "approval")
     assert [e.agent for e in refused] == ["dana"] and "may lower a refund" in refused[0].result["reason"]
     assert [(e.agent, e.result["decision"], e.result["approved_usd"]) for e in approved] == [("dana", "edit", 400.0)]
+
+
+def test_an_escalated_review_shows_the_verdicts_and_an_edited_order_is_raised(site):
+    client, settings, threads = site
+    [thread] = threads["escalation"]
+    csrf = login(client, "dana")
+    page = client.get("/inbox").text
+    card = page[page.index(f'id="approval-{thread}"'):]
+    card = card[:card.index("</article>")]
+    for expected in ("Escalated to a human", "no agreement after 3 review rounds", "procurement.review_max_rounds = 3",
+                     'class="verdicts"', "compliance: ", "finance: ", 'name="line:SKU-003" value="1200"'):
+        assert expected in card, expected
+    done = client.post(f"/inbox/{thread}/decide", data={"decision": "edit", "line:SKU-003": "100", "csrf": csrf,
+                                                         "reason": "a tenth now"})
+    assert f"edited and approved by dana; run {thread} is now completed" in done.text
+    [decided] = audit(settings, thread, "approval")
+    assert decided.agent == "dana" and decided.result["edits"] == {"lines": {"SKU-003": 100}}
+    orders = [e for e in audit(settings, thread, "tool_call") if e.name == "create_purchase_order" and e.ok]
+    assert [line["quantity"] for line in orders[-1].result["lines"]] == [100]
 
 
 @pytest.mark.parametrize("edit, message", [

@@ -18,6 +18,8 @@ PENDING_SHIPMENT = {"shipment": "SH-0001", "delay_days": 5}
 # Above the $500 a billing agent may refund alone: the support desk asks a person.
 REFUND_REQUEST = {"message": "Please refund $738.00 on invoice INV-0002: 12 of the 40 boxes arrived damaged. "
                              "Ticket TCK-0004.", "customer": "CUST-008"}
+# Over budget: the reviewers never agree, and after the last round a person decides.
+ESCALATED_REQUEST = {"request": "1200 units of SKU-003 for DC-WEST from SUP-006"}
 
 
 def policy_with_users(source: Path, target: Path, users: dict[str, tuple[str, str]] = USERS) -> Path:
@@ -34,16 +36,17 @@ def console_settings(home: Path, policy: Path, **env: str) -> Settings:
     return load_settings(env={"OPSGRAPH_HOME": str(home), "OPSGRAPH_POLICY": str(policy), **env}, cwd=home.parent)
 
 
-def seed_history(settings: Settings, pending: int, retriever: Any = None, refund: bool = False) -> dict[str, list[str]]:
+def seed_history(settings: Settings, pending: int, retriever: Any = None, refund: bool = False,
+                 escalation: bool = False) -> dict[str, list[str]]:
     """Real offline runs: two supply-chain runs whose approval was decided (approved, rejected),
     ``pending`` stopped at a purchase-order approval, and runs of other workflows that finish on
-    their own; with ``refund``, a support-desk refund waiting for approval too. Thread ids by kind
-    (``finished``, ``pending``, ``refund``)."""
+    their own; with ``refund``, a support-desk refund waiting for approval too, with ``escalation``
+    a procurement review escalated to a person. Thread ids by kind."""
     from opsgraph.runner import open_runner
 
     from opsgraph.decisions import apply_decision, human_decision
 
-    threads: dict[str, list[str]] = {"pending": [], "finished": [], "refund": []}
+    threads: dict[str, list[str]] = {"pending": [], "finished": [], "refund": [], "escalation": []}
     options = {"retriever": retriever} if retriever is not None else {"with_knowledge": False}
     with open_runner(settings, **options) as runner:
         # Decided earlier: one approval approved as proposed, one rejected.
@@ -62,6 +65,11 @@ def seed_history(settings: Settings, pending: int, retriever: Any = None, refund
                                   thread_id="support-refund")
             assert result.status == "awaiting_approval", (result.status, result.reason)
             threads["refund"].append(result.thread_id)
+        if escalation:
+            result = runner.start("procurement_review", runner.make_input("procurement_review", ESCALATED_REQUEST),
+                                  thread_id="review-escalated")
+            assert result.status == "awaiting_approval", (result.status, result.reason)
+            threads["escalation"].append(result.thread_id)
         for graph_id, opts in (("contract_review", {"contract": "CTR-1002"}), ("supplier_risk", {"supplier": "SUP-019"}),
                                ("supply_chain_exception", {"shipment": "SH-0004", "delay_days": 2})):
             result = runner.start(graph_id, runner.make_input(graph_id, opts))
