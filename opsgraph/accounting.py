@@ -22,13 +22,21 @@ def recorded_calls(store: AuditStore, *, graph_id: str | None = None, limit: int
     for run in store.runs(limit):
         if graph_id and run.graph_id != graph_id:
             continue
-        for event in store.events(run.thread_id, kind="model_call"):
-            usage = (event.result or {}).get("usage")
-            if not isinstance(usage, dict):
-                continue
-            key = usage.get("call_id") or f"{run.thread_id}:{event.seq}"
-            calls[key] = {**usage, "thread_id": run.thread_id, "graph": run.graph_id}
+        calls.update(run_calls(run, store.events(run.thread_id, kind="model_call")))
     return list(calls.values())
+
+
+def run_calls(run: Any, events: Iterable[Any]) -> dict[str, dict[str, Any]]:
+    """Call records of one run's ``model_call`` events (other kinds are skipped) by call id; a later
+    record of the same call replaces the earlier one."""
+    calls: dict[str, dict[str, Any]] = {}
+    for event in events:
+        usage = (event.result or {}).get("usage") if event.kind == "model_call" else None
+        if not isinstance(usage, dict):
+            continue
+        key = usage.get("call_id") or f"{run.thread_id}:{event.seq}"
+        calls[key] = {**usage, "thread_id": run.thread_id, "graph": run.graph_id}
+    return calls
 
 
 def _bucket() -> dict[str, Any]:

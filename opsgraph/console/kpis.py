@@ -1,7 +1,7 @@
 """Operations KPIs over a period, computed from the run registry and the audit trail.
 
 Everything is read through the audit store's public API (``runs``, ``events``) and the cost
-accounting of ``opsgraph costs`` (``recorded_calls``, ``aggregate``), so the numbers are the
+accounting of ``opsgraph costs`` (``run_calls``, ``aggregate``), so the numbers are the
 same on SQLite and Postgres and agree with the CLI. Definitions (docs/console.md):
 
 - a run is in the period when it was registered (started) in it; the period's days are UTC;
@@ -147,7 +147,7 @@ def compute(store: Any, policy: Any, period: Period,
     return Kpis(
         period=period, runs=len(facts), runs_by_workflow=runs_by_workflow(facts),
         decisions=stats(every_event), graduation_rate=graduation_rate(policy),
-        escalations=escalations(facts), cost=cost_kpis(store, facts), errors_by_agent=errors_by_agent(facts),
+        escalations=escalations(facts), cost=cost_kpis(facts), errors_by_agent=errors_by_agent(facts),
         incidents=incident_times(facts), latency=run_latency(facts),
     )
 
@@ -170,12 +170,11 @@ def escalations(facts: list[RunFacts]) -> dict[str, Any]:
             "runs_needing_human": needed, "share": needed / len(facts) if facts else 0.0}
 
 
-def cost_kpis(store: Any, facts: list[RunFacts]) -> dict[str, Any]:
+def cost_kpis(facts: list[RunFacts]) -> dict[str, Any]:
     """Model cost and tokens of the period: in all, per resolution, per workflow, per transaction."""
-    from opsgraph.accounting import aggregate, recorded_calls
+    from opsgraph.accounting import aggregate, run_calls
 
-    threads = {f.info.thread_id for f in facts}
-    calls = [c for c in recorded_calls(store, limit=MAX_RUNS) if c["thread_id"] in threads]
+    calls = [call for f in facts for call in run_calls(f.info, f.events).values()]
     summary = aggregate(calls)
     completed = {f.info.thread_id for f in facts if f.info.status == "completed"}
     resolved = aggregate(c for c in calls if c["thread_id"] in completed)
