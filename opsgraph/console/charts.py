@@ -107,6 +107,8 @@ def errors_chart(kpis: Kpis) -> str:
     ax.barh(list(rows), [rows[a]["rate"] for a in rows], color=["#d0473b" if rows[a]["errors"] else BAR for a in rows])
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
+    if not any(row["errors"] for row in rows.values()):
+        ax.text(0.5, 0.5, "no errors in this period", ha="center", va="center", transform=ax.transAxes, color="#3a9d5d")
     ax.set_xlabel("failed / attempted (tool and model calls)")
     return _svg(fig, "Error rate by agent")
 
