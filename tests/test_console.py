@@ -104,6 +104,16 @@ def test_wrong_password_and_unknown_user_are_refused_alike(site):
     assert client.get("/kpis", follow_redirects=False).status_code == 303
 
 
+def test_repeated_failed_logins_lock_the_name_even_with_the_right_password(site):
+    client, _, _ = site
+    for _ in range(5):
+        assert client.post("/login", data={"name": "dana", "password": "guess-123"}).status_code == 401
+    locked = client.post("/login", data={"name": "dana", "password": USERS["dana"][1]})
+    assert locked.status_code == 429 and "too many failed logins for dana; try again in 5 min" in locked.text
+    assert client.get("/kpis", follow_redirects=False).status_code == 303
+    login(client, "vic")  # another name is not locked
+
+
 def test_login_goes_back_to_the_page_asked_for_but_never_off_site(site):
     client, _, _ = site
     response = client.post("/login", data={"name": "vic", "password": USERS["vic"][1], "next": "//evil.example/x"})

@@ -53,6 +53,24 @@ def test_authenticate_checks_name_and_password():
     assert authenticate(users, "dana", "wrong-pass-1") is None and authenticate(users, "eve", "dana-pass-1") is None
 
 
+def test_the_login_throttle_counts_failures_in_a_window():
+    from opsgraph.console.auth import LoginThrottle
+
+    now = [1000.0]
+    throttle = LoginThrottle(limit=3, window_s=60, clock=lambda: now[0])
+    for _ in range(3):
+        assert throttle.wait_s("dana") == 0
+        throttle.failed("dana")
+    assert throttle.wait_s("dana") == 60 and throttle.wait_s("vic") == 0
+    now[0] += 59
+    assert throttle.wait_s("dana") == pytest.approx(1)
+    now[0] += 1
+    assert throttle.wait_s("dana") == 0
+    throttle.failed("dana"), throttle.failed("dana"), throttle.succeeded("dana")
+    throttle.failed("dana")
+    assert throttle.wait_s("dana") == 0
+
+
 def test_the_session_key_is_generated_once_per_data_home_and_kept_private(tmp_path):
     first = session_secret(None, tmp_path / "home")
     assert len(first) >= 32 and session_secret(None, tmp_path / "home") == first

@@ -30,7 +30,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from opsgraph.console import formats, pages
-from opsgraph.console.auth import ConsoleUser, authenticate, console_users, session_secret
+from opsgraph.console.auth import ConsoleUser, LoginThrottle, authenticate, console_users, session_secret
 from opsgraph.console.pages import RunnerFactory
 from opsgraph.settings import Settings
 
@@ -72,6 +72,7 @@ class Handlers:
 
     def __init__(self, settings: Settings, templates: Jinja2Templates, runner_factory: RunnerFactory):
         self.settings, self.templates, self.runner_factory = settings, templates, runner_factory
+        self.throttle = LoginThrottle()
 
     # -- plumbing ------------------------------------------------------------------------------
     def user(self, request: Request) -> ConsoleUser | None:
@@ -113,11 +114,18 @@ class Handlers:
         form = await request.form()
         name, password = str(form.get("name") or ""), str(form.get("password") or "")
         target = _safe_next(str(form.get("next") or ""))
+        key = name.strip()[:80]
+        wait = self.throttle.wait_s(key)
+        if wait:
+            error = f"too many failed logins for {key}; try again in {max(1, round(wait / 60))} min"
+            return self.render(request, "login.html", {"next": target, "error": error}, 429)
         users = console_users(await run_in_threadpool(pages.policy, self.settings))
         user = await run_in_threadpool(authenticate, users, name, password)
         if user is None:
-            log.warning("console login refused for %r", name[:80])
+            self.throttle.failed(key)
+            log.warning("console login refused for %r", key)
             return self.render(request, "login.html", {"next": target, "error": "wrong name or password"}, 401)
+        self.throttle.succeeded(key)
         request.session.clear()  # a new session on every login: no fixation of an earlier cookie
         request.session.update({"user": user.name, "csrf": secrets.token_urlsafe(24)})
         return RedirectResponse(target, status_code=303)

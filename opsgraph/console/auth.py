@@ -13,6 +13,9 @@ import hashlib
 import hmac
 import os
 import secrets
+import threading
+import time
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -125,3 +128,39 @@ def session_secret(configured: str | None, data_home: Path) -> str:
     if len(text) < 32:
         raise UserError(f"console session key {path} is damaged (too short); delete it to make a new one")
     return text
+
+
+class LoginThrottle:
+    """Refuses a name after ``limit`` failed logins within ``window_s`` seconds (per console process).
+
+    Guessing passwords then costs minutes instead of milliseconds; a good login clears the count.
+    """
+
+    def __init__(self, limit: int = 5, window_s: float = 300.0, clock=time.monotonic):
+        self.limit, self.window_s, self.clock = limit, window_s, clock
+        self._failures: dict[str, deque] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def wait_s(self, name: str) -> float:
+        """Seconds until ``name`` may try again (0 when it may now)."""
+        with self._lock:
+            recent = self._recent(name)
+            if len(recent) < self.limit:
+                return 0.0
+            return max(0.0, recent[0] + self.window_s - self.clock())
+
+    def failed(self, name: str) -> None:
+        """Count one failed login of ``name``."""
+        with self._lock:
+            self._recent(name).append(self.clock())
+
+    def succeeded(self, name: str) -> None:
+        """Forget the failures of ``name``."""
+        with self._lock:
+            self._failures.pop(name, None)
+
+    def _recent(self, name: str) -> deque:
+        recent, now = self._failures[name], self.clock()
+        while recent and recent[0] + self.window_s <= now:
+            recent.popleft()
+        return recent
