@@ -32,6 +32,8 @@ class OpsContext:
     tools: dict[str, BaseTool]
     retriever: Any = None
     max_steps: int | None = None
+    # A shadow run: ``world`` and ``tools`` are a private scratch copy, writes are recorded as proposals.
+    shadow: bool = False
     _agent_tools: dict[str, BaseTool] = field(default_factory=dict, repr=False)
 
     def limit(self, name: str) -> int:
