@@ -128,7 +128,9 @@ def test_shadow_report_on_agreeing_and_disagreeing_runs(settings):
                           "action": "issue_refund(invoice_id=INV-0002, amount_usd=738)"}
 
 
+@pytest.mark.slow
 def test_cli_run_shadow_and_report(tmp_path):
+    """End to end through the CLI (the first run embeds the knowledge base, hence slow)."""
     from typer.testing import CliRunner
 
     from tests.support.cli import isolated_env
@@ -143,8 +145,11 @@ def test_cli_run_shadow_and_report(tmp_path):
     assert "completed (shadow)" in listed.output
     live = cli.invoke(app, [*args, "--thread", "cli-live"], env=env)
     assert live.exit_code == 0, live.output
-    report = cli.invoke(app, ["shadow", "report"], env=env)
+    page = tmp_path / "shadow.html"
+    report = cli.invoke(app, ["shadow", "report", "--html", str(page)], env=env)
     assert report.exit_code == 0, report.output
+    assert "<td>cli-shadow</td><td>cli-live</td><td>support_desk</td>" in page.read_text()
+    assert "<td>refund</td><td>1</td><td>0</td><td>0</td><td>100%</td>" in page.read_text()
     assert max(len(line) for line in report.output.splitlines()) <= 80
     assert "1 shadow run(s) compared with a live run of the same input; 0 without one" in report.output
     data = cli.invoke(app, ["shadow", "report", "--json"], env=env)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import typer
@@ -129,19 +130,36 @@ def _mode(store: Any, policy: Any, category: str) -> str:
 
 @shadow_app.command("report")
 @user_errors
-def shadow_report_cmd(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
+def shadow_report_cmd(
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+    html_path: Optional[Path] = typer.Option(None, "--html", help="Also write the report as an HTML page here."),
+) -> None:
     """Compare shadow runs with the live runs of the same graph and input: agreement per category, differences.
 
     Example: opsgraph shadow report --json
+
+    Example: opsgraph shadow report --html shadow.html
     """
     from opsgraph.governance.shadow import shadow_report
 
     with _governance() as (store, _policy):
         report = shadow_report(store)
+    if html_path is not None:
+        _write_html(report, html_path)
     if as_json:
         _print_json(report.as_dict())
         return
     _print_report(report)
+
+
+def _write_html(report: Any, path: Path) -> None:
+    from opsgraph.cli.shadow_html import render_shadow_html
+    from opsgraph.errors import UserError
+
+    try:
+        path.write_text(render_shadow_html(report), encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _print_report(report: Any) -> None:
