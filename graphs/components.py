@@ -150,11 +150,15 @@ def write_mode(name: str, ctx: OpsContext) -> tuple[str | None, str | None]:
     return category, effective_mode(category, ctx.policy, ctx.audit)
 
 
-def after_turn(message: AIMessage, ctx: OpsContext, done: str) -> str:
-    """Where an agent's model round goes: the approval gate or the tools for its calls, ``done`` without calls."""
+def after_turn(message: AIMessage, ctx: OpsContext, done: str, *, gated: bool = True) -> str:
+    """Where an agent's model round goes: the approval gate or the tools for its calls, ``done`` without calls.
+
+    A topology without an approval node passes ``gated=False``: its calls go to the tools, where
+    a write that would need a human (a supervised category) is refused.
+    """
     if not message.tool_calls:
         return done
-    return APPROVAL if needs_gate(message, ctx) else TOOLS
+    return APPROVAL if gated and needs_gate(message, ctx) else TOOLS
 
 
 def approval_node(state: dict, runtime: Runtime[OpsContext]) -> Command[Literal["tools"]]:

@@ -187,3 +187,33 @@ def test_cli_flags_a_category_below_the_bar(tmp_path):
     shown = CliRunner().invoke(app, ["autonomy"], env=env)
     assert re.search(r"(?m)^purchase_order\s+threshold\s+2\s+0\.50\s+0\s+1\s+no\s+LOW\s*$", shown.output), shown.output
     assert "LOW: purchase_order runs threshold with an approval rate of 0.50" in shown.output
+
+
+def test_supervised_write_in_a_workflow_without_an_approval_step_is_refused(tmp_path):
+    """retail_support has no approval node: a supervised retail write is refused, never run unasked."""
+    from tests.support.retail_db import retail_db
+    from tests.support.scripted import ScriptedChatModel, tool_call
+
+    data = tmp_path / "tau2"
+    data.mkdir()
+    (data / "db.json").write_text(json.dumps(retail_db()))
+    policy_with(tmp_path, retail_order_change="supervised")
+    settings = make_settings(tmp_path / "home", OPSGRAPH_POLICY=str(tmp_path / "policy.yaml"),
+                             OPSGRAPH_TAU2_DATA=str(data))
+    address = {"user_id": "bob_roe_2", "address1": "2 Bay St", "address2": "", "city": "Boston", "state": "MA",
+               "country": "USA", "zip": "02101"}
+    script = {"retail_triage": [says(tool_call("find_user_id_by_email", {"email": "bob@example.com"}, "f1")),
+                                says(tool_call("transfer_to_retail_account", {"reason": "address"}, "h1"))],
+              "retail_account": [says(tool_call("modify_user_address", address, "m1")), done("Done.")]}
+    model = ScriptedChatModel(script=script)
+    from opsgraph.runner import open_runner
+
+    with open_runner(settings, with_knowledge=False, model_factory=lambda tier, spec: model) as runner:
+        graph_input = runner.make_input("retail_support", {"message": "new address, I am bob@example.com"})
+        result = runner.start("retail_support", graph_input, thread_id="aut-retail")
+        refused = events(runner, "aut-retail", "tool_refused")
+        user = runner.context.tools["get_user_details"].invoke({"user_id": "bob_roe_2"})
+    assert result.status == "completed"
+    assert [e.name for e in refused] == ["modify_user_address"]
+    assert "retail_order_change is supervised" in refused[0].result
+    assert user["address"]["address1"] != "2 Bay St"
