@@ -168,6 +168,10 @@ def test_cli_autonomy_table_fits_80_columns_and_promote_refuses_in_one_line(tmp_
     refund = next(row for row in json.loads(data.output) if row["category"] == "refund")
     assert (refund["mode"], refund["decisions"], refund["rejections"], refund["changed_by"]) == (
         "supervised", 3, 3, "dana")
+    trail = cli.invoke(app, ["audit", "opsgraph:autonomy", "--json"], env=env)
+    [change] = json.loads(trail.output)
+    assert (change["kind"], change["name"], change["result"]["by"], change["result"]["reason"]) == (
+        "autonomy_changed", "refund", "dana", "three rejections")
 
 
 def test_cli_flags_a_category_below_the_bar(tmp_path):

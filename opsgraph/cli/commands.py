@@ -284,8 +284,11 @@ def audit_cmd(
     """
     from opsgraph.governance.audit import AuditStore
 
+    from opsgraph.governance.autonomy import AUTONOMY_THREAD
+
     store = AuditStore(_settings().audit_path)
-    if store.run(thread) is None:
+    # The autonomy changes are not a run, but their trail is read the same way.
+    if thread != AUTONOMY_THREAD and store.run(thread) is None:
         raise UserError(f"no run with thread id {thread!r}; see 'opsgraph runs list'")
     events = store.events(thread)
     if as_json:
