@@ -158,3 +158,23 @@ def test_cli_run_shadow_and_report(tmp_path):
     parsed = json.loads(data.output)
     assert [(p["shadow"], p["live"]) for p in parsed["pairs"]] == [("cli-shadow", "cli-live")]
     assert {c["category"]: c["rate"] for c in parsed["categories"]}["refund"] == 1.0
+
+
+def test_a_paused_shadow_run_resumed_by_another_process_stays_shadow(settings):
+    """A budget pause, then a new runner (as another process would open) resumes it: still on the scratch copy."""
+    from opsgraph.runner import open_runner
+
+    graph_input = {"event": {"shipment_id": "SH-0001", "delay_days": 5,
+                             "description": "Inbound shipment SH-0001 is delayed by 5 days."}}
+    with open_runner(settings, with_knowledge=False) as first:
+        before = dump(settings.world_path)
+        result = first.start(SUPPLY, graph_input, thread_id="sh-paused", shadow=True, budget={"max_tokens": 3000})
+        assert result.status == "budget_exhausted"
+    with open_runner(settings, with_knowledge=False) as second:
+        while result.status == "budget_exhausted":
+            result = second.resume("sh-paused", budget={"max_tokens": int(result.pending[0]["spent"]) + 200000})
+        proposed = [e.name for e in second.context.audit.events("sh-paused", "shadow_action")]
+        live_writes = [e for e in second.context.audit.events("sh-paused", "tool_call") if e.name in WRITES]
+    assert result.status == "completed"
+    assert "create_purchase_order" in proposed and live_writes == []
+    assert dump(settings.world_path) == before
