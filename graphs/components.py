@@ -475,9 +475,9 @@ def _finish(call: dict, agent: str, ctx: OpsContext, status: str, result: Any, *
         text = text[:MAX_TOOL_RESULT_CHARS] + " …[truncated]"
     kind = kind or ("tool_call" if status in ("done", "error") else f"tool_{status}")
     # The agent is part of the key: agents running in parallel may issue identical call ids.
+    audited = recorded if recorded is not None else result
     ctx.audit.record(thread_id(), f"tool:{agent}:{call['id']}", kind, agent=agent, name=call["name"],
-                     args=args if args is not None else call["args"], result=recorded if recorded is not None else result,
-                     ok=ok)
+                     args=args if args is not None else call["args"], result=audited, ok=ok)
     message = ToolMessage(content=text, tool_call_id=call["id"], name=call["name"], status="success" if ok else "error")
     action = {"agent": agent, "tool": call["name"], "tool_call_id": call["id"], "args": args or call["args"],
               "writes": writes, "ok": ok, "status": status, "result": result, "latency_ms": round(latency_ms, 3)}

@@ -51,13 +51,14 @@ def test_action_key_ignores_free_text_and_order():
 
 
 def test_supply_chain_and_support_desk_in_shadow_leave_the_world_byte_identical(runner, settings):
-    before = dump(settings.world_path)
+    before, raw = dump(settings.world_path), settings.world_path.read_bytes()
     counts = runner.context.world.counts()
     supply = runner.start(SUPPLY, runner.make_input(SUPPLY, {"shipment": "SH-0001", "delay_days": 5}),
                           thread_id="shadow-supply", shadow=True)
     desk = runner.start(DESK, runner.make_input(DESK, {"message": DUPLICATE, "customer": "CUST-005"}),
                         thread_id="shadow-desk", shadow=True)
     assert dump(settings.world_path) == before
+    assert settings.world_path.read_bytes() == raw
     assert runner.context.world.counts() == counts
     audit = runner.context.audit
     # The $42,380 order is above the threshold: recorded as "would ask", and the run carried on.

@@ -115,8 +115,9 @@ def graduation(policy: Any) -> Graduation:
     """``autonomy.window_days`` and ``autonomy.graduation`` from policy (defaults when absent)."""
     section = (policy.raw.get("autonomy") or {}) if policy is not None else {}
     bar = section.get("graduation") or {}
-    return Graduation(int(section.get("window_days", DEFAULT_WINDOW_DAYS)),
-                      float(bar.get("min_rate", DEFAULT_MIN_RATE)), int(bar.get("min_decisions", DEFAULT_MIN_DECISIONS)))
+    return Graduation(window_days=int(section.get("window_days", DEFAULT_WINDOW_DAYS)),
+                      min_rate=float(bar.get("min_rate", DEFAULT_MIN_RATE)),
+                      min_decisions=int(bar.get("min_decisions", DEFAULT_MIN_DECISIONS)))
 
 
 def default_mode(category: str, policy: Any) -> Mode:
