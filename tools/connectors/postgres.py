@@ -67,14 +67,15 @@ def lock_key(schema: str) -> int:
 
 @lru_cache(maxsize=512)
 def to_pyformat(statement: str) -> str:
-    """``statement`` with ``?`` placeholders as ``%s`` and ``%`` as ``%%``, outside string literals.
+    """``statement`` with ``?`` placeholders outside string literals as ``%s``, and every ``%`` as ``%%``.
 
-    Splitting on quotes puts the text outside literals at even positions; a doubled quote
-    inside a literal leaves an empty piece, so the parity still holds.
+    psycopg reads ``%`` everywhere, literals included, so each one is escaped; a ``?`` inside
+    a literal is text. Splitting on quotes puts the text outside literals at even positions
+    (a doubled quote inside a literal leaves an empty piece, so the parity still holds).
     """
-    pieces = statement.split("'")
+    pieces = statement.replace("%", "%%").split("'")
     for index in range(0, len(pieces), 2):
-        pieces[index] = pieces[index].replace("%", "%%").replace("?", "%s")
+        pieces[index] = pieces[index].replace("?", "%s")
     return "'".join(pieces)
 
 
