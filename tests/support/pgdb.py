@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import uuid
 from contextlib import contextmanager
-from typing import Iterator
+from pathlib import Path
+from typing import Any, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -50,3 +51,15 @@ def world_database() -> Iterator[str]:
     """URL of a database created for this test module (dropped after it); skips without Postgres."""
     with fresh_database() as url:
         yield url
+
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+def open_backend_world(backend: str, request: pytest.FixtureRequest, tmp_path: Path, **options: Any) -> Any:
+    """A freshly seeded world on ``backend``: a file under ``tmp_path``, or a new schema in the module's database."""
+    from opsgraph.tools.world import World
+
+    if backend == "postgres":
+        return World.open(request.getfixturevalue("world_database"), schema=unique_schema(), **options)
+    return World.open(tmp_path / "world.db", **options)
