@@ -288,3 +288,22 @@ def test_world_commands_work_on_postgres(tmp_path: Path):
         assert shown.returncode == 0, shown.stderr
         assert json.loads(shown.stdout)["dc_id"] == "DC-EAST"
         assert not (home / "world.db").exists()
+
+
+def test_a_lost_world_connection_fails_the_run_and_resume_reconnects(world_database: str, tmp_path: Path):
+    import psycopg
+
+    from opsgraph.errors import RunFailed
+    from opsgraph.runner import open_runner
+    from tests.conftest import make_settings
+    from tests.support.races import GRAPH, OTHER_INCIDENT
+
+    with World.open(world_database, schema=unique_schema()) as world, \
+            open_runner(make_settings(tmp_path / "home"), world=world, with_knowledge=False) as runner:
+        with psycopg.connect(world_database, autocommit=True) as admin:  # the server drops the world's session
+            admin.execute("SELECT pg_terminate_backend(%s)", (world._db._conn.raw.info.backend_pid,))
+        with pytest.raises(RunFailed) as failed:
+            runner.start(GRAPH, {"event": OTHER_INCIDENT}, thread_id="lost-pg")
+        assert failed.value.reason.startswith("Postgres error") and runner.context.audit.run("lost-pg").status == "failed"
+        assert runner.resume("lost-pg").status == "completed"  # the next call opened a new connection
+        assert world.tms.get_shipment("SH-0002")["total_delay_days"] == 4

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -102,6 +103,18 @@ ID_HINTS: dict[str, str] = {
     "message": "outbox message ids look like MSG-0001",
     "transfer": "transfer ids look like TR-0001",
 }
+
+
+def is_database_fault(exc: BaseException) -> bool:
+    """Whether ``exc`` is the world's database failing (damaged, unreachable), not a refused write.
+
+    No agent can fix the first, so a run stops on it; a constraint violation is a refused
+    write like any other tool error. Covers SQLite and, when it is loaded, psycopg.
+    """
+    if isinstance(exc, sqlite3.DatabaseError):
+        return not isinstance(exc, sqlite3.IntegrityError)
+    psycopg = sys.modules.get("psycopg")  # not loaded means no Postgres world, so no psycopg error either
+    return psycopg is not None and isinstance(exc, psycopg.Error) and not isinstance(exc, psycopg.IntegrityError)
 
 
 def not_found(kind: str, value: Any) -> NotFound:
