@@ -19,6 +19,7 @@ import pytest
 
 from opsgraph.tools.connectors.base import ConnectorError, WorldError, money
 from opsgraph.tools.connectors.postgres import PostgresDatabase, Row, masked, to_pyformat
+from opsgraph.tools.connectors.retail_store import RetailStore
 from opsgraph.tools.world import World, world_tables
 from tests.support.cli import isolated_env, opsgraph
 from tests.support.pgdb import fresh_database, unique_schema, world_database  # noqa: F401 - fixture
@@ -307,3 +308,28 @@ def test_a_lost_world_connection_fails_the_run_and_resume_reconnects(world_datab
         assert failed.value.reason.startswith("Postgres error") and runner.context.audit.run("lost-pg").status == "failed"
         assert runner.resume("lost-pg").status == "completed"  # the next call opened a new connection
         assert world.tms.get_shipment("SH-0002")["total_delay_days"] == 4
+
+
+def test_retail_store_lives_in_postgres_and_is_loaded_once(tmp_path: Path):
+    from opsgraph.tools.retail.world import LazyRetail
+    from tests.conftest import make_settings
+    from tests.support.retail_db import retail_db
+
+    data = tmp_path / "tau2"
+    data.mkdir()
+    (data / "db.json").write_text(json.dumps(retail_db()))
+    address = {"address1": "9 Elm St", "address2": "", "city": "Austin", "state": "TX", "country": "USA",
+               "zip": "73301"}
+    with fresh_database("opsgraph_retail") as url:
+        settings = make_settings(tmp_path / "home", OPSGRAPH_DATABASE_URL=url, OPSGRAPH_TAU2_DATA=str(data))
+        first, second = LazyRetail(settings), LazyRetail(settings)
+        try:
+            moved = first.call("modify_user_address", {"user_id": "ann_lee_1", **address}, "move-1")
+            assert moved["address"]["city"] == "Austin"
+            # Another process finds the store loaded (not reloaded from db.json) and sees the write.
+            assert second.call("get_user_details", {"user_id": "ann_lee_1"}, "read-1")["address"]["city"] == "Austin"
+            assert first.store()._db.schema == "opsgraph_retail"
+        finally:
+            first.close()
+            second.close()
+    assert not (tmp_path / "home" / "retail.db").exists()

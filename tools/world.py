@@ -413,7 +413,7 @@ def _ensure_postgres(url: str, schema: str, seed: int, runs_recorded: Callable[[
         # The world lock queues the others behind the seeding transaction; they then find the
         # world there. A crash mid-way rolls everything back: never a half-seeded schema.
         with db.transaction() as conn:
-            if conn.execute("SELECT to_regclass(?) IS NOT NULL", (f"{schema}.meta",)).fetchone()[0]:
+            if db.table_exists("meta"):  # checked again now that no other process can be seeding
                 return
             _refuse_reseed(f"{masked(url)} (schema {schema})", runs_recorded)
             _create_schema(conn, schema, seed)

@@ -212,7 +212,7 @@ class PostgresDatabase:
         conn.raw.execute("COMMIT")
 
     def table_exists(self, name: str) -> bool:
-        """Whether ``name`` exists in this database's world schema."""
+        """Whether table ``name`` exists in the schema (inside a transaction: as that transaction sees it)."""
         with self.read() as conn:
             return conn.execute("SELECT to_regclass(?) IS NOT NULL", (f"{self.schema}.{name}",)).fetchone()[0]
 
