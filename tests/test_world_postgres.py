@@ -305,7 +305,8 @@ def test_a_lost_world_connection_fails_the_run_and_resume_reconnects(world_datab
             admin.execute("SELECT pg_terminate_backend(%s)", (world._db._conn.raw.info.backend_pid,))
         with pytest.raises(RunFailed) as failed:
             runner.start(GRAPH, {"event": OTHER_INCIDENT}, thread_id="lost-pg")
-        assert failed.value.reason.startswith("Postgres error") and runner.context.audit.run("lost-pg").status == "failed"
+        assert failed.value.reason.startswith("Postgres error")
+        assert runner.context.audit.run("lost-pg").status == "failed"
         assert runner.resume("lost-pg").status == "completed"  # the next call opened a new connection
         assert world.tms.get_shipment("SH-0002")["total_delay_days"] == 4
 

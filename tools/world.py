@@ -434,7 +434,9 @@ def _reseed_postgres(url: str, schema: str, seed: int) -> None:
 
 def _create_schema(conn: Conn, schema: str, seed: int) -> None:
     # ``schema`` passed check_schema() when the database was opened: safe to write unquoted.
-    conn.execute(f"CREATE SCHEMA {schema}")
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     conn.execute(f"SET search_path TO {schema}")
     _create(conn, "postgres")
     _seed(conn, seed)
+    # Fresh tables have no statistics until autovacuum comes by; plan the first runs on real counts.
+    conn.execute(f"ANALYZE {', '.join(world_tables())}")

@@ -102,7 +102,8 @@ class CRM(Connector):
             customer = load_customer(conn, customer_id)
             rows = conn.execute(
                 "SELECT o.order_id, o.dc_id, o.status, o.order_date, o.promised_date, "
-                "ROUND(CAST(SUM(l.quantity * l.unit_price) AS NUMERIC), 2) AS total_usd FROM sales_orders o JOIN sales_order_lines l "
+                "ROUND(CAST(SUM(l.quantity * l.unit_price) AS NUMERIC), 2) AS total_usd "
+                "FROM sales_orders o JOIN sales_order_lines l "
                 "ON l.order_id = o.order_id WHERE o.customer_id = ? GROUP BY o.order_id "
                 "ORDER BY o.order_date DESC, o.order_id DESC", (customer["customer_id"],)).fetchall()
             return {"customer_id": customer["customer_id"], "orders": [dict(r) for r in rows], "count": len(rows)}
