@@ -1,15 +1,14 @@
 """The mock enterprise in Postgres: same results and rows as SQLite, serialised writers, one seeding.
 
-Every test here needs the real Postgres of OPSGRAPH_TEST_POSTGRES_URL and skips with that
-reason without it. The module works in a database created for it (dropped at teardown), and
-each test in a schema of its own.
+The tests need the real Postgres of OPSGRAPH_TEST_POSTGRES_URL and skip with that reason
+without it. The module works in a database created for it (dropped at teardown), each test
+in a schema of its own; tests that need an empty database get one of their own.
 """
 
 from __future__ import annotations
 
 import json
 import multiprocessing
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +18,6 @@ import pytest
 
 from opsgraph.tools.connectors.base import ConnectorError, WorldError, money
 from opsgraph.tools.connectors.postgres import PostgresDatabase, Row, masked, to_pyformat
-from opsgraph.tools.connectors.retail_store import RetailStore
 from opsgraph.tools.world import World, world_tables
 from tests.support.cli import isolated_env, opsgraph
 from tests.support.pgdb import fresh_database, unique_schema, world_database  # noqa: F401 - fixture
