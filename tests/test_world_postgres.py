@@ -19,7 +19,7 @@ import pytest
 from opsgraph.tools.connectors.base import ConnectorError, WorldError, money
 from opsgraph.tools.connectors.postgres import PostgresDatabase, Row, masked, to_pyformat
 from opsgraph.tools.world import World, world_tables
-from tests.support.cli import isolated_env, opsgraph
+from tests.support.cli import isolated_env, one_error_line, opsgraph
 from tests.support.pgdb import fresh_database, unique_schema, world_database  # noqa: F401 - fixture
 from tests.support.pg_world_worker import race_worker
 
@@ -287,6 +287,8 @@ def test_world_commands_work_on_postgres(tmp_path: Path):
         assert shown.returncode == 0, shown.stderr
         assert json.loads(shown.stdout)["dc_id"] == "DC-EAST"
         assert not (home / "world.db").exists()
+    down = opsgraph(home, "world", "show", "shipment", "SH-0001", OPSGRAPH_DATABASE_URL="postgresql://ops:pw@127.0.0.1:1/x")
+    assert "cannot reach the world database postgresql://ops:***@127.0.0.1:1/x" in one_error_line(down)
 
 
 def test_a_lost_world_connection_fails_the_run_and_resume_reconnects(world_database: str, tmp_path: Path):
