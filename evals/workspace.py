@@ -70,8 +70,9 @@ class Workspace:
     def new_case(self) -> tuple[Settings, Any]:
         """Settings for a fresh case home and the case's own copy of the template world."""
         home = self.root / "cases" / uuid.uuid4().hex
-        # A configured Postgres would be shared by every case: each case keeps SQLite in its home.
-        settings = self.settings.with_overrides(data_home=home, checkpoint_url=None)
+        # A configured Postgres would be shared by every case (checkpoints, the retail store):
+        # each case keeps SQLite in its home.
+        settings = self.settings.with_overrides(data_home=home, checkpoint_url=None, database_url=None)
         with self._lock:
             world = self.template.clone_to(settings.world_path)
         return settings, world

@@ -334,3 +334,16 @@ def test_retail_store_lives_in_postgres_and_is_loaded_once(tmp_path: Path):
             first.close()
             second.close()
     assert not (tmp_path / "home" / "retail.db").exists()
+
+
+def test_eval_cases_stay_local_when_a_shared_database_is_set(tmp_path: Path):
+    """Each eval case works on its own SQLite copies, never on the shared world or retail store."""
+    from opsgraph.evals.workspace import Workspace
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path / "home", OPSGRAPH_DATABASE_URL="postgresql://ops@127.0.0.1:1/shared")
+    with Workspace(settings, root=tmp_path / "eval", with_knowledge=False) as workspace:
+        case, world = workspace.new_case()
+        with world:
+            assert case.database_url is None and world.path == case.world_path
+            assert case.effective_checkpoint_url == f"sqlite:///{case.data_home / 'checkpoints.db'}"
