@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import time
 from typing import Any, Literal, Sequence
 
@@ -32,6 +31,7 @@ from opsgraph.governance.shadow import simulated, unsimulated
 from opsgraph.governance.budgets import budget_request, exhausted, load_budgets, merge_budget
 from opsgraph.governance.ownership import IDENTITY_HELP, identity_refusal, scope_violation
 from opsgraph.prompts import load_prompt
+from opsgraph.tools.connectors.base import is_database_fault
 
 MAX_TOOL_RESULT_CHARS = 6000
 TOOLS, APPROVAL = "tools", "approval"  # node names of the tool executor and the approval gate
@@ -428,11 +428,9 @@ def _call_tool(tool: BaseTool, payload: dict) -> tuple[str, Any]:
         return "error", _validation_text(exc)
     except RunFailed:
         raise  # the tool says no agent can fix this (a knowledge store that cannot answer): the run fails
-    except sqlite3.DatabaseError as exc:
-        if not isinstance(exc, sqlite3.IntegrityError):
-            raise  # a damaged or unreachable database: no agent can fix that, so the run fails
-        return "error", f"{type(exc).__name__}: {exc}"
     except Exception as exc:  # noqa: BLE001 - any tool failure goes back to the agent, never crashes the graph
+        if is_database_fault(exc):
+            raise  # a damaged or unreachable database: no agent can fix that, so the run fails
         return "error", f"{type(exc).__name__}: {exc}"
 
 

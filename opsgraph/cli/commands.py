@@ -329,13 +329,12 @@ def world_reset(seed: Optional[int] = typer.Option(None, "--seed", help="Seed (d
 
     Example: opsgraph world reset --seed 7
     """
-    from opsgraph.tools.world import World
+    from opsgraph.context import reset_world
 
-    settings = _settings()
-    world = World.reset(settings.world_path, seed=seed if seed is not None else settings.world_seed)
+    world = reset_world(_settings(), seed)
     counts = world.counts()
     world.close()
-    console.print(f"mock enterprise reset at {settings.world_path}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    console.print(f"mock enterprise reset at {world.location}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
 
 
 @world_app.command("show")
