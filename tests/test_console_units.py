@@ -133,16 +133,18 @@ def test_the_period_defaults_to_30_days_and_refuses_nonsense():
             Period.parse(start, end)
 
 
-def test_approval_rate_counts_only_approvals_unchanged():
-    events = [_event(1, "", "approval", result={"kind": "refund", "decision": "approve"}),
-              _event(2, "", "approval", result={"kind": "refund", "decision": "edit"}),
-              _event(3, "", "approval", result={"kind": "refund", "decision": "reject"}),
-              _event(4, "", "approval", result={"kind": "refund", "decision": "approve"}),
-              _event(5, "", "approval", name="procurement_review", result={"decision": "approve"}),
-              _event(6, "", "approval_edit_refused", result={"kind": "refund"}), _event(7, "", "tool_call")]
+def test_approval_rate_counts_only_approvals_unchanged_per_autonomy_category():
+    refund = "issue_refund"
+    events = [_event(1, "", "approval", name=refund, result={"kind": "refund", "decision": "approve"}),
+              _event(2, "", "approval", name=refund, result={"kind": "refund", "decision": "edit"}),
+              _event(3, "", "approval", name=refund, result={"kind": "refund", "decision": "reject"}),
+              _event(4, "", "approval", name=refund, result={"kind": "refund", "decision": "approve"}),
+              _event(5, "", "approval", name="create_purchase_order", result={"decision": "approve"}),
+              _event(6, "", "approval_edit_refused", name=refund, result={"kind": "refund"}),
+              _event(7, "", "tool_call", name=refund)]
     stats = approval_stats(events)
     assert stats["refund"] == {"decided": 4, "approved": 2, "edited": 1, "rejected": 1, "rate": 0.5}
-    assert stats["procurement_review"]["rate"] == 1.0 and set(stats) == {"refund", "procurement_review"}
+    assert stats["purchase_order"]["rate"] == 1.0 and set(stats) == {"refund", "purchase_order"}
 
 
 def test_the_graduation_bar_comes_from_policy_or_defaults_to_085():
@@ -195,12 +197,14 @@ def test_percentile_interpolates_like_numpy():
 def test_compute_reads_runs_of_the_period_from_the_audit_store(tmp_path):
     store = AuditStore(tmp_path / "audit.db")
     store.register_run("in-1", "support_desk", "a")
-    store.record("in-1", "e1", "approval", agent="dana", result={"kind": "refund", "decision": "reject"})
+    store.record("in-1", "e1", "approval", agent="dana", name="issue_refund",
+                 result={"kind": "refund", "decision": "reject"})
     store.set_status("in-1", "completed")
     today = date.fromisoformat(store.run("in-1").created_at[:10])
     kpis = compute(store, Policy(raw={}), Period(today, today))
     assert kpis.runs == 1 and kpis.runs_by_workflow == {"support_desk": {"completed": 1}}
     assert kpis.decisions["refund"]["rate"] == 0.0 and kpis.escalations["runs_needing_human"] == 1
+    assert kpis.decisions["refund"]["mode"] == "threshold"  # the policy default, no promotion recorded
     assert compute(store, Policy(raw={}), Period(date(2020, 1, 1), date(2020, 1, 2))).runs == 0
     store.close()
 

@@ -107,30 +107,42 @@ class Kpis:
 
 
 def approval_stats(events: Iterable[Any]) -> dict[str, dict[str, Any]]:
-    """Decisions per category (approval kind): decided, approved unchanged, edited, rejected, approval rate.
+    """Decisions per action category: decided, approved unchanged, edited, rejected, approval rate.
 
-    The one place the rate is defined; a per-category statistics function of the autonomy
-    levels can replace it (same shape) without touching the page.
+    Categories and the rate are those of ``opsgraph autonomy`` (``category_of`` the approved
+    tool; approved unchanged / decided), counted over the page's period instead of the
+    autonomy window.
     """
+    from opsgraph.governance.autonomy import category_of
+
     stats: dict[str, dict[str, Any]] = defaultdict(lambda: {"decided": 0, "approved": 0, "edited": 0, "rejected": 0})
     for event in events:
         if event.kind != "approval" or not isinstance(event.result, dict):
             continue
-        verb = event.result.get("decision")
-        row = stats[str(event.result.get("kind") or event.name or "other")]
+        column = {"approve": "approved", "edit": "edited", "reject": "rejected"}.get(event.result.get("decision"))
+        if column is None:
+            continue
+        row = stats[category_of(event.name or "")]
         row["decided"] += 1
-        row[{"approve": "approved", "edit": "edited", "reject": "rejected"}.get(verb, "rejected")] += 1
+        row[column] += 1
     return {name: {**row, "rate": row["approved"] / row["decided"]} for name, row in sorted(stats.items())}
 
 
 def graduation_rate(policy: Any) -> float:
-    """The approval rate a category needs before it may act alone (policy, else 0.85)."""
+    """The approval rate a category needs before it may be promoted (``autonomy.graduation.min_rate``, 0.85)."""
+    from opsgraph.governance.autonomy import graduation
+
     try:
-        value = policy.get(GRADUATION_KEY)
-    except Exception:  # noqa: BLE001 - no autonomy section yet: the documented default
+        return graduation(policy).min_rate
+    except (TypeError, ValueError, AttributeError):  # a policy the schema has not checked: the documented default
         return DEFAULT_GRADUATION_RATE
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
-    return float(value) if ok else DEFAULT_GRADUATION_RATE
+
+
+def with_modes(stats: dict[str, dict[str, Any]], store: Any, policy: Any) -> dict[str, dict[str, Any]]:
+    """Each category's row with the autonomy mode in force now (supervised, threshold, autonomous)."""
+    from opsgraph.governance.autonomy import effective_mode
+
+    return {name: {**row, "mode": effective_mode(name, policy, store)} for name, row in stats.items()}
 
 
 def collect(store: Any, period: Period) -> list[RunFacts]:
@@ -146,7 +158,7 @@ def compute(store: Any, policy: Any, period: Period,
     every_event = [e for f in facts for e in f.events]
     return Kpis(
         period=period, runs=len(facts), runs_by_workflow=runs_by_workflow(facts),
-        decisions=stats(every_event), graduation_rate=graduation_rate(policy),
+        decisions=with_modes(stats(every_event), store, policy), graduation_rate=graduation_rate(policy),
         escalations=escalations(facts), cost=cost_kpis(facts), errors_by_agent=errors_by_agent(facts),
         incidents=incident_times(facts), latency=run_latency(facts),
     )
