@@ -21,6 +21,7 @@ lock, and a whole ingest holds a session advisory lock (:meth:`PgLexicalIndex.wr
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections import defaultdict
 from contextlib import contextmanager
@@ -30,6 +31,8 @@ from opsgraph.knowledge.errors import KnowledgeError
 from opsgraph.knowledge.lexical import LexicalFilter, LexicalMatch, LexicalRow, tokenize
 
 K1, B = 1.2, 0.75
+# Matches that get exact BM25: the best n * POOL_FACTOR (at least MIN_POOL) by ts_rank.
+POOL_FACTOR, MIN_POOL = 5, 100
 MAX_POSITION = 16383  # Postgres clamps larger positions; chunks are far shorter than this
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS opsgraph_lexical_state (store TEXT PRIMARY KEY, state TEXT, "
@@ -78,6 +81,19 @@ class PgLexicalIndex:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise KnowledgeError(f"cannot reach the lexical index in Postgres: {reason}") from None
 
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Database failures as a KnowledgeError (one line); a broken connection is reopened next time."""
+        import psycopg
+
+        try:
+            yield
+        except psycopg.Error as exc:
+            if self._conn is not None and (self._conn.closed or self._conn.broken):
+                self._conn = None
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise KnowledgeError(f"the lexical index in Postgres failed: {reason}") from exc
+
     def _db(self) -> Any:
         """The open connection (created, with the schema, on first use); call with ``_lock`` held."""
         if self._conn is None or self._conn.closed:
@@ -95,7 +111,7 @@ class PgLexicalIndex:
     @contextmanager
     def _write(self) -> Iterator[Any]:
         """A write transaction holding the store's transaction lock (writers of one store queue)."""
-        with self._lock:
+        with self._lock, self._errors():
             conn = self._db()
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"opsgraph_lexical:write:{self.store_key}",))
@@ -110,12 +126,13 @@ class PgLexicalIndex:
         conn = self._connect()
         key = f"opsgraph_lexical:ingest:{self.store_key}"
         try:
-            conn.autocommit = True
-            if wait:
-                conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
-                held = True
-            else:
-                held = bool(conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()[0])
+            with self._errors():
+                conn.autocommit = True
+                if wait:
+                    conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
+                    held = True
+                else:
+                    held = bool(conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()[0])
             yield held
         finally:
             conn.close()  # closing the session releases its advisory locks
@@ -129,7 +146,7 @@ class PgLexicalIndex:
 
     def state(self) -> str | None:
         """The collection state the index mirrors, or None for a new index."""
-        with self._lock:
+        with self._lock, self._errors():
             conn = self._db()
             with conn.transaction():
                 row = conn.execute("SELECT state FROM opsgraph_lexical_state WHERE store = %s",
@@ -137,9 +154,15 @@ class PgLexicalIndex:
         return row[0] if row else None
 
     def set_state(self, state: str) -> None:
-        """Record the collection state the index now mirrors."""
+        """Record the collection state the index now mirrors (and refresh the planner's statistics)."""
         with self._write() as conn:
             conn.execute("UPDATE opsgraph_lexical_state SET state = %s WHERE store = %s", (state, self.store_key))
+        # After an ingest the table may have grown many times over; without fresh statistics the
+        # planner guesses a handful of rows and skips the GIN index. Autovacuum would get there later.
+        with self._lock, self._errors():
+            conn = self._db()
+            with conn.transaction():
+                conn.execute("ANALYZE opsgraph_lexical_chunks")
 
     def upsert(self, rows: Sequence[LexicalRow]) -> None:
         """Add or replace chunks by id, in one transaction."""
@@ -187,7 +210,7 @@ class PgLexicalIndex:
 
     def count(self) -> int:
         """Chunks indexed for this store."""
-        with self._lock:
+        with self._lock, self._errors():
             conn = self._db()
             with conn.transaction():
                 return int(conn.execute("SELECT count(*) FROM opsgraph_lexical_chunks WHERE store = %s",
@@ -195,7 +218,7 @@ class PgLexicalIndex:
 
     def chunk_ids(self) -> set[str]:
         """Ids of every chunk indexed for this store."""
-        with self._lock:
+        with self._lock, self._errors():
             conn = self._db()
             with conn.transaction():
                 rows = conn.execute("SELECT chunk_id FROM opsgraph_lexical_chunks WHERE store = %s",
@@ -207,18 +230,41 @@ class PgLexicalIndex:
         terms = sorted(set(tokenize(query)))
         if not terms or n <= 0:
             return []
-        sql, params = _top_query(terms, scope, n, self.store_key)
-        with self._lock:
+        with self._lock, self._errors():
             conn = self._db()
             with conn.transaction():
+                weights = self._idf(conn, terms)
+                sql, params = _top_query(terms, weights, scope, n, self.store_key)
                 rows = conn.execute(sql, params).fetchall()
         return [LexicalMatch(chunk_id, float(score), text, meta) for chunk_id, score, text, meta in rows]
 
+    def _idf(self, conn: Any, terms: list[str]) -> list[float]:
+        """BM25 IDF of each term over the whole store (as in the SQLite index), in one pass over the matches."""
+        counts = ", ".join(f"count(*) FILTER (WHERE terms @@ %(q{i})s::tsquery)" for i in range(len(terms)))
+        params = {f"q{i}": _quote(t) for i, t in enumerate(terms)}
+        params.update(store=self.store_key, match=" | ".join(_quote(t) for t in terms))
+        df = conn.execute(f"SELECT {counts} FROM opsgraph_lexical_chunks WHERE store = %(store)s "
+                          "AND terms @@ %(match)s::tsquery", params).fetchone()
+        n = conn.execute("SELECT chunks FROM opsgraph_lexical_state WHERE store = %s", (self.store_key,)).fetchone()
+        total = max(int(n[0]) if n else 0, 1)
+        return [math.log(1 + (total - d + 0.5) / (d + 0.5)) for d in df]
 
-def _top_query(terms: list[str], scope: LexicalFilter, n: int, store: str) -> tuple[str, dict[str, Any]]:
-    """SQL and parameters of a scoped BM25 query (the permission filter is in the query)."""
-    params: dict[str, Any] = {"store": store, "terms": terms, "queries": [_quote(t) for t in terms],
-                              "match": " | ".join(_quote(t) for t in terms), "n": int(n), "k1": K1, "b": B}
+
+def _top_query(terms: list[str], weights: list[float], scope: LexicalFilter, n: int,
+               store: str) -> tuple[str, dict[str, Any]]:
+    """SQL and parameters of a scoped BM25 query (the permission filter is in the query).
+
+    Two stages: every match is ranked by IDF-weighted ``ts_rank`` (computed in C, fast), and
+    only the best pool of them gets exact BM25, whose term frequencies need each chunk's
+    lexemes unnested row by row.
+    """
+    params: dict[str, Any] = {"store": store, "terms": terms, "weights": weights, "n": int(n), "k1": K1, "b": B,
+                              "match": " | ".join(_quote(t) for t in terms),
+                              "pool": max(int(n) * POOL_FACTOR, MIN_POOL)}
+    rough = []
+    for i, (term, weight) in enumerate(zip(terms, weights)):
+        params[f"q{i}"], params[f"w{i}"] = _quote(term), weight
+        rough.append(f"%(w{i})s * ts_rank('{{1,1,1,1}}', c.terms, %(q{i})s::tsquery, 1)")
     clauses = ["c.store = %(store)s", "c.terms @@ %(match)s::tsquery"]
     if scope.departments is not None:
         clauses.append("c.department = ANY(%(departments)s)")
@@ -226,26 +272,23 @@ def _top_query(terms: list[str], scope: LexicalFilter, n: int, store: str) -> tu
     if scope.max_rank is not None:
         clauses.append("c.access_rank <= %(max_rank)s")
         params["max_rank"] = int(scope.max_rank)
-    # IDF is over the whole store, as in the SQLite index; only the candidates are scoped.
     sql = f"""
-    WITH stats AS (
-        SELECT greatest(chunks, 1)::float8 AS n, greatest(total_length::float8 / greatest(chunks, 1), 1e-9) AS avgdl
+    WITH stats AS MATERIALIZED (
+        SELECT greatest(total_length::float8 / greatest(chunks, 1), 1e-9) AS avgdl
         FROM opsgraph_lexical_state WHERE store = %(store)s),
-    idf AS (
-        SELECT q.term, ln(1 + (stats.n - d.df + 0.5) / (d.df + 0.5)) AS weight
-        FROM unnest(%(terms)s::text[], %(queries)s::tsquery[]) AS q(term, query) CROSS JOIN stats
-        CROSS JOIN LATERAL (SELECT count(*) AS df FROM opsgraph_lexical_chunks c
-                            WHERE c.store = %(store)s AND c.terms @@ q.query) d),
+    matched AS MATERIALIZED (
+        SELECT c.chunk_id, c.length, c.terms FROM opsgraph_lexical_chunks c WHERE {' AND '.join(clauses)}
+        ORDER BY {' + '.join(rough)} DESC LIMIT %(pool)s),
     scored AS (
-        SELECT c.chunk_id, sum(idf.weight * t.tf * (%(k1)s + 1)
-                               / (t.tf + %(k1)s * (1 - %(b)s + %(b)s * c.length / stats.avgdl))) AS score
-        FROM opsgraph_lexical_chunks c CROSS JOIN stats
+        SELECT m.chunk_id, sum(q.weight * t.tf * (%(k1)s + 1)
+                               / (t.tf + %(k1)s * (1 - %(b)s + %(b)s * m.length / stats.avgdl))) AS score
+        FROM matched m CROSS JOIN stats
         CROSS JOIN LATERAL (SELECT u.lexeme, coalesce(array_length(u.positions, 1), 1) AS tf
-                            FROM unnest(c.terms) u) t
-        JOIN idf ON idf.term = t.lexeme
-        WHERE {' AND '.join(clauses)}
-        GROUP BY c.chunk_id)
+                            FROM unnest(m.terms) u) t
+        JOIN unnest(%(terms)s::text[], %(weights)s::float8[]) AS q(term, weight) ON q.term = t.lexeme
+        GROUP BY m.chunk_id
+        ORDER BY score DESC, m.chunk_id LIMIT %(n)s)
     SELECT s.chunk_id, s.score, c.text, c.meta FROM scored s
     JOIN opsgraph_lexical_chunks c ON c.store = %(store)s AND c.chunk_id = s.chunk_id
-    ORDER BY s.score DESC, s.chunk_id LIMIT %(n)s"""
+    ORDER BY s.score DESC, s.chunk_id"""
     return sql, params
