@@ -8,9 +8,10 @@ Chunks are rows of ``opsgraph_lexical_chunks`` with a ``tsvector`` of the terms
 :func:`~opsgraph.knowledge.lexical.tokenize` produced (the same stemming and stop words as
 the SQLite index; the vector is written as a literal, so Postgres' own parser never splits a
 code such as ``cc-ops``) and a GIN index for matching. Ranking is Okapi BM25 computed in SQL
-(k1 = 1.2, b = 0.75): term frequencies are the lexeme positions, document frequencies come
-from the GIN index per query term, and the chunk count and total length are kept per store
-in ``opsgraph_lexical_state``, updated in the transaction that changes the chunks.
+(k1 = 1.2, b = 0.75) over a pool of candidates that IDF-weighted ``ts_rank`` picks among the
+matches: term frequencies are the lexeme positions, document frequencies are counted in one
+pass over the matches, and the chunk count and total length are kept per store in
+``opsgraph_lexical_state``, updated in the transaction that changes the chunks.
 
 Rows are keyed by a store key (the Chroma server's URL, or the local Chroma directory), so
 deployments with different Chroma stores can share one database without mixing chunks.
