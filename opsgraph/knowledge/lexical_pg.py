@@ -44,7 +44,8 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS opsgraph_lexical_chunks_terms ON opsgraph_lexical_chunks USING GIN (terms)",
     "CREATE INDEX IF NOT EXISTS opsgraph_lexical_chunks_source ON opsgraph_lexical_chunks (store, source)",
 )
-# Advisory lock keys: (namespace, hash of the store key). One for schema creation, one per store.
+# Advisory locks are keyed by hashtext() of a name: one for creating the schema, and per store
+# one for write transactions and one held through a whole ingest or rebuild.
 _SCHEMA_LOCK = "opsgraph_lexical:schema"
 
 
