@@ -86,23 +86,30 @@ class Runner:
               on_step: StepCallback | None = None, *, budget: dict[str, Any] | None = None) -> RunResult:
         """Start a new run; ``thread_id`` must not exist yet. ``budget`` overrides policy caps for this run
         (``opsgraph.governance.budgets.budget_overrides`` builds it)."""
+        thread_id, budget = self.register(graph_id, graph_input, thread_id, budget=budget)
+        with self.claims.lease(thread_id):
+            return self._begin(graph_id, thread_id, graph_input, on_step, budget)
+
+    def register(self, graph_id: str, graph_input: dict[str, Any], thread_id: str | None = None, *,
+                 budget: dict[str, Any] | None = None, status: str = "running") -> tuple[str, dict[str, Any] | None]:
+        """Claim a thread for a new run and record its input without running a step; returns the
+        thread id and the checked budget. ``resume(thread_id)`` later starts it from that input."""
         thread_id = thread_id or f"{graph_id.split('_')[0]}-{uuid.uuid4().hex[:8]}"
         if budget:
             self._require_budget_field(graph_id)
             budget = check_overrides(budget, self.context.policy)
-        self.claim_thread(thread_id, graph_id, get_entry(graph_id).title(graph_input))
+        self.claim_thread(thread_id, graph_id, get_entry(graph_id).title(graph_input), status=status)
         self._record_input(thread_id, graph_input, budget)
-        with self.claims.lease(thread_id):
-            return self._begin(graph_id, thread_id, graph_input, on_step, budget)
+        return thread_id, budget
 
-    def claim_thread(self, thread_id: str, graph_id: str, title: str | None) -> None:
+    def claim_thread(self, thread_id: str, graph_id: str, title: str | None, status: str = "running") -> None:
         """Take ``thread_id`` for a new run of ``graph_id`` (atomic in the database) and register it.
 
         Of two processes starting the same thread id, exactly one gets it; the other gets a UserError.
         """
         if self.context.audit.run(thread_id) is not None or not self.claims.claim_thread(thread_id, graph_id):
             raise UserError(f"thread {thread_id!r} already exists; resume it or pick another id")
-        self.context.audit.register_run(thread_id, graph_id, title)
+        self.context.audit.register_run(thread_id, graph_id, title, status)
 
     def _begin(self, graph_id: str, thread_id: str, graph_input: dict[str, Any], on_step: StepCallback | None,
                budget: dict[str, Any] | None) -> RunResult:
