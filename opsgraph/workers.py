@@ -143,6 +143,9 @@ def _drive_task(task: Any, services: WorkerServices, message: dict[str, Any]) ->
             _record_refusal(load_settings(), job, f"gave up waiting for the thread: {exc}")
             return "refused"
         raise task.retry(countdown=min(BUSY_RETRY_S * 2 ** delivery.retries, BUSY_RETRY_MAX_S)) from None
+    except Exception as exc:  # noqa: BLE001 - e.g. the database is down: say so on the run, not only in a log
+        _record_refusal(settings, job, f"the worker could not run it: {_first_line(exc)}", fail_queued=True)
+        raise
 
 
 def drive(settings: Settings, job: Job, *, again: bool = False, task_id: str = "", **context_options: Any) -> str:
@@ -190,7 +193,9 @@ def _carry_on(runner: Any, info: Any, snapshot: Any) -> str:
             runner.context.audit.set_status(thread_id, "stopped", "stopped before a worker started it")
             return "stopped"
         return runner.resume(thread_id).status
-    in_flight = snapshot.next and not snapshot.interrupts and info.status in ("queued", "running")
+    # ``tasks``, not ``next``: a worker killed after a step's writes were saved but before the
+    # step's checkpoint leaves tasks whose writes are in, which ``next`` no longer lists.
+    in_flight = snapshot.tasks and not snapshot.interrupts and info.status in ("queued", "running")
     if in_flight and not runner.context.audit.stop_requested(thread_id):
         return runner.resume(thread_id).status
     # Paused for a human, finished, or stopped: nothing to run. The registry may lag the
@@ -240,13 +245,25 @@ def _refuse(runner: Any, job: Job, line: str) -> None:
         pass
 
 
-def _record_refusal(settings: Settings, job: Job, line: str) -> None:
+def _record_refusal(settings: Settings, job: Job, line: str, *, fail_queued: bool = False) -> None:
+    """Record ``line`` on the run without a runner; a run still ``queued`` is marked failed with it when asked.
+
+    Best effort: when even the audit store cannot be opened, the worker's log has the error.
+    """
     from opsgraph.governance.audit import AuditStore
 
-    audit = AuditStore(settings.audit_path)
+    try:
+        audit = AuditStore(settings.audit_path)
+    except Exception:  # noqa: BLE001
+        return
     try:
         audit.record(job.thread_id, f"task_refused:{uuid.uuid4().hex[:12]}", "task_refused", agent=job.submitted_by,
                      name=DRIVE_TASK, ok=False, result={"reason": line})
+        info = audit.run(job.thread_id)
+        if fail_queued and info is not None and info.status == "queued":
+            audit.set_status(job.thread_id, "failed", f"{line}; resume it with 'opsgraph runs resume {job.thread_id}'")
+    except Exception:  # noqa: BLE001
+        pass
     finally:
         audit.close()
 
