@@ -104,6 +104,13 @@ def test_submit_prints_the_thread_registers_it_queued_and_enqueues_it(tmp_path, 
         plain = opsgraph(home, "run", "contract_review", "--contract", "CTR-1002", "--submit", **env)
         assert plain.returncode == 0 and "status: queued" in plain.stdout, plain.stderr
         assert client.llen(queue) == 2
+        # A decision for a run that has not reached its approval yet is refused at once, nothing queued.
+        one_error_line(opsgraph(home, "runs", "resume", thread, "--approve", "--submit", **env),
+                       f"thread {thread} has no pending approval to decide")
+        resumed = opsgraph(home, "runs", "resume", thread, "--submit", "--json", **env)
+        assert resumed.returncode == 0 and json.loads(resumed.stdout)["thread_id"] == thread, resumed.stderr
+        _, kwargs, _ = json.loads(base64.b64decode(json.loads(client.lindex(queue, 0))["body"]))
+        assert client.llen(queue) == 3 and (kwargs["thread_id"], kwargs["kind"]) == (thread, "resume")
     finally:
         client.delete(queue)
         client.close()
