@@ -71,9 +71,12 @@ def require_broker(settings: Settings) -> str:
 
 def celery_app(settings: Settings) -> Any:
     """A Celery app for ``settings``' broker and queue, with the opsgraph task registered on it."""
-    from celery import Celery
-
-    app = Celery("opsgraph", broker=require_broker(settings), set_as_current=False)
+    broker = require_broker(settings)
+    try:
+        from celery import Celery
+    except ImportError:
+        raise UserError("Celery is not installed: pip install 'opsgraph[workers]'") from None
+    app = Celery("opsgraph", broker=broker, set_as_current=False)
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,

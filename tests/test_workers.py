@@ -66,6 +66,18 @@ def test_bad_broker_settings_are_clear_errors(tmp_path, env, needle):
         make_settings(tmp_path / "h", **env)
 
 
+def test_the_celery_app_redelivers_what_a_dead_worker_held(tmp_path):
+    from opsgraph.workers import DRIVE_TASK, celery_app
+
+    settings = make_settings(tmp_path / "h", OPSGRAPH_BROKER_URL="redis://127.0.0.1:6379/9",
+                             OPSGRAPH_BROKER_VISIBILITY_TIMEOUT_S="12", OPSGRAPH_QUEUE="ops-test")
+    app = celery_app(settings)
+    conf = app.conf
+    assert (conf.task_acks_late, conf.task_reject_on_worker_lost, conf.worker_prefetch_multiplier) == (True, True, 1)
+    assert conf.broker_transport_options["visibility_timeout"] == 12 and conf.task_default_queue == "ops-test"
+    assert DRIVE_TASK in app.tasks and celery_app(settings) is not app  # built per call, never shared
+
+
 # -- CLI wiring ------------------------------------------------------------------------------------
 
 def test_worker_and_submit_without_a_broker_fail_with_one_line(tmp_path):
