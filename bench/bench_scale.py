@@ -120,9 +120,9 @@ def measure(engine: str, workers: int, args: argparse.Namespace, chroma_url: str
     from opsgraph.workers import celery_app
 
     db_name, db_url = _database(args.postgres)
-    home = Path(tempfile.mkdtemp(prefix="opsgraph-scale-")) / "home"
+    home, queue = Path(tempfile.mkdtemp(prefix="opsgraph-scale-")) / "home", f"opsgraph-bench-{uuid.uuid4().hex[:8]}"
     env = isolated_env(home, OPSGRAPH_DATABASE_URL=db_url, OPSGRAPH_CHROMA_URL=chroma_url, OPSGRAPH_BROKER_URL=args.redis,
-                       OPSGRAPH_QUEUE=f"opsgraph-bench-{uuid.uuid4().hex[:8]}", **model_env)
+                       OPSGRAPH_QUEUE=queue, **model_env)
     settings = load_settings(env={k: v for k, v in env.items() if k.startswith(("OPSGRAPH_", "OPENAI_"))},
                              cwd=home.parent)
     app = celery_app(settings)
@@ -135,6 +135,7 @@ def measure(engine: str, workers: int, args: argparse.Namespace, chroma_url: str
             result = _throughput(runner, app, args.batch)
     finally:
         _drop(args.postgres, db_name)
+        fleet.forget_queue(args.redis, queue)
     return {"engine": engine, "workers": workers, "batch": args.batch, **overhead, **result,
             "load_avg": round(os.getloadavg()[0], 1)}
 

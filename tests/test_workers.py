@@ -14,13 +14,13 @@ import uuid
 
 import pytest
 
-from opsgraph.errors import UserError
 from opsgraph.governance.claims import ThreadBusyError
 from opsgraph.runner import open_runner
 from opsgraph.settings import SettingsError
 from opsgraph.workers import Job, drive
 from tests.conftest import make_settings
 from tests.support.cli import one_error_line, opsgraph
+from tests.support.fleet import forget_queue
 
 GRAPH = "supply_chain_exception"
 LIGHT = {"with_knowledge": False}  # the task logic does not depend on the knowledge layer; keep these fast
@@ -124,8 +124,8 @@ def test_submit_prints_the_thread_registers_it_queued_and_enqueues_it(tmp_path, 
         _, kwargs, _ = json.loads(base64.b64decode(json.loads(client.lindex(queue, 0))["body"]))
         assert client.llen(queue) == 3 and (kwargs["thread_id"], kwargs["kind"]) == (thread, "resume")
     finally:
-        client.delete(queue)
         client.close()
+        forget_queue(redis_url, queue)
 
 
 # -- what a task does with a thread (in-process, SQLite) --------------------------------------------

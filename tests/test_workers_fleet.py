@@ -155,10 +155,18 @@ def _reference(settings: Settings, race_decision: dict[str, Any]) -> None:
 
 def test_sixty_runs_on_three_workers_with_one_killed_match_the_same_runs_in_process(tmp_path, fresh_database,
                                                                                       redis_url):
+    queue = f"opsgraph-fleet-{uuid.uuid4().hex[:8]}"
+    try:
+        _fleet_and_reference(tmp_path, fresh_database, redis_url, queue)
+    finally:
+        fleet.forget_queue(redis_url, queue)
+
+
+def _fleet_and_reference(tmp_path: Path, database: str, redis_url: str, queue: str) -> None:
     with chroma_server(tmp_path / "chroma") as chroma_url:
         home = tmp_path / "fleet" / "home"
-        env = isolated_env(home, OPSGRAPH_DATABASE_URL=fresh_database, OPSGRAPH_CHROMA_URL=chroma_url,
-                           OPSGRAPH_BROKER_URL=redis_url, OPSGRAPH_QUEUE=f"opsgraph-fleet-{uuid.uuid4().hex[:8]}",
+        env = isolated_env(home, OPSGRAPH_DATABASE_URL=database, OPSGRAPH_CHROMA_URL=chroma_url,
+                           OPSGRAPH_BROKER_URL=redis_url, OPSGRAPH_QUEUE=queue,
                            OPSGRAPH_BROKER_VISIBILITY_TIMEOUT_S=str(VISIBILITY_TIMEOUT_S))
         settings = _settings(env, home)
         _ingest(settings)

@@ -111,6 +111,17 @@ def workers(count: int, env: dict[str, str], logs: Path) -> Iterator[list[subpro
             kill_group(proc)
 
 
+def forget_queue(redis_url: str, queue: str) -> None:
+    """Remove a test queue from Redis: its messages and the bindings kombu keeps for it."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+    finally:
+        client.close()
+
+
 def kill_group(proc: subprocess.Popen) -> None:
     """SIGKILL the worker's whole process group (its pool processes too) and reap it."""
     try:
