@@ -10,7 +10,7 @@ anything runs.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import yaml
 
 from opsgraph.evals.checks import OPERATORS
 from opsgraph.errors import UserError
+from opsgraph.resources import default_policy_path
 
 DATASETS_DIR = Path(__file__).resolve().parent / "datasets"
 SMOKE_DEFAULT = 3
@@ -25,7 +26,7 @@ INPUT_KINDS = ("options", "graph_input", "turns")
 EXPECT_KEYS = frozenset({"status", "error", "approvals", "report", "reply", "state", "trajectory", "tool_calls",
                          "forbidden", "citations", "max_cost_usd", "max_tokens", "max_latency_s"})
 SUITE_KEYS = frozenset({"graph", "description", "threshold", "defaults", "cases"})
-CASE_KEYS = frozenset({"id", "description", "tags", "smoke", "input", "decisions", "expect"})
+CASE_KEYS = frozenset({"id", "description", "tags", "smoke", "input", "decisions", "expect", "policy"})
 # Stable example ids: a case keeps its LangSmith example across uploads.
 EXAMPLE_NAMESPACE = uuid.UUID("6f1f4c1e-8d0a-4c1b-9a57-0b6f2d1e7a10")
 
@@ -45,10 +46,13 @@ class Case:
     expect: dict[str, Any]
     tags: tuple[str, ...] = ()
     smoke: bool = False
+    # policy.yaml values this case runs with, by dotted path ({"support.max_handoffs": 1}).
+    policy: dict[str, Any] = field(default_factory=dict)
 
     def example_inputs(self, graph_id: str) -> dict[str, Any]:
-        """What the target sees: the graph, its input and the decisions; never the case id."""
-        return {"graph_id": graph_id, "input": self.input, "decisions": list(self.decisions)}
+        """What the target sees: the graph, its input, the decisions and any policy values; never the case id."""
+        inputs = {"graph_id": graph_id, "input": self.input, "decisions": list(self.decisions)}
+        return inputs | ({"policy": dict(self.policy)} if self.policy else {})
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,20 @@ def _case(item: Any, defaults: dict[str, Any], where: str) -> Case:
     tags = item.get("tags") or []
     _require(isinstance(tags, list), where, "'tags' must be a list")
     return Case(case_id, str(item.get("description") or ""), graph_input, tuple(decisions), expect,
-                tuple(str(t) for t in tags), bool(item.get("smoke", False)))
+                tuple(str(t) for t in tags), bool(item.get("smoke", False)), _policy_values(item, where))
+
+
+def _policy_values(item: dict[str, Any], where: str) -> dict[str, Any]:
+    """A case's ``policy`` values; each dotted path must name a setting of the shipped policy.yaml."""
+    values = item.get("policy") or {}
+    _require(isinstance(values, dict), where, "'policy' must map dotted policy.yaml paths to values")
+    shipped = yaml.safe_load(default_policy_path().read_text(encoding="utf-8"))
+    for path in values:
+        node: Any = shipped
+        for part in str(path).split("."):
+            _require(isinstance(node, dict) and part in node, where, f"policy path {path!r} is not in policy.yaml")
+            node = node[part]
+    return dict(values)
 
 
 def merge_expect(defaults: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:

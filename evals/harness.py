@@ -38,7 +38,7 @@ def execute(workspace: Any, inputs: dict[str, Any]) -> dict[str, Any]:
     """Run the case described by ``inputs`` in a fresh home; never raises (a crash is an outcome)."""
     from opsgraph.runner import open_runner
 
-    settings, world = workspace.new_case()
+    settings, world = workspace.new_case(inputs.get("policy"))
     started = time.perf_counter()
     out: dict[str, Any] = {"status": "crashed", "error": None}
     try:

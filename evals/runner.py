@@ -195,7 +195,7 @@ def _quiet_langsmith() -> Iterator[None]:
     os.environ["TQDM_DISABLE"] = "1"
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.filterwarnings("ignore", message=".*upload_results.*")
+            warnings.filterwarnings("ignore", message=".*upload_(results|runs).*")
             yield
     finally:
         if previous is None:

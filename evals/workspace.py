@@ -16,6 +16,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from opsgraph.settings import Settings
 
 # The datasets' random records (shipments SH-0005.., suppliers, tickets) are those of this seed;
@@ -67,11 +69,17 @@ class Workspace:
         retriever.search("warm up", k=1)  # opens the store now, not inside the first case's latency
         return retriever
 
-    def new_case(self) -> tuple[Settings, Any]:
-        """Settings for a fresh case home and the case's own copy of the template world."""
+    def new_case(self, policy: dict[str, Any] | None = None) -> tuple[Settings, Any]:
+        """Settings for a fresh case home and the case's own copy of the template world.
+
+        ``policy`` values (dotted paths) are written into a policy file of the case's own.
+        """
         home = self.root / "cases" / uuid.uuid4().hex
-        # A configured Postgres would be shared by every case: each case keeps SQLite in its home.
-        settings = self.settings.with_overrides(data_home=home, checkpoint_url=None)
+        # A configured Postgres would be shared by every case (checkpoints, the retail store):
+        # each case keeps SQLite in its home.
+        settings = self.settings.with_overrides(data_home=home, checkpoint_url=None, database_url=None)
+        if policy:
+            settings = settings.with_overrides(policy_path=policy_variant(settings.policy_path, policy, home))
         with self._lock:
             world = self.template.clone_to(settings.world_path)
         return settings, world
@@ -99,6 +107,21 @@ class Workspace:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def policy_variant(base: Path, values: dict[str, Any], home: Path) -> Path:
+    """A copy of the policy file at ``base`` with ``values`` (dotted paths) set, written into ``home``."""
+    data = yaml.safe_load(base.read_text(encoding="utf-8"))
+    for path, value in values.items():
+        *parents, leaf = str(path).split(".")
+        node = data
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "policy.yaml"
+    target.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return target
 
 
 def read_rows(path: Path) -> Rows:

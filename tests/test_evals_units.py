@@ -70,6 +70,29 @@ def test_suite_defaults_add_list_expectations_and_cases_override_scalars(tmp_pat
     assert case.expect["max_tokens"] == 5 and len(case.expect["state"]) == 2
 
 
+def test_case_policy_values_must_name_shipped_settings_and_reach_the_target(tmp_path: Path):
+    path = tmp_path / "p.yaml"
+    path.write_text("graph: g\ncases:\n  - id: a\n    input: {options: {}}\n    policy: {support.max_handofs: 1}\n")
+    with pytest.raises(DatasetError, match="p.yaml case a: policy path 'support.max_handofs' is not in policy.yaml"):
+        load_suite(path)
+    path.write_text("graph: g\ncases:\n  - id: a\n    input: {options: {}}\n    policy: {support.max_handoffs: 1}\n"
+                    "  - id: b\n    input: {options: {}}\n")
+    with_policy, plain = load_suite(path).cases
+    assert with_policy.example_inputs("g")["policy"] == {"support.max_handoffs": 1}
+    assert "policy" not in plain.example_inputs("g")  # unchanged inputs for every other case
+
+
+def test_a_case_policy_variant_changes_only_the_named_value(tmp_path: Path):
+    from opsgraph.evals.workspace import policy_variant
+    from opsgraph.governance.policy import load_policy
+    from opsgraph.resources import default_policy_path
+
+    variant = load_policy(policy_variant(default_policy_path(), {"support.max_handoffs": 1}, tmp_path))
+    shipped = load_policy(default_policy_path())
+    assert variant.get("support.max_handoffs") == 1 and shipped.get("support.max_handoffs") == 4
+    assert variant.get("approvals.refund.auto_limit_usd") == shipped.get("approvals.refund.auto_limit_usd")
+
+
 # -- matching helpers -------------------------------------------------------------------------
 def test_paths_comparisons_and_argument_subsets():
     report = {"flagged_risks": [{"clause": "payment_terms"}, {"clause": "liability_cap"}], "score": 12.5}

@@ -106,10 +106,6 @@ def test_python_api_example_runs_beside_a_clone_folder_named_opsgraph_with_opsgr
     _assert_ran(_run_script(python_api_example(), beside, shared_home, PYTHONPATH=str(wheel_site)))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "an editable install (pip install -e, the README set-up) is found by a finder that Python consults only after "
-    "every sys.path entry, so a folder named opsgraph beside the script wins as a namespace package; "
-    "pip install -e . --config-settings editable_mode=strict avoids it"))
 def test_python_api_example_runs_beside_a_clone_folder_named_opsgraph_with_an_editable_install(
         tmp_path, shared_home):
     beside = tmp_path / "work"

@@ -110,3 +110,31 @@ def test_json_in_the_latest_request_fills_structured_arguments():
     call = _model().bind_tools([DRAFT_SCHEMA]).invoke([prompt, old, reply, latest]).tool_calls
     assert call == [{"name": "draft", "args": {"request": {"sku_id": "SKU-001", "quantity": 7}},
                      "id": call[0]["id"], "type": "tool_call"}]
+
+
+HANDBACK_PROMPT = SystemMessage(
+    "Procedure:\n1. Read the invoice with get_invoice.\n"
+    "2. If a sync error is reported, hand the customer to technical support with transfer_to_technical_support.\n")
+MIXED_REQUEST = HumanMessage("Our sync error 401 keeps coming back and invoice INV-0001 was charged twice.")
+
+
+def _after_invoice(previous_speaker: str | None) -> list[str]:
+    """The second round of an agent whose first round read the invoice; optionally another agent spoke first."""
+    earlier = [AIMessage("", name=previous_speaker, tool_calls=[
+        {"name": "transfer_to_billing", "args": {"reason": "invoice"}, "id": "h1"}]),
+        ToolMessage("Transferred to billing.", tool_call_id="h1")] if previous_speaker else []
+    read = [AIMessage("", name="billing", tool_calls=[{"name": "get_invoice", "args": {"invoice_id": "INV-0001"},
+                                                      "id": "c1"}]),
+            ToolMessage('{"invoice_id": "INV-0001"}', tool_call_id="c1")]
+    model = _model().bind_tools([get_invoice, transfer_to_billing, transfer_to_technical_support])
+    message = model.invoke([HANDBACK_PROMPT, MIXED_REQUEST, *earlier, *read])
+    return [c["name"] for c in message.tool_calls]
+
+
+def test_conditional_handoff_step_hands_on_the_other_part_of_a_request():
+    assert _after_invoice(None) == ["transfer_to_technical_support"]
+
+
+def test_no_handoff_back_to_an_agent_that_already_worked_on_the_request():
+    # technical support handled the request first and handed it over: handing it back would bounce
+    assert _after_invoice("technical_support") == []

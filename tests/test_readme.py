@@ -8,8 +8,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 SETUP = [
-    'python3 -m venv .venv && .venv/bin/pip install -q -e ".[test]" && .venv/bin/opsgraph run supply_chain_exception '
-    "--shipment SH-0002 --delay-days 4",
+    'python3 -m venv .venv && .venv/bin/pip install -q -e ".[test]" --config-settings editable_mode=strict '
+    "&& .venv/bin/opsgraph run supply_chain_exception --shipment SH-0002 --delay-days 4",
     ".venv/bin/python -m pytest -q",
 ]
 

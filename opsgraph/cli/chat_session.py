@@ -247,7 +247,8 @@ class ChatSession:
         graph, thread = runner.graph(self.graph_id), str(self.thread_id)
         modes = ["updates", "messages"] if wants_tokens(self.settings) else ["updates"]
         with sigint_stops_run() as stop, tracing(self.settings, self.graph_id, thread):
-            stream = graph.stream(payload, runner.config(thread), context=runner.context, stream_mode=modes)
+            stream = graph.stream(payload, runner.config(thread), context=runner.context_for(thread),
+                                  stream_mode=modes)
             try:
                 for mode, chunk in stream:
                     printer.handle(mode, chunk)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 from collections import Counter
@@ -59,28 +58,33 @@ def decision_for(thread_id: str) -> dict[str, Any] | None:
 
 
 def top_up_budgets(settings: Settings) -> None:
-    """Raise every cost centre's budget in the data home's world (before any run)."""
-    conn = sqlite3.connect(settings.world_path)
+    """Raise every cost centre's budget in the settings' world (SQLite file or Postgres), before any run."""
+    from opsgraph.context import open_world
+
+    world = open_world(settings)
     try:
-        conn.execute("UPDATE budgets SET amount_usd = amount_usd + ?", (BUDGET_TOP_UP_USD,))
-        conn.commit()
+        with world._db.transaction() as conn:  # the world's own handle: one SQL for both backends
+            conn.execute("UPDATE budgets SET amount_usd = amount_usd + ?", (BUDGET_TOP_UP_USD,))
     finally:
-        conn.close()
+        world.close()
 
 
 def world_summary(settings: Settings) -> dict[str, Any]:
     """What the runs wrote to the world: every write's idempotency key and operation, row counts, the outbox."""
-    conn = sqlite3.connect(settings.world_path)
+    from opsgraph.context import open_world
+
+    tables = ("purchase_orders", "purchase_order_lines", "stock_transfers", "shipment_events", "outbox",
+              "refunds", "ticket_notes", "tickets")
+    world = open_world(settings)
     try:
-        writes = sorted(conn.execute("SELECT key, operation FROM idempotency").fetchall())
-        tables = ("purchase_orders", "purchase_order_lines", "stock_transfers", "shipment_events", "outbox",
-                  "refunds", "ticket_notes", "tickets")
-        counts = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}
-        outbox = Counter(conn.execute("SELECT customer_id, subject FROM outbox").fetchall())
-        orders = Counter(conn.execute("SELECT supplier_id, dc_id, total_usd, approved_by FROM purchase_orders"
-                                      " WHERE idempotency_key IS NOT NULL").fetchall())
+        with world._db.read() as conn:
+            writes = sorted(tuple(r) for r in conn.execute("SELECT key, operation FROM idempotency").fetchall())
+            counts = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}
+            outbox = Counter(tuple(r) for r in conn.execute("SELECT customer_id, subject FROM outbox").fetchall())
+            orders = Counter(tuple(r) for r in conn.execute(
+                "SELECT supplier_id, dc_id, total_usd, approved_by FROM purchase_orders").fetchall())
     finally:
-        conn.close()
+        world.close()
     return {"writes": writes, "counts": counts, "outbox": outbox, "purchase_orders": orders}
 
 

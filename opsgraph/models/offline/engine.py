@@ -27,6 +27,8 @@ STEP_MATCH_THRESHOLD = 0.25
 CONDITION_THRESHOLD = 0.5
 MAX_PARALLEL_CALLS = 6
 _TOOL_NAME = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
+# Handoff tools are named after the agent they transfer to (``transfer_to_billing``).
+HANDOFF_PREFIX = "transfer_to_"
 _CONDITION = re.compile(r"^(?:if|when)\s+(.+?)\s*[,:]\s+(.+)$", re.IGNORECASE | re.DOTALL)
 
 
@@ -104,7 +106,8 @@ def plan_steps(convo: Conversation, tools: list[ToolSpec]) -> list[tuple[str, To
     """Pair each procedure step with its tool; without a procedure, rank tools by the request.
 
     A step written as "If <condition>, <action>" (or "When ...") is only planned while the
-    conversation supports its condition.
+    conversation supports its condition. A handoff back to an agent that already worked on
+    this request is never planned: that agent has done its part and would only hand it back.
     """
     steps = convo.procedure
     if steps:
@@ -113,9 +116,14 @@ def plan_steps(convo: Conversation, tools: list[ToolSpec]) -> list[tuple[str, To
             condition, action = split_condition(step)
             if condition is None or condition_holds(condition, convo):
                 pairs.append((step, match_step(action, tools, convo.request)))
-        return [(step, tool) for step, tool in pairs if tool is not None]
+        return [(step, tool) for step, tool in pairs if tool is not None and not _hands_back(tool, convo)]
     ranked = sorted(tools, key=lambda t: -textsim.coverage(t.text, convo.request))
     return [(convo.request, tool) for tool in ranked if textsim.coverage(tool.text, convo.request) > 0.1]
+
+
+def _hands_back(tool: ToolSpec, convo: Conversation) -> bool:
+    """True for a handoff to an agent that already spoke on the current request."""
+    return tool.name.startswith(HANDOFF_PREFIX) and tool.name[len(HANDOFF_PREFIX):] in convo.speakers
 
 
 def next_tool_calls(convo: Conversation, tools: list[ToolSpec]) -> list[dict[str, Any]]:
