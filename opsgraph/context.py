@@ -6,6 +6,7 @@ the caller and injected here; nodes never create them and nothing is built at im
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,18 +129,44 @@ def _default_retriever(settings: Settings, policy: Policy) -> Any:
     return Retriever(settings, policy, progress=ConsoleProgress())
 
 
-_server_context: list[OpsContext] = []
+@dataclass(frozen=True)
+class ServerContext:
+    """What a LangGraph Server caller may send as a run's ``context`` (plain JSON).
+
+    The server builds the run's services itself, from the settings of its own process;
+    a caller only picks how models are routed (``routed``, ``small`` or ``large``).
+    """
+
+    routing: str = "routed"
+
+
+class _ServerServices:
+    """The services of a server process, built once per routing mode on first use."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._built: dict[str, OpsContext] = {}
+
+    def get(self, routing: str) -> OpsContext:
+        with self._lock:  # nodes of parallel branches may ask at once; build one set of services
+            if routing not in self._built:
+                self._built[routing] = build_context(routing=routing)
+            return self._built[routing]
+
+
+_server_services = _ServerServices()  # empty until a server run asks; nothing is built at import
 
 
 def resolve_context(context: Any) -> OpsContext:
     """The run context of a node; built from settings when the caller sent none.
 
-    LangGraph Server passes plain JSON (or nothing) as context, so a server process builds
-    its services once, on first use, from the same settings the CLI reads.
+    LangGraph Server passes plain JSON (a :class:`ServerContext`, a dict or nothing) as
+    context, so a server process builds its services once, on first use, from the same
+    settings the CLI reads.
     """
     if isinstance(context, OpsContext):
         return context
+    if isinstance(context, ServerContext):
+        return _server_services.get(context.routing)
     overrides = context if isinstance(context, dict) else {}
-    if not _server_context:
-        _server_context.append(build_context(routing=str(overrides.get("routing", "routed"))))
-    return _server_context[0]
+    return _server_services.get(str(overrides.get("routing") or "routed"))

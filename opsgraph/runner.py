@@ -91,6 +91,15 @@ class Runner:
         """Start a new run; ``thread_id`` must not exist yet. ``budget`` overrides policy caps for this run
         (``opsgraph.governance.budgets.budget_overrides`` builds it). ``shadow`` runs it on a scratch copy
         of the world with every write recorded as a proposal (``opsgraph.governance.shadow``)."""
+        thread_id, budget = self.register(graph_id, graph_input, thread_id, budget=budget, shadow=shadow)
+        with self.claims.lease(thread_id):
+            return self._begin(graph_id, thread_id, graph_input, on_step, budget)
+
+    def register(self, graph_id: str, graph_input: dict[str, Any], thread_id: str | None = None, *,
+                 budget: dict[str, Any] | None = None, status: str = "running",
+                 shadow: bool = False) -> tuple[str, dict[str, Any] | None]:
+        """Claim a thread for a new run and record its input without running a step; returns the
+        thread id and the checked budget. ``resume(thread_id)`` later starts it from that input."""
         thread_id = thread_id or f"{graph_id.split('_')[0]}-{uuid.uuid4().hex[:8]}"
         if budget:
             self._require_budget_field(graph_id)
@@ -98,12 +107,12 @@ class Runner:
         if shadow and graph_id in UNSUPPORTED_GRAPHS:
             raise UserError(f"{graph_id} cannot run in shadow mode: its tools write to the retail database, "
                             "which has no scratch copy")
-        self.claim_thread(thread_id, graph_id, get_entry(graph_id).title(graph_input), shadow=shadow)
+        self.claim_thread(thread_id, graph_id, get_entry(graph_id).title(graph_input), status=status, shadow=shadow)
         self._record_input(thread_id, graph_input, budget)
-        with self.claims.lease(thread_id):
-            return self._begin(graph_id, thread_id, graph_input, on_step, budget)
+        return thread_id, budget
 
-    def claim_thread(self, thread_id: str, graph_id: str, title: str | None, *, shadow: bool = False) -> None:
+    def claim_thread(self, thread_id: str, graph_id: str, title: str | None, *, status: str = "running",
+                     shadow: bool = False) -> None:
         """Take ``thread_id`` for a new run of ``graph_id`` (atomic in the database) and register it.
 
         Of two processes starting the same thread id, exactly one gets it; the other gets a UserError.
@@ -112,7 +121,7 @@ class Runner:
             raise UserError(f"thread id {thread_id!r} is reserved for autonomy changes; pick another id")
         if self.context.audit.run(thread_id) is not None or not self.claims.claim_thread(thread_id, graph_id):
             raise UserError(f"thread {thread_id!r} already exists; resume it or pick another id")
-        self.context.audit.register_run(thread_id, graph_id, title, shadow=shadow)
+        self.context.audit.register_run(thread_id, graph_id, title, status, shadow=shadow)
 
     def context_for(self, thread_id: str) -> OpsContext:
         """The run context of ``thread_id``: a shadow run always gets its scratch world, whoever resumes it."""

@@ -1,7 +1,10 @@
 """Graph factories for LangGraph Server (``langgraph.json``).
 
-The server supplies its own checkpointer (Postgres in production), so graphs are compiled
-without one here; nodes build their services from settings on first use.
+The server supplies its own checkpointer and store (Postgres in production), so graphs are
+compiled without them here. A server run's ``context`` is plain JSON, so the served graphs
+declare :class:`~opsgraph.context.ServerContext` as their context schema (LangGraph builds it
+from the request) and nodes build their services from the server's settings on first use
+(:func:`~opsgraph.context.resolve_context`).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from typing import Callable
 
 from langgraph.graph.state import CompiledStateGraph
 
+from opsgraph.context import ServerContext
 from opsgraph.runner import compile_graph
 
 
@@ -17,7 +21,11 @@ def _factory(graph_id: str) -> Callable[[], CompiledStateGraph]:
     """A function that compiles the graph registered as ``graph_id`` for the server."""
 
     def compiled() -> CompiledStateGraph:
-        return compile_graph(graph_id)
+        graph = compile_graph(graph_id)
+        # The graphs take an OpsContext from Python callers; a server request can only carry
+        # JSON, which LangGraph would otherwise try to turn into an OpsContext.
+        graph.context_schema = ServerContext
+        return graph
 
     compiled.__name__ = compiled.__qualname__ = graph_id
     compiled.__doc__ = f"Compiled ``{graph_id}`` for the server."

@@ -88,6 +88,14 @@ class Settings:
     # tau2-bench retail data (db.json, tasks.json) and the model that plays its users.
     tau2_data_path: Path | None = None
     tau2_user: TierSettings | None = None
+    # Message broker of the Celery workers (redis:// or amqp://); None runs everything in-process.
+    broker_url: str | None = None
+    # Seconds an unacknowledged task stays invisible on a Redis broker before it is handed to another
+    # worker: how long a run of a dead worker waits to be picked up again. It must exceed the longest
+    # run, or a slow run is redelivered while still running (the thread's lease then makes the copy wait).
+    broker_visibility_timeout_s: int = 3600
+    # Queue the workers consume and --submit sends to; separate queues keep separate deployments apart.
+    queue: str = "opsgraph"
     # Signs the web console's session cookies; None: a key generated once per data home.
     console_secret: str | None = field(default=None, repr=False)
 
@@ -155,6 +163,9 @@ class Settings:
             "pricing_file": str(self.pricing_file) if self.pricing_file else None,
             "tau2_data_path": str(self.tau2_data_path) if self.tau2_data_path else None,
             "tau2_user_model": self.tau2_user.model if self.tau2_user else None,
+            "broker_url": _mask_url(self.broker_url) if self.broker_url else None,
+            "broker_visibility_timeout_s": self.broker_visibility_timeout_s,
+            "queue": self.queue,
             "console_cookie_key": _mask(self.console_secret),
         }
 
@@ -168,6 +179,11 @@ def _mask(secret: str | None) -> str | None:
     if not secret:
         return None
     return secret[:3] + "…" + secret[-2:] if len(secret) > 8 else "***"
+
+
+def mask_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for messages and ``opsgraph config``)."""
+    return _mask_url(url)
 
 
 def _mask_url(url: str) -> str:
@@ -328,6 +344,11 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         pricing_file=_pricing_path(_pick(env, file, "OPSGRAPH_PRICING", "pricing_file"), cwd),
         tau2_data_path=_tau2_data_path(_pick(env, file, "OPSGRAPH_TAU2_DATA", "tau2_data_path"), cwd),
         tau2_user=_tau2_user(env, file),
+        broker_url=_broker_url(_pick(env, file, "OPSGRAPH_BROKER_URL", "broker_url")),
+        broker_visibility_timeout_s=_positive(_pick(env, file, "OPSGRAPH_BROKER_VISIBILITY_TIMEOUT_S",
+                                                    "broker_visibility_timeout_s", 3600),
+                                              "broker_visibility_timeout_s"),
+        queue=_queue(_pick(env, file, "OPSGRAPH_QUEUE", "queue", "opsgraph")),
         console_secret=_console_secret(_pick(env, file, "OPSGRAPH_CONSOLE_SECRET", "console_secret")),
     )
 
@@ -351,6 +372,27 @@ def _database_url(value: Any) -> str | None:
         raise SettingsError(f"database_url {url!r} must be a postgresql://user@host/db URL; "
                             "leave it unset for the embedded SQLite files")
     return url
+
+
+BROKER_SCHEMES = ("redis://", "rediss://", "amqp://", "amqps://", "pyamqp://")
+
+
+def _broker_url(value: Any) -> str | None:
+    """The Celery broker URL: empty means none (runs stay in-process)."""
+    if value is None or not str(value).strip():
+        return None
+    url = str(value).strip()
+    if not url.startswith(BROKER_SCHEMES):
+        raise SettingsError(f"broker_url {_mask_url(url)!r} must be a redis:// or amqp:// URL, "
+                            "e.g. redis://127.0.0.1:6379/0")
+    return url
+
+
+def _queue(value: Any) -> str:
+    name = str(value).strip()
+    if not name or any(ch.isspace() for ch in name):
+        raise SettingsError(f"setting queue must be a name without spaces, got {value!r}")
+    return name
 
 
 def _tau2_data_path(value: Any, cwd: Path) -> Path | None:

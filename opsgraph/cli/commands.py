@@ -58,6 +58,8 @@ def run_cmd(
     shadow: bool = typer.Option(False, "--shadow", help="Shadow mode: run on a scratch copy of the world; every "
                                 "write is recorded as a proposal (shadow_action), nothing is committed, nobody asked."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    submit: bool = typer.Option(False, "--submit", help="Queue the run for 'opsgraph worker' processes "
+                                "(OPSGRAPH_BROKER_URL) and print its thread id instead of running it here."),
 ) -> None:
     """Run a workflow on the embedded defaults.
 
@@ -85,6 +87,10 @@ def run_cmd(
     settings = _settings()
     budget = budget_overrides(budget_usd, max_tokens, agent_budget_usd, agent_max_tokens,
                               policy=load_policy(settings.policy_path))  # refused before anything opens
+    if submit:
+        _submit_run(settings, graph_id, options, thread=thread, budget=budget or None, routing=check_mode(routing),
+                    max_steps=max_steps, as_json=as_json)
+        return
     with open_runner(settings, routing=check_mode(routing), max_steps=max_steps) as runner:
         graph_input = runner.make_input(graph_id, options)
         _notice_earlier_effects(runner.context.world, graph_input)
@@ -92,6 +98,20 @@ def run_cmd(
         result = runner.start(graph_id, graph_input, thread_id=thread, on_step=on_step, budget=budget or None,
                               shadow=shadow)
     _finish(result, as_json, shadow)
+
+
+def _submit_run(settings: Any, graph_id: str, options: dict[str, Any], *, thread: str | None,
+                budget: dict[str, Any] | None, routing: str, max_steps: int | None, as_json: bool) -> None:
+    """``run --submit``: validate the input here, then queue the run for a worker."""
+    from opsgraph.cli.worker import submit_run
+    from opsgraph.runner import open_runner
+    from opsgraph.workers import require_broker
+
+    require_broker(settings)  # before anything is opened or registered
+    with open_runner(settings, with_knowledge=False) as runner:
+        graph_input = runner.make_input(graph_id, options)
+        submit_run(runner, graph_id, graph_input, thread_id=thread, budget=budget, routing=routing,
+                   max_steps=max_steps, as_json=as_json)
 
 
 def _notice_earlier_effects(world: Any, graph_input: dict[str, Any]) -> None:
@@ -208,6 +228,8 @@ def runs_resume(
     agent_budget_usd: list[str] = typer.Option([], "--agent-budget-usd", help="AGENT=USD: raise one agent's cost cap."),
     agent_max_tokens: list[str] = typer.Option([], "--agent-max-tokens", help="AGENT=N: raise one agent's token cap."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    submit: bool = typer.Option(False, "--submit", help="Queue the resume for 'opsgraph worker' processes "
+                                "(OPSGRAPH_BROKER_URL) instead of running it here."),
 ) -> None:
     """Resume a run: decide its pending approval, raise a spent budget, or continue after a crash or stop.
 
@@ -224,6 +246,14 @@ def runs_resume(
     settings = _settings()
     budget = budget_overrides(budget_usd, max_tokens, agent_budget_usd, agent_max_tokens,
                               policy=load_policy(settings.policy_path))
+    if submit:
+        from opsgraph.cli.worker import submit_resume
+        from opsgraph.workers import require_broker
+
+        require_broker(settings)
+        with open_runner(settings, with_knowledge=False) as runner:
+            submit_resume(runner, thread, decision, budget or None, as_json=as_json)
+        return
     with open_runner(settings) as runner:
         on_step = None if as_json else step_printer(console)
         result = apply_decision(runner, thread, decision, on_step=on_step, budget=budget or None)

@@ -10,6 +10,7 @@ def main() -> None:
     from opsgraph.cli import costs  # noqa: F401 - registers costs and routing
     from opsgraph.cli import evals  # noqa: F401 - registers eval (and eval compare)
     from opsgraph.cli import autonomy  # noqa: F401 - registers autonomy and shadow
+    from opsgraph.cli import worker  # noqa: F401 - registers worker
     from opsgraph.cli import console_cmd  # noqa: F401 - registers console (and console hash-password)
     import sys
 

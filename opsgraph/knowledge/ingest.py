@@ -11,7 +11,8 @@ batches across them) and written to Chroma and the lexical index in one call per
 document's chunks never straddle two writes, and a document whose stored chunk count is short
 is treated as changed, so a killed ingest resumes where it stopped. While an ingest runs the
 lexical index is marked as not matching the collection; if the ingest dies, the next search
-or ingest rebuilds the index from Chroma.
+or ingest rebuilds the index from Chroma. Ingests hold the lexical index's writing lock, so
+with the shared Postgres index two processes ingesting at once take turns.
 """
 
 from __future__ import annotations
@@ -117,6 +118,20 @@ def write_documents(docs: Iterable[Document], settings: Settings, progress: Prog
     started = time.perf_counter()
     unique = {doc.source: doc for doc in docs}  # the same id twice: the last one wins
     store = KnowledgeStore(settings, embedding_function)
+    try:
+        # A shared index has one writer at a time: a second ingest waits, then finds the
+        # documents the first one stored unchanged instead of embedding them again.
+        with store.lexical.writing():
+            report = _write_held(store, unique, progress, rebuild, prune)
+    finally:
+        store.lexical.close()
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _write_held(store: KnowledgeStore, unique: dict[str, Document], progress: ProgressCallback | None,
+                rebuild: bool, prune: bool) -> IngestReport:
+    """The part of :func:`write_documents` that runs while this process holds the index's writing lock."""
     if rebuild:
         store.reset()
     collection = store.open(create=True)
@@ -130,13 +145,20 @@ def write_documents(docs: Iterable[Document], settings: Settings, progress: Prog
     writer.flush()
     writer.delete(gone)
     _finish(collection, store, report)
-    report.seconds = round(time.perf_counter() - started, 3)
     return report
 
 
 def delete_sources(sources: Iterable[str], settings: Settings, *, embedding_function: Any = None) -> IngestReport:
     """Remove the documents ``sources`` (ids) and their chunks; unknown ids are ignored."""
     store = KnowledgeStore(settings, embedding_function)
+    try:
+        with store.lexical.writing():
+            return _delete_held(store, sources)
+    finally:
+        store.lexical.close()
+
+
+def _delete_held(store: KnowledgeStore, sources: Iterable[str]) -> IngestReport:
     collection = store.open(create=False)
     report = IngestReport(store=store.location)
     if collection is None:

@@ -22,9 +22,10 @@ import re
 import sqlite3
 import threading
 from collections import Counter, defaultdict
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -126,7 +127,8 @@ class LexicalFilter:
 class LexicalIndex(Protocol):
     """What the retriever and ingestion need from a persisted lexical index.
 
-    One interface, so a Postgres full-text backend can sit beside the SQLite one.
+    Two backends: :class:`SqliteLexicalIndex` in the data home, and
+    :class:`~opsgraph.knowledge.lexical_pg.PgLexicalIndex` in the shared Postgres database.
     """
 
     def state(self) -> str | None:
@@ -146,6 +148,15 @@ class LexicalIndex(Protocol):
 
     def top(self, query: str, scope: LexicalFilter, n: int) -> list[LexicalMatch]:
         """Best ``n`` chunks inside ``scope``, best first."""
+
+    def close(self) -> None:
+        """Release the file or connection (it reopens on next use where the backend can)."""
+
+    def writing(self, wait: bool = True) -> AbstractContextManager[bool]:
+        """Hold the right to change the index against the collection (a whole ingest, a rebuild).
+
+        Yields True when held; with ``wait=False`` yields False at once when another writer has it.
+        """
 
 
 _SCHEMA = (
@@ -175,6 +186,11 @@ class SqliteLexicalIndex:
     def close(self) -> None:
         """Close the file."""
         self._db.close()
+
+    @contextmanager
+    def writing(self, wait: bool = True) -> Iterator[bool]:
+        """Always held: the file belongs to one data home, whose ingests the caller already orders."""
+        yield True
 
     def state(self) -> str | None:
         """The collection state the index mirrors, or None for a new index."""

@@ -198,9 +198,16 @@ class Retriever:
             key = collection_state(raw)
             if key != self._key:
                 self._collection = self.store.open()
-                sync_lexical(raw, self.store.lexical)  # no-op unless the index lags the collection
+                self._sync_lexical(raw)
                 self._key = key
             return self._collection
+
+    def _sync_lexical(self, raw: Any) -> None:
+        """Rebuild the lexical index if it lags the collection, unless another process is writing it
+        (an ingest in progress finishes the index itself; searching it meanwhile is fine)."""
+        with self.store.lexical.writing(wait=False) as held:
+            if held:
+                sync_lexical(raw, self.store.lexical)  # no-op unless the index lags the collection
 
     def _lexical_only(self, collection: Any, query: str, scope: Scope, n: int) -> list[Hit]:
         ranked = [m for m in self.store.lexical.top(query, scope.lexical(), n) if scope.allows(m.meta)]

@@ -5,14 +5,17 @@ Chroma server when ``settings.chroma_url`` is set. The collection's metadata rec
 embedding built it (spec + dimension) so that opening it with another embedding fails with
 an explanation instead of returning meaningless neighbours.
 
-Beside the collection lives its persisted lexical index (SQLite FTS5 in the data home). It
-records which collection state (id + revision) it mirrors; when that differs from Chroma's
-(an older store, another machine ingesting into a shared Chroma server, an interrupted
-ingest) it is rebuilt from the chunks Chroma holds, once.
+Beside the collection lives its persisted lexical index: SQLite FTS5 in the data home by
+default, Postgres full-text search in the shared database when ``settings.database_url`` is
+set (one index for every process and machine). It records which collection state (id +
+revision) it mirrors; when that differs from Chroma's (an older store, another machine
+ingesting into a shared Chroma server with a local index, an interrupted ingest) it is
+rebuilt from the chunks Chroma holds, once, by whoever holds its writing lock.
 """
 
 from __future__ import annotations
 
+import socket
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Iterator
 from urllib.parse import urlparse
@@ -57,6 +60,22 @@ def make_client(settings: Settings) -> Any:
         raise KnowledgeError(f"cannot reach the Chroma server at {settings.chroma_url}: {exc}") from None
 
 
+def lexical_store_key(settings: Settings) -> str:
+    """What a shared lexical index is keyed by: the Chroma server, or this machine's Chroma directory."""
+    if settings.chroma_url:
+        return settings.chroma_url.rstrip("/")
+    return f"local:{socket.gethostname()}:{settings.chroma_path.resolve()}"
+
+
+def open_lexical(settings: Settings) -> LexicalIndex:
+    """The lexical index the settings select (nothing is connected until it is used)."""
+    if settings.shared_postgres_url:
+        from opsgraph.knowledge.lexical_pg import PgLexicalIndex
+
+        return PgLexicalIndex(settings.shared_postgres_url, lexical_store_key(settings))
+    return SqliteLexicalIndex(settings.data_home / LEXICAL_FILE)
+
+
 class KnowledgeStore:
     """Access to the knowledge collection; the client is created on first use."""
 
@@ -89,9 +108,10 @@ class KnowledgeStore:
 
     @property
     def lexical(self) -> LexicalIndex:
-        """The persisted lexical index of this store (opened once)."""
+        """The persisted lexical index of this store (opened once): Postgres when the settings
+        share a database, otherwise a SQLite file in the data home."""
         if self._lexical is None:
-            self._lexical = SqliteLexicalIndex(self.settings.data_home / LEXICAL_FILE)
+            self._lexical = open_lexical(self.settings)
         return self._lexical
 
     def exists(self) -> bool:
@@ -202,7 +222,10 @@ def lexical_row(chunk_id: str, text: str, meta: dict[str, Any]) -> LexicalRow:
 
 
 def sync_lexical(collection: Any, lexical: LexicalIndex) -> bool:
-    """Rebuild ``lexical`` from the collection unless it already mirrors it; True when rebuilt."""
+    """Rebuild ``lexical`` from the collection unless it already mirrors it; True when rebuilt.
+
+    The caller holds ``lexical.writing()``: a shared index is rebuilt by one process at a time.
+    """
     state = collection_state(collection)
     if lexical.state() == state:
         return False
