@@ -113,12 +113,12 @@ def runs_list(
 
     Example: opsgraph runs list --limit 5 --json
     """
-    from opsgraph.governance.audit import AuditStore
+    from opsgraph.governance.audit import open_audit_store
 
     if not 1 <= limit <= MAX_LIST:
         raise UserError(f"--limit must be between 1 and {MAX_LIST:,}, got {limit}")
-    store = AuditStore(_settings().audit_path)
-    runs = store.runs(limit)
+    with open_audit_store(_settings()) as store:
+        runs = store.runs(limit)
     if as_json:
         _print_json([r.__dict__ for r in runs])
         return
@@ -260,15 +260,15 @@ def runs_stop(
     """
     import uuid
 
-    from opsgraph.governance.audit import AuditStore
+    from opsgraph.governance.audit import open_audit_store
 
-    store = AuditStore(_settings().audit_path)
-    if store.run(thread) is None:
-        raise UserError(f"no run with thread id {thread!r}; see 'opsgraph runs list'")
-    store.request_stop(thread)
-    # Each request is its own event (a unique key): stopping twice is two decisions, both on record.
-    store.record(thread, f"stop_requested:{uuid.uuid4().hex[:12]}", "stop_requested", agent=by.strip() or "operator",
-                 name="runs stop", args={"reason": reason})
+    with open_audit_store(_settings()) as store:
+        if store.run(thread) is None:
+            raise UserError(f"no run with thread id {thread!r}; see 'opsgraph runs list'")
+        store.request_stop(thread)
+        # Each request is its own event (a unique key): stopping twice is two decisions, both on record.
+        store.record(thread, f"stop_requested:{uuid.uuid4().hex[:12]}", "stop_requested",
+                     agent=by.strip() or "operator", name="runs stop", args={"reason": reason})
     console.print(f"stop requested for {thread}; it stops at the next step boundary")
 
 
@@ -282,15 +282,14 @@ def audit_cmd(
 
     Example: opsgraph audit supply-1a2b3c4d --json
     """
-    from opsgraph.governance.audit import AuditStore
-
+    from opsgraph.governance.audit import open_audit_store
     from opsgraph.governance.autonomy import AUTONOMY_THREAD
 
-    store = AuditStore(_settings().audit_path)
-    # The autonomy changes are not a run, but their trail is read the same way.
-    if thread != AUTONOMY_THREAD and store.run(thread) is None:
-        raise UserError(f"no run with thread id {thread!r}; see 'opsgraph runs list'")
-    events = store.events(thread)
+    with open_audit_store(_settings()) as store:
+        # The autonomy changes are not a run, but their trail is read the same way.
+        if thread != AUTONOMY_THREAD and store.run(thread) is None:
+            raise UserError(f"no run with thread id {thread!r}; see 'opsgraph runs list'")
+        events = store.events(thread)
     if as_json:
         _print_json([e.__dict__ for e in events])
         return
