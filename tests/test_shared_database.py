@@ -253,13 +253,14 @@ def test_postgres_audit_events_are_append_only(tmp_path, db_url):
 
 def test_run_registry_round_trip_on_postgres(tmp_path, db_url):
     with open_audit_store(_settings(tmp_path / "home", db_url)) as store:
-        store.register_run("registry-1", "contract_review", "CTR-1002")
+        store.register_run("registry-1", "contract_review", "CTR-1002", shadow=True)
         store.record_start_input("registry-1", ("msgpack", b"\x00\x01binary"))
         store.set_status("registry-1", "failed", "model unreachable")
         store.request_stop("registry-1")
         store.record("registry-1", "budget_raised:1", "budget_raised", args={"max_usd": 1.5})
         info = store.run("registry-1")
-        assert (info.graph_id, info.status, info.reason) == ("contract_review", "failed", "model unreachable")
+        assert (info.graph_id, info.status, info.reason, info.shadow) == \
+            ("contract_review", "failed", "model unreachable", True)
         assert store.start_input("registry-1") == ("msgpack", b"\x00\x01binary")
         assert store.stop_requested("registry-1") and store.budget_raises("registry-1") == {"max_usd": 1.5}
         store.request_stop("registry-1", False)
