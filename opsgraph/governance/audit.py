@@ -1,7 +1,9 @@
 """Append-only audit store and run registry (SQLite by default, Postgres when shared).
 
 Audit events can only be inserted: triggers reject UPDATE and DELETE. Each event has a
-key unique within its thread, so a step replayed after a crash records nothing twice.
+key unique within its thread, so a step replayed after a crash records nothing twice, and
+a hash chained to the thread's previous event, so a change made behind the store's back
+(triggers dropped, file edited) shows up in :meth:`AuditStore.verify`.
 The run registry (one row per thread) is the mutable index behind ``opsgraph runs list``.
 """
 
@@ -10,12 +12,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from opsgraph.failures import StorageError
+from opsgraph.governance.audit_chain import (HASHED_FIELDS, ChainBreak, ChainedEvent, ChainHead, event_hash,
+                                             find_break)
 from opsgraph.locks import init_lock
 
 if TYPE_CHECKING:
@@ -33,7 +38,15 @@ CREATE TABLE IF NOT EXISTS audit_events (
     args TEXT,
     result TEXT,
     ok INTEGER NOT NULL DEFAULT 1,
+    prev_hash TEXT,
+    hash TEXT,
     UNIQUE (thread_id, event_key)
+);
+CREATE TABLE IF NOT EXISTS audit_heads (
+    thread_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    events INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_by_thread ON audit_events (thread_id, seq);
 CREATE INDEX IF NOT EXISTS audit_by_kind ON audit_events (kind, ts);
@@ -52,10 +65,14 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """
 
-# Columns added after the first release: (name, declaration). Added in place on older stores.
-_RUN_COLUMNS = (("reason", "TEXT"), ("input_type", "TEXT"), ("input_data", "BLOB"),
-                ("shadow", "INTEGER NOT NULL DEFAULT 0"))
+# Columns added after the first release: (table, name, declaration). Added in place on older stores.
+_ADDED_COLUMNS = (("runs", "reason", "TEXT"), ("runs", "input_type", "TEXT"), ("runs", "input_data", "BLOB"),
+                  ("runs", "shadow", "INTEGER NOT NULL DEFAULT 0"),
+                  ("audit_events", "prev_hash", "TEXT"), ("audit_events", "hash", "TEXT"))
 _RUN_FIELDS = "thread_id, graph_id, title, status, created_at, updated_at, reason, shadow"
+_INSERT_EVENT = ("INSERT INTO {events} (" + ", ".join(HASHED_FIELDS) + ", prev_hash, hash)"
+                 " VALUES (" + ", ".join("?" * (len(HASHED_FIELDS) + 2)) + ")"
+                 " ON CONFLICT (thread_id, event_key) DO NOTHING RETURNING seq")
 
 
 @dataclass(frozen=True)
@@ -101,7 +118,8 @@ class AuditStore:
     """
 
     placeholder = "?"
-    tables = {"events": "audit_events", "runs": "runs"}
+    tables = {"events": "audit_events", "runs": "runs", "heads": "audit_heads"}
+    lock_row = ""  # SQLite: BEGIN IMMEDIATE already holds the whole database
 
     def __init__(self, path: Path):
         """Open (creating on first use) the store at ``path``; a damaged file is a StorageError."""
@@ -152,6 +170,17 @@ class AuditStore:
         with self._lock:
             return list(self._conn.execute(self._sql(text), params).fetchall())
 
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        # IMMEDIATE takes the write lock at once: two writers of one thread's chain serialise.
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
     # -- audit events ----------------------------------------------------------------------------
     def record(
         self, thread_id: str, event_key: str, kind: str, *, agent: str | None = None, name: str | None = None,
@@ -159,14 +188,50 @@ class AuditStore:
     ) -> bool:
         """Append an event; returns False when this (thread, key) was already recorded.
 
-        The unique (thread, key) pair settles it in one statement, so concurrent writers of the
-        same event (a step replayed by two processes) store it once.
+        The unique (thread, key) pair settles it, so concurrent writers of the same event (a step
+        replayed by two processes) store it once. The event is chained to the thread's previous one
+        (see ``audit_chain``) in the same transaction, under a lock on the thread's chain head.
         """
-        row = (_now(), thread_id, event_key, agent, kind, name, _dump(args), _dump(result), int(ok))
-        return self._write(
-            "INSERT INTO {events} (ts, thread_id, event_key, agent, kind, name, args, result, ok)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (thread_id, event_key) DO NOTHING", row,
-        ) == 1
+        fields = {"ts": _now(), "thread_id": thread_id, "event_key": event_key, "agent": agent, "kind": kind,
+                  "name": name, "args": _dump(args), "result": _dump(result), "ok": int(ok)}
+        with self._lock, self._transaction():
+            head = self._locked_head(thread_id)
+            digest = event_hash(head.hash, fields)
+            inserted = self._conn.execute(self._sql(_INSERT_EVENT),
+                                          (*(fields[k] for k in HASHED_FIELDS), head.hash, digest)).fetchall()
+            if not inserted:
+                return False
+            self._conn.execute(self._sql("UPDATE {heads} SET seq = ?, hash = ?, events = events + 1"
+                                         " WHERE thread_id = ?"), (inserted[0][0], digest, thread_id))
+        return True
+
+    def _locked_head(self, thread_id: str) -> ChainHead:
+        """The thread's chain head, created empty if missing, locked until the transaction ends."""
+        self._conn.execute(self._sql("INSERT INTO {heads} (thread_id, seq, hash, events) VALUES (?, 0, '', 0)"
+                                     " ON CONFLICT (thread_id) DO NOTHING"), (thread_id,))
+        row = self._conn.execute(self._sql("SELECT hash, events FROM {heads} WHERE thread_id = ?" + self.lock_row),
+                                 (thread_id,)).fetchone()
+        return ChainHead(str(row[0]), int(row[1]))
+
+    def verify(self, thread_id: str | None = None) -> tuple[int, list[ChainBreak]]:
+        """Recompute the hash chains (of ``thread_id``, or of every thread): how many events were
+        checked, and the first break of each thread whose chain no longer holds."""
+        threads = [thread_id] if thread_id else [r[0] for r in self._all(
+            "SELECT thread_id FROM {events} UNION SELECT thread_id FROM {heads} ORDER BY 1")]
+        checked, breaks = 0, []
+        for thread in threads:
+            events = self._chained_events(thread)
+            row = self._one("SELECT hash, events FROM {heads} WHERE thread_id = ?", (thread,))
+            found = find_break(thread, events, ChainHead(str(row[0]), int(row[1])) if row else None)
+            checked += len(events)
+            breaks += [found] if found is not None else []
+        return checked, breaks
+
+    def _chained_events(self, thread_id: str) -> list[ChainedEvent]:
+        rows = self._all("SELECT seq, " + ", ".join(HASHED_FIELDS) + ", prev_hash, hash FROM {events}"
+                         " WHERE thread_id = ? ORDER BY seq", (thread_id,))
+        width = len(HASHED_FIELDS)
+        return [ChainedEvent(r[0], dict(zip(HASHED_FIELDS, r[1:width + 1])), r[width + 1], r[width + 2]) for r in rows]
 
     def events(self, thread_id: str, kind: str | None = None) -> list[AuditEvent]:
         """Events of one thread in the order they were written."""
@@ -249,11 +314,11 @@ def _run_info(row: tuple) -> RunInfo:
 
 
 def _add_missing_columns(conn: sqlite3.Connection) -> None:
-    """Bring a store created by an older release up to the current run registry columns."""
-    present = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
-    for name, declaration in _RUN_COLUMNS:
+    """Bring a store created by an older release up to the current columns (its events stay unchained)."""
+    for table, name, declaration in _ADDED_COLUMNS:
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
         if name not in present:
-            conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {declaration}")
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
 
 
 def count_runs(path: Path) -> int:

@@ -2,11 +2,15 @@
 
 Same API and the same rules as the SQLite store: events are append-only (a trigger rejects
 UPDATE, DELETE and TRUNCATE), one event per (thread, key) settled by the unique index with
-``ON CONFLICT DO NOTHING``, so processes on several machines can write at once. The tables
+``ON CONFLICT DO NOTHING``, so processes on several machines can write at once; each event is
+chained to its thread's previous one while the thread's chain head row is locked. The tables
 live in the ``opsgraph`` schema and are created by the first process that needs them.
 """
 
 from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
 
 from opsgraph.governance.audit import AuditStore
 from opsgraph.shared_db import SCHEMA, connect, ensure_tables, table_exists
@@ -26,7 +30,14 @@ _TABLES = (
         args TEXT,
         result TEXT,
         ok INTEGER NOT NULL DEFAULT 1,
+        prev_hash TEXT,
+        hash TEXT,
         UNIQUE (thread_id, event_key))""",
+    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.audit_heads (
+        thread_id TEXT PRIMARY KEY,
+        seq BIGINT NOT NULL,
+        hash TEXT NOT NULL,
+        events INTEGER NOT NULL)""",
     f"CREATE INDEX IF NOT EXISTS audit_by_thread ON {SCHEMA}.audit_events (thread_id, seq)",
     f"CREATE INDEX IF NOT EXISTS audit_by_kind ON {SCHEMA}.audit_events (kind, ts)",
     f"""CREATE OR REPLACE FUNCTION {SCHEMA}.audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -55,7 +66,13 @@ class PostgresAuditStore(AuditStore):
     """The audit log and run registry in the ``opsgraph`` schema of a shared Postgres database."""
 
     placeholder = "%s"
-    tables = {"events": f"{SCHEMA}.audit_events", "runs": f"{SCHEMA}.runs"}
+    tables = {"events": f"{SCHEMA}.audit_events", "runs": f"{SCHEMA}.runs", "heads": f"{SCHEMA}.audit_heads"}
+    lock_row = " FOR UPDATE"  # writers of one thread's chain, on any machine, take turns on its head row
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self._conn.transaction():
+            yield
 
     def __init__(self, url: str):
         """Connect to ``url`` and create the tables on first use (one process at a time)."""
