@@ -2,6 +2,9 @@
 
 Connectors, the audit store, the model gateway and the knowledge retriever are created by
 the caller and injected here; nodes never create them and nothing is built at import time.
+Data shared across threads (the LangGraph store) is not here: graphs are compiled with it,
+and nodes read it as ``runtime.store`` (tools as an ``InjectedStore`` argument), the same
+way under opsgraph's runner and under LangGraph Server, which brings its own.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 from langchain_core.tools import BaseTool
 
 from opsgraph.agents.base import AgentSpec
-from opsgraph.governance.audit import AuditStore
+from opsgraph.governance.audit import AuditStore, open_audit_store
 from opsgraph.governance.policy import Policy, load_policy
 from opsgraph.models.gateway import ModelFactory, ModelGateway
 from opsgraph.settings import Settings, load_settings
@@ -90,7 +93,7 @@ def build_context(
         settings=settings,
         policy=policy,
         world=world,
-        audit=audit or AuditStore(settings.audit_path),
+        audit=audit or open_audit_store(settings),
         gateway=ModelGateway(settings, policy, routing=routing, factory=model_factory),
         tools={**build_tools(world, policy), **lazy_retail_tools(settings)},
         retriever=retriever,
@@ -105,11 +108,11 @@ def world_target(settings: Settings) -> Any:
 
 def open_world(settings: Settings) -> Any:
     """The mock enterprise of these settings, seeded on first use but never re-seeded under existing runs."""
-    from opsgraph.governance.audit import count_runs
+    from opsgraph.governance.audit import count_recorded_runs
     from opsgraph.tools.world import World
 
     return World.open(world_target(settings), seed=settings.world_seed, latency_ms=settings.connector_latency_ms,
-                      runs_recorded=lambda: count_runs(settings.audit_path))
+                      runs_recorded=lambda: count_recorded_runs(settings))
 
 
 def reset_world(settings: Settings, seed: int | None = None) -> Any:

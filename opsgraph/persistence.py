@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
-from urllib.parse import urlsplit, urlunsplit
+from typing import Iterator
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from opsgraph.failures import StorageError
 from opsgraph.locks import init_lock
+from opsgraph.shared_db import first_line, safe_url, setup_lock
 
-# Key of the Postgres advisory lock held while one process creates or migrates the checkpoint
-# tables; the others wait instead of racing to create the same types and tables.
-SETUP_LOCK_KEY = 0x6F70_7367_7270_6801
-SETUP_POLL_S = 0.05
-SETUP_WAIT_S = 300
 
 
 class CheckpointURLError(ValueError):
@@ -74,7 +68,7 @@ def _postgres(url: str) -> Iterator[BaseCheckpointSaver]:
         opened = PostgresSaver.from_conn_string(url)
         saver = opened.__enter__()
     except OperationalError as exc:
-        raise StorageError(f"cannot connect to Postgres at {_safe_url(url)}: {_first_line(exc)}") from None
+        raise StorageError(f"cannot connect to Postgres at {safe_url(url)}: {first_line(exc)}") from None
     try:
         _setup_postgres(saver)
         yield saver
@@ -84,36 +78,5 @@ def _postgres(url: str) -> Iterator[BaseCheckpointSaver]:
 
 def _setup_postgres(saver: BaseCheckpointSaver) -> None:
     """Create or migrate the checkpoint tables, one process at a time (advisory lock)."""
-    deadline = time.monotonic() + SETUP_WAIT_S
-    with saver.conn.cursor() as cur:
-        # Poll instead of blocking in pg_advisory_lock: a session blocked there is an open
-        # transaction, which CREATE INDEX CONCURRENTLY in the holder's migrations waits for (deadlock).
-        while not _locked(cur.execute("SELECT pg_try_advisory_lock(%s) AS locked", (SETUP_LOCK_KEY,)).fetchone()):
-            if time.monotonic() > deadline:
-                raise StorageError(f"another process has held the checkpoint setup lock for {SETUP_WAIT_S} s; "
-                                   "is a migration stuck?")
-            time.sleep(SETUP_POLL_S)
-    try:
+    with setup_lock(saver.conn, "checkpoint"):
         saver.setup()
-    finally:
-        with saver.conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
-
-
-def _locked(row: Any) -> bool:
-    # The saver's connection returns rows as dicts; a plain connection returns tuples.
-    return bool(row["locked"] if isinstance(row, dict) else row[0])
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
-
-
-def _safe_url(url: str) -> str:
-    """``url`` with any password replaced, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))

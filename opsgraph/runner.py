@@ -21,6 +21,8 @@ from typing import Any, Callable, Iterator
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.store.base import BaseStore
+from langgraph.store.memory import InMemoryStore
 from langgraph.types import Command
 
 from opsgraph.context import OpsContext, build_context
@@ -34,6 +36,7 @@ from opsgraph.governance.claims import ClaimStore, Decided, SqliteClaimStore, op
 from opsgraph.persistence import open_checkpointer
 from opsgraph.registry import get_entry
 from opsgraph.settings import Settings, load_settings
+from opsgraph.store import open_store
 
 StepCallback = Callable[[str, dict[str, Any]], None]
 RECURSION_LIMIT = 200
@@ -57,28 +60,33 @@ class RunResult:
         return self.values.get("report")
 
 
-def compile_graph(graph_id: str, checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
-    """Compile the graph registered as ``graph_id`` with ``checkpointer``."""
-    return get_entry(graph_id).builder().compile(checkpointer=checkpointer, name=graph_id)
+def compile_graph(graph_id: str, checkpointer: BaseCheckpointSaver | None = None,
+                  store: BaseStore | None = None) -> CompiledStateGraph:
+    """Compile the graph registered as ``graph_id`` with ``checkpointer`` and the cross-thread ``store``
+    (nodes read it as ``runtime.store``)."""
+    return get_entry(graph_id).builder().compile(checkpointer=checkpointer, store=store, name=graph_id)
 
 
 class Runner:
     """Runs graphs under thread ids with one checkpointer and one run context.
 
     ``claims`` (thread claims, decisions, drive leases) must live in the checkpoints' database;
-    ``open_runner`` arranges that. Without one, an in-memory store serves in-memory checkpointers.
+    ``open_runner`` arranges that, and opens the LangGraph ``store`` every graph is compiled
+    with. Without them, in-memory ones serve in-memory checkpointers.
     """
 
-    def __init__(self, checkpointer: BaseCheckpointSaver, context: OpsContext, claims: ClaimStore | None = None):
+    def __init__(self, checkpointer: BaseCheckpointSaver, context: OpsContext, claims: ClaimStore | None = None,
+                 store: BaseStore | None = None):
         self.checkpointer, self.context = checkpointer, context
         self.claims = claims if claims is not None else SqliteClaimStore(":memory:")
+        self.store = store if store is not None else InMemoryStore()
         self._graphs: dict[str, CompiledStateGraph] = {}
         self._shadow: dict[str, OpsContext] = {}
 
     def graph(self, graph_id: str) -> CompiledStateGraph:
         """Compiled, checkpointed graph for ``graph_id`` (cached)."""
         if graph_id not in self._graphs:
-            self._graphs[graph_id] = compile_graph(graph_id, self.checkpointer)
+            self._graphs[graph_id] = compile_graph(graph_id, self.checkpointer, self.store)
         return self._graphs[graph_id]
 
     def make_input(self, graph_id: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -428,15 +436,16 @@ def _status(next_nodes: tuple, pending: list, values: dict) -> str:
 
 @contextmanager
 def open_runner(settings: Settings | None = None, **context_options: Any) -> Iterator[Runner]:
-    """A Runner with the configured checkpointer and a fresh run context; closes both after."""
+    """A Runner with the configured checkpointer, claim store and LangGraph store and a fresh run
+    context; closes them all after."""
     settings = settings or load_settings()
     context = build_context(settings, **context_options)
     claims: ClaimStore | None = None
     runner: Runner | None = None
     try:
-        with open_checkpointer(settings.effective_checkpoint_url) as saver:
+        with open_checkpointer(settings.effective_checkpoint_url) as saver, open_store(settings) as store:
             claims = open_claims(settings.effective_checkpoint_url)
-            runner = Runner(saver, context, claims)
+            runner = Runner(saver, context, claims, store)
             yield runner
     finally:
         if runner is not None:

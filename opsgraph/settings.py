@@ -110,6 +110,11 @@ class Settings:
         return self.data_home / "audit.db"
 
     @property
+    def store_path(self) -> Path:
+        """SQLite file holding the LangGraph store (cross-thread data such as memories)."""
+        return self.data_home / "store.db"
+
+    @property
     def chroma_path(self) -> Path:
         """Directory of the persistent Chroma store."""
         return self.data_home / "chroma"

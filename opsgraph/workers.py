@@ -253,10 +253,10 @@ def _record_refusal(settings: Settings, job: Job, line: str, *, fail_queued: boo
 
     Best effort: when even the audit store cannot be opened, the worker's log has the error.
     """
-    from opsgraph.governance.audit import AuditStore
+    from opsgraph.governance.audit import open_audit_store
 
     try:
-        audit = AuditStore(settings.audit_path)
+        audit = open_audit_store(settings)
     except Exception:  # noqa: BLE001
         return
     try:

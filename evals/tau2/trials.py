@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.store.memory import InMemoryStore
 
 from opsgraph.evals.tau2.agent import MAX_TURNS, Conversation, GraphAgent, UserSimulator, converse
 from opsgraph.evals.tau2.data import Task
@@ -76,7 +77,7 @@ class Bench:
         from opsgraph.graphs.retail_support import build_retail_support_graph, retail_context
 
         base = self.base_context()
-        graph = build_retail_support_graph().compile(checkpointer=InMemorySaver())
+        graph = build_retail_support_graph().compile(checkpointer=InMemorySaver(), store=InMemoryStore())
         thread = f"tau2-{task.task_id}-{repetition}-{uuid.uuid4().hex[:8]}"
         return GraphAgent(graph, retail_context(base, store.retail), thread)
 

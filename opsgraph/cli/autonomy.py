@@ -28,16 +28,13 @@ app.add_typer(shadow_app, name="shadow")
 @contextmanager
 def _governance() -> Iterator[tuple[Any, Any]]:
     """The audit store and the policy of the configured data home."""
-    from opsgraph.governance.audit import AuditStore
+    from opsgraph.governance.audit import open_audit_store
     from opsgraph.governance.policy import load_policy
 
     settings = _settings()
     policy = load_policy(settings.policy_path)
-    store = AuditStore(settings.audit_path)
-    try:
+    with open_audit_store(settings) as store:
         yield store, policy
-    finally:
-        store.close()
 
 
 @autonomy_app.callback()

@@ -139,16 +139,13 @@ def default_graph() -> str:
 
 def resolve_start(settings: Settings, graph: str | None, thread: str | None) -> tuple[str, Optional[object]]:
     """Graph id and run-registry row for the options; a known thread decides its own graph."""
-    from opsgraph.governance.audit import AuditStore
+    from opsgraph.governance.audit import open_audit_store
     from opsgraph.registry import get_entry
 
     info = None
     if thread:
-        store = AuditStore(settings.audit_path)
-        try:
+        with open_audit_store(settings) as store:
             info = store.run(thread)
-        finally:
-            store.close()
     if info is not None and graph and graph != info.graph_id:
         raise UserError(f"thread {thread!r} belongs to graph {info.graph_id}, not {graph}; drop --graph to reopen it")
     graph_id = info.graph_id if info is not None else (graph or default_graph())

@@ -133,12 +133,12 @@ def runs_list(
 
     Example: opsgraph runs list --limit 5 --json
     """
-    from opsgraph.governance.audit import AuditStore
+    from opsgraph.governance.audit import open_audit_store
 
     if not 1 <= limit <= MAX_LIST:
         raise UserError(f"--limit must be between 1 and {MAX_LIST:,}, got {limit}")
-    store = AuditStore(_settings().audit_path)
-    runs = store.runs(limit)
+    with open_audit_store(_settings()) as store:
+        runs = store.runs(limit)
     if as_json:
         _print_json([r.__dict__ for r in runs])
         return
@@ -286,37 +286,44 @@ def runs_stop(
     """
     import uuid
 
-    from opsgraph.governance.audit import AuditStore
+    from opsgraph.governance.audit import open_audit_store
 
-    store = AuditStore(_settings().audit_path)
-    if store.run(thread) is None:
-        raise UserError(f"no run with thread id {thread!r}; see 'opsgraph runs list'")
-    store.request_stop(thread)
-    # Each request is its own event (a unique key): stopping twice is two decisions, both on record.
-    store.record(thread, f"stop_requested:{uuid.uuid4().hex[:12]}", "stop_requested", agent=by.strip() or "operator",
-                 name="runs stop", args={"reason": reason})
+    with open_audit_store(_settings()) as store:
+        if store.run(thread) is None:
+            raise UserError(f"no run with thread id {thread!r}; see 'opsgraph runs list'")
+        store.request_stop(thread)
+        # Each request is its own event (a unique key): stopping twice is two decisions, both on record.
+        store.record(thread, f"stop_requested:{uuid.uuid4().hex[:12]}", "stop_requested",
+                     agent=by.strip() or "operator", name="runs stop", args={"reason": reason})
     console.print(f"stop requested for {thread}; it stops at the next step boundary")
 
 
 @app.command("audit")
 @user_errors
 def audit_cmd(
-    thread: str = typer.Argument(..., help="Thread id."),
+    thread: str = typer.Argument(..., help="Thread id, or 'verify' to check the audit trail's hash chains."),
+    only: Optional[str] = typer.Option(None, "--thread", help="With 'verify': check only this thread."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
-    """Every agent decision, tool call, refusal and approval of a run, in order.
+    """Every agent decision, tool call, refusal and approval of a run, in order; or check the hash chains.
 
     Example: opsgraph audit supply-1a2b3c4d --json
-    """
-    from opsgraph.governance.audit import AuditStore
 
+    Example: opsgraph audit verify --thread supply-1a2b3c4d
+    """
+    from opsgraph.governance.audit import open_audit_store
     from opsgraph.governance.autonomy import AUTONOMY_THREAD
 
-    store = AuditStore(_settings().audit_path)
-    # The autonomy changes are not a run, but their trail is read the same way.
-    if thread != AUTONOMY_THREAD and store.run(thread) is None:
-        raise UserError(f"no run with thread id {thread!r}; see 'opsgraph runs list'")
-    events = store.events(thread)
+    if thread == "verify":
+        _verify(only, as_json)
+        return
+    if only is not None:
+        raise UserError("--thread goes with 'opsgraph audit verify'; to show a run, give its thread id alone")
+    with open_audit_store(_settings()) as store:
+        # The autonomy changes are not a run, but their trail is read the same way.
+        if thread != AUTONOMY_THREAD and store.run(thread) is None:
+            raise UserError(f"no run with thread id {thread!r}; see 'opsgraph runs list'")
+        events = store.events(thread)
     if as_json:
         _print_json([e.__dict__ for e in events])
         return
@@ -326,6 +333,25 @@ def audit_cmd(
             print_record(console, headline, [_detail("args", e.args), _detail("result", e.result)])
         return
     console.print(_audit_table(events))
+
+
+def _verify(thread: str | None, as_json: bool) -> None:
+    """Recompute the audit trail's hash chains; exit 1 naming the first tampered event of each broken thread."""
+    from opsgraph.governance.audit import open_audit_store
+
+    with open_audit_store(_settings()) as store:
+        if thread is not None and store.run(thread) is None and not store.events(thread):
+            raise UserError(f"no run with thread id {thread!r}; see 'opsgraph runs list'")
+        checked, breaks = store.verify(thread)
+    if as_json:
+        _print_json({"events_checked": checked, "intact": not breaks, "breaks": [b.__dict__ for b in breaks]})
+    elif not breaks:
+        console.print(f"audit trail intact: {checked} events checked")
+    else:
+        for found in breaks:
+            err.print(f"thread {found.thread_id}: {found.message}", markup=False, highlight=False, soft_wrap=True)
+    if breaks:
+        raise typer.Exit(1)
 
 
 def _audit_table(events: list[Any]) -> Table:

@@ -45,13 +45,10 @@ def costs_cmd(
     Example: opsgraph costs --png costs.png
     """
     from opsgraph.accounting import aggregate, cost_chart, recorded_calls
-    from opsgraph.governance.audit import AuditStore
+    from opsgraph.governance.audit import open_audit_store
 
-    store = AuditStore(_settings().audit_path)
-    try:
+    with open_audit_store(_settings()) as store:
         calls = recorded_calls(store, graph_id=graph, limit=limit)
-    finally:
-        store.close()
     if graph is not None and not calls:
         _check_graph_id(graph)
     summary = aggregate(calls)

@@ -49,10 +49,10 @@ def policy(settings: Settings) -> Any:
 
 @contextmanager
 def audit_store(settings: Settings) -> Iterator[Any]:
-    """The audit store and run registry of the data home, closed after use."""
-    from opsgraph.governance.audit import AuditStore
+    """The audit store and run registry (the data home's or the shared database's), closed after use."""
+    from opsgraph.governance.audit import open_audit_store
 
-    store = AuditStore(settings.audit_path)
+    store = open_audit_store(settings)
     try:
         yield store
     finally:

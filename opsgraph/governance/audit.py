@@ -1,7 +1,9 @@
-"""Append-only audit store and run registry (SQLite).
+"""Append-only audit store and run registry (SQLite by default, Postgres when shared).
 
 Audit events can only be inserted: triggers reject UPDATE and DELETE. Each event has a
-key unique within its thread, so a step replayed after a crash records nothing twice.
+key unique within its thread, so a step replayed after a crash records nothing twice, and
+a hash chained to the thread's previous event, so a change made behind the store's back
+(triggers dropped, file edited) shows up in :meth:`AuditStore.verify`.
 The run registry (one row per thread) is the mutable index behind ``opsgraph runs list``.
 """
 
@@ -10,13 +12,19 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from opsgraph.failures import StorageError
+from opsgraph.governance.audit_chain import (HASHED_FIELDS, ChainBreak, ChainedEvent, ChainHead, event_hash,
+                                             find_break)
 from opsgraph.locks import init_lock
+
+if TYPE_CHECKING:
+    from opsgraph.settings import Settings
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_events (
@@ -30,7 +38,15 @@ CREATE TABLE IF NOT EXISTS audit_events (
     args TEXT,
     result TEXT,
     ok INTEGER NOT NULL DEFAULT 1,
+    prev_hash TEXT,
+    hash TEXT,
     UNIQUE (thread_id, event_key)
+);
+CREATE TABLE IF NOT EXISTS audit_heads (
+    thread_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    events INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_by_thread ON audit_events (thread_id, seq);
 CREATE INDEX IF NOT EXISTS audit_by_kind ON audit_events (kind, ts);
@@ -49,10 +65,14 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """
 
-# Columns added after the first release: (name, declaration). Added in place on older stores.
-_RUN_COLUMNS = (("reason", "TEXT"), ("input_type", "TEXT"), ("input_data", "BLOB"),
-                ("shadow", "INTEGER NOT NULL DEFAULT 0"))
+# Columns added after the first release: (table, name, declaration). Added in place on older stores.
+_ADDED_COLUMNS = (("runs", "reason", "TEXT"), ("runs", "input_type", "TEXT"), ("runs", "input_data", "BLOB"),
+                  ("runs", "shadow", "INTEGER NOT NULL DEFAULT 0"),
+                  ("audit_events", "prev_hash", "TEXT"), ("audit_events", "hash", "TEXT"))
 _RUN_FIELDS = "thread_id, graph_id, title, status, created_at, updated_at, reason, shadow"
+_INSERT_EVENT = ("INSERT INTO {events} (" + ", ".join(HASHED_FIELDS) + ", prev_hash, hash)"
+                 " VALUES (" + ", ".join("?" * (len(HASHED_FIELDS) + 2)) + ")"
+                 " ON CONFLICT (thread_id, event_key) DO NOTHING RETURNING seq")
 
 
 @dataclass(frozen=True)
@@ -90,58 +110,142 @@ def _now() -> str:
 
 
 class AuditStore:
-    """SQLite-backed append-only audit log plus the run registry."""
+    """The audit log and run registry in a SQLite file (the embedded default).
+
+    :class:`~opsgraph.governance.audit_postgres.PostgresAuditStore` offers the same API on
+    the shared Postgres database; :func:`open_audit_store` picks one from the settings. SQL
+    is written once, with ``?`` placeholders and ``{events}``/``{runs}`` for the table names.
+    """
+
+    placeholder = "?"
+    tables = {"events": "audit_events", "runs": "runs", "heads": "audit_heads"}
+    lock_row = ""  # SQLite: BEGIN IMMEDIATE already holds the whole database
 
     def __init__(self, path: Path):
         """Open (creating on first use) the store at ``path``; a damaged file is a StorageError."""
         self.path = path
-        self._lock = threading.Lock()
         # Several processes may open a fresh data home at once: one creates, the others wait.
         with init_lock(path.parent):
-            self._conn = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
+            conn = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
             try:
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("PRAGMA synchronous=NORMAL")
-                self._conn.executescript(_SCHEMA)
-                _add_missing_columns(self._conn)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.executescript(_SCHEMA)
+                _add_missing_columns(conn)
             except sqlite3.DatabaseError as exc:
-                self._conn.close()
+                conn.close()
                 raise StorageError(f"audit store {path} is damaged or not an opsgraph database ({exc}); "
                                    "move it aside to start a new one") from None
+        self._attach(conn)
+
+    def _attach(self, conn: Any) -> None:
+        # Graph nodes run in worker threads and share this one connection: one statement at a time.
+        self._conn = conn
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> "AuditStore":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
 
     def close(self) -> None:
         """Close the database connection."""
         self._conn.close()
 
+    # -- plumbing ------------------------------------------------------------------------------
+    def _sql(self, text: str) -> str:
+        return text.format(**self.tables).replace("?", self.placeholder)
+
+    def _write(self, text: str, params: tuple = ()) -> int:
+        """Run one statement; the number of rows it changed."""
+        with self._lock:
+            return self._conn.execute(self._sql(text), params).rowcount
+
+    def _one(self, text: str, params: tuple = ()) -> Any:
+        with self._lock:
+            return self._conn.execute(self._sql(text), params).fetchone()
+
+    def _all(self, text: str, params: tuple = ()) -> list[Any]:
+        with self._lock:
+            return list(self._conn.execute(self._sql(text), params).fetchall())
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        # IMMEDIATE takes the write lock at once: two writers of one thread's chain serialise.
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    # -- audit events ----------------------------------------------------------------------------
     def record(
         self, thread_id: str, event_key: str, kind: str, *, agent: str | None = None, name: str | None = None,
         args: Any = None, result: Any = None, ok: bool = True,
     ) -> bool:
-        """Append an event; returns False when this (thread, key) was already recorded."""
-        row = (_now(), thread_id, event_key, agent, kind, name, _dump(args), _dump(result), int(ok))
-        with self._lock:
-            cursor = self._conn.execute(
-                "INSERT OR IGNORE INTO audit_events (ts, thread_id, event_key, agent, kind, name, args, result, ok)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row,
-            )
-        return cursor.rowcount == 1
+        """Append an event; returns False when this (thread, key) was already recorded.
+
+        The unique (thread, key) pair settles it, so concurrent writers of the same event (a step
+        replayed by two processes) store it once. The event is chained to the thread's previous one
+        (see ``audit_chain``) in the same transaction, under a lock on the thread's chain head.
+        """
+        fields = {"ts": _now(), "thread_id": thread_id, "event_key": event_key, "agent": agent, "kind": kind,
+                  "name": name, "args": _dump(args), "result": _dump(result), "ok": int(ok)}
+        with self._lock, self._transaction():
+            head = self._locked_head(thread_id)
+            digest = event_hash(head.hash, fields)
+            inserted = self._conn.execute(self._sql(_INSERT_EVENT),
+                                          (*(fields[k] for k in HASHED_FIELDS), head.hash, digest)).fetchall()
+            if not inserted:
+                return False
+            self._conn.execute(self._sql("UPDATE {heads} SET seq = ?, hash = ?, events = events + 1"
+                                         " WHERE thread_id = ?"), (inserted[0][0], digest, thread_id))
+        return True
+
+    def _locked_head(self, thread_id: str) -> ChainHead:
+        """The thread's chain head, created empty if missing, locked until the transaction ends."""
+        self._conn.execute(self._sql("INSERT INTO {heads} (thread_id, seq, hash, events) VALUES (?, 0, '', 0)"
+                                     " ON CONFLICT (thread_id) DO NOTHING"), (thread_id,))
+        row = self._conn.execute(self._sql("SELECT hash, events FROM {heads} WHERE thread_id = ?" + self.lock_row),
+                                 (thread_id,)).fetchone()
+        return ChainHead(str(row[0]), int(row[1]))
+
+    def verify(self, thread_id: str | None = None) -> tuple[int, list[ChainBreak]]:
+        """Recompute the hash chains (of ``thread_id``, or of every thread): how many events were
+        checked, and the first break of each thread whose chain no longer holds."""
+        threads = [thread_id] if thread_id else [r[0] for r in self._all(
+            "SELECT thread_id FROM {events} UNION SELECT thread_id FROM {heads} ORDER BY 1")]
+        checked, breaks = 0, []
+        for thread in threads:
+            events = self._chained_events(thread)
+            row = self._one("SELECT hash, events FROM {heads} WHERE thread_id = ?", (thread,))
+            found = find_break(thread, events, ChainHead(str(row[0]), int(row[1])) if row else None)
+            checked += len(events)
+            breaks += [found] if found is not None else []
+        return checked, breaks
+
+    def _chained_events(self, thread_id: str) -> list[ChainedEvent]:
+        rows = self._all("SELECT seq, " + ", ".join(HASHED_FIELDS) + ", prev_hash, hash FROM {events}"
+                         " WHERE thread_id = ? ORDER BY seq", (thread_id,))
+        width = len(HASHED_FIELDS)
+        return [ChainedEvent(r[0], dict(zip(HASHED_FIELDS, r[1:width + 1])), r[width + 1], r[width + 2]) for r in rows]
 
     def events(self, thread_id: str, kind: str | None = None) -> list[AuditEvent]:
         """Events of one thread in the order they were written."""
-        sql = "SELECT seq, ts, thread_id, agent, kind, name, args, result, ok FROM audit_events WHERE thread_id = ?"
+        sql = "SELECT seq, ts, thread_id, agent, kind, name, args, result, ok FROM {events} WHERE thread_id = ?"
         params: tuple = (thread_id,)
         if kind:
             sql, params = sql + " AND kind = ?", (thread_id, kind)
-        with self._lock:
-            rows = self._conn.execute(sql + " ORDER BY seq", params).fetchall()
+        rows = self._all(sql + " ORDER BY seq", params)
         return [_event(r) for r in rows]
 
     def events_since(self, kind: str, since: str) -> list[AuditEvent]:
         """Events of ``kind`` in every thread recorded at or after ``since`` (ISO timestamp), oldest first."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT seq, ts, thread_id, agent, kind, name, args, result, ok FROM audit_events"
-                " WHERE kind = ? AND ts >= ? ORDER BY seq", (kind, since)).fetchall()
+        rows = self._all("SELECT seq, ts, thread_id, agent, kind, name, args, result, ok FROM {events}"
+                         " WHERE kind = ? AND ts >= ? ORDER BY seq", (kind, since))
         return [_event(r) for r in rows]
 
     def budget_raises(self, thread_id: str) -> dict[str, Any]:
@@ -153,62 +257,51 @@ class AuditStore:
             merged = merge_budget(merged, event.args if isinstance(event.args, dict) else {})
         return merged
 
+    # -- run registry ------------------------------------------------------------------------------
     def register_run(self, thread_id: str, graph_id: str, title: str | None, status: str = "running", *,
                      shadow: bool = False) -> None:
         """Create or refresh the registry row of a thread (``shadow`` is fixed when the row is created)."""
         now = _now()
-        with self._lock:
-            self._conn.execute(
-                "INSERT INTO runs (thread_id, graph_id, title, status, created_at, updated_at, shadow)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT(thread_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at",
-                (thread_id, graph_id, title, status, now, now, int(shadow)),
-            )
+        self._write(
+            "INSERT INTO {runs} (thread_id, graph_id, title, status, created_at, updated_at, shadow)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (thread_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at",
+            (thread_id, graph_id, title, status, now, now, int(shadow)),
+        )
 
     def record_start_input(self, thread_id: str, start_input: tuple[str, bytes]) -> None:
         """Keep the serialised input (type, bytes) a run was started with, so a run killed before its
         first checkpoint can be started again."""
         kind, data = start_input
-        with self._lock:
-            self._conn.execute("UPDATE runs SET input_type = ?, input_data = ? WHERE thread_id = ?",
-                               (kind, data, thread_id))
+        self._write("UPDATE {runs} SET input_type = ?, input_data = ? WHERE thread_id = ?", (kind, data, thread_id))
 
     def set_status(self, thread_id: str, status: str, reason: str | None = None) -> None:
         """Update the status of a registered run; ``reason`` says why it failed (cleared otherwise)."""
-        with self._lock:
-            self._conn.execute("UPDATE runs SET status = ?, reason = ?, updated_at = ? WHERE thread_id = ?",
-                               (status, reason, _now(), thread_id))
+        self._write("UPDATE {runs} SET status = ?, reason = ?, updated_at = ? WHERE thread_id = ?",
+                    (status, reason, _now(), thread_id))
 
     def start_input(self, thread_id: str) -> tuple[str, bytes] | None:
         """The serialised input a run was registered with, or None when none was recorded."""
-        with self._lock:
-            row = self._conn.execute("SELECT input_type, input_data FROM runs WHERE thread_id = ?",
-                                     (thread_id,)).fetchone()
-        return (row[0], row[1]) if row and row[0] is not None else None
+        row = self._one("SELECT input_type, input_data FROM {runs} WHERE thread_id = ?", (thread_id,))
+        return (row[0], bytes(row[1])) if row and row[0] is not None else None
 
     def run(self, thread_id: str) -> RunInfo | None:
         """Registry row of ``thread_id``, or None."""
-        with self._lock:
-            row = self._conn.execute(f"SELECT {_RUN_FIELDS} FROM runs WHERE thread_id = ?", (thread_id,)).fetchone()
+        row = self._one(f"SELECT {_RUN_FIELDS} FROM {{runs}} WHERE thread_id = ?", (thread_id,))
         return _run_info(row) if row else None
 
     def runs(self, limit: int = 50) -> list[RunInfo]:
         """Most recent runs first."""
-        with self._lock:
-            rows = self._conn.execute(
-                f"SELECT {_RUN_FIELDS} FROM runs ORDER BY updated_at DESC LIMIT ?", (limit,),
-            ).fetchall()
+        rows = self._all(f"SELECT {_RUN_FIELDS} FROM {{runs}} ORDER BY updated_at DESC LIMIT ?", (limit,))
         return [_run_info(row) for row in rows]
 
     def request_stop(self, thread_id: str, stop: bool = True) -> None:
         """Set or clear the kill switch of a thread (checked at every step boundary)."""
-        with self._lock:
-            self._conn.execute("UPDATE runs SET stop_requested = ? WHERE thread_id = ?", (int(stop), thread_id))
+        self._write("UPDATE {runs} SET stop_requested = ? WHERE thread_id = ?", (int(stop), thread_id))
 
     def stop_requested(self, thread_id: str) -> bool:
         """True when someone asked this thread to stop."""
-        with self._lock:
-            row = self._conn.execute("SELECT stop_requested FROM runs WHERE thread_id = ?", (thread_id,)).fetchone()
+        row = self._one("SELECT stop_requested FROM {runs} WHERE thread_id = ?", (thread_id,))
         return bool(row and row[0])
 
 
@@ -221,11 +314,11 @@ def _run_info(row: tuple) -> RunInfo:
 
 
 def _add_missing_columns(conn: sqlite3.Connection) -> None:
-    """Bring a store created by an older release up to the current run registry columns."""
-    present = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
-    for name, declaration in _RUN_COLUMNS:
+    """Bring a store created by an older release up to the current columns (its events stay unchained)."""
+    for table, name, declaration in _ADDED_COLUMNS:
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
         if name not in present:
-            conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {declaration}")
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
 
 
 def count_runs(path: Path) -> int:
@@ -242,6 +335,25 @@ def count_runs(path: Path) -> int:
                            "move it aside to start a new one") from None
     finally:
         conn.close()
+
+
+def open_audit_store(settings: Settings) -> AuditStore:
+    """The audit store of ``settings``: the shared Postgres database when ``database_url`` is set,
+    else the SQLite file in the data home."""
+    if settings.database_url:
+        from opsgraph.governance.audit_postgres import PostgresAuditStore
+
+        return PostgresAuditStore(settings.database_url)
+    return AuditStore(settings.audit_path)
+
+
+def count_recorded_runs(settings: Settings) -> int:
+    """Runs registered in the audit store of ``settings``, without creating it (0 when absent)."""
+    if settings.database_url:
+        from opsgraph.governance.audit_postgres import count_postgres_runs
+
+        return count_postgres_runs(settings.database_url)
+    return count_runs(settings.audit_path)
 
 
 def _dump(value: Any) -> str | None:

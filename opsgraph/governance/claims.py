@@ -1,7 +1,9 @@
 """Which process owns a thread, and which human decision answered a pending approval.
 
 These facts are settled by the database that holds the checkpoints (the same SQLite file,
-or the same Postgres database), so every process that can resume a thread sees them:
+or the same Postgres database, where the tables live in the ``opsgraph`` schema), so every
+process that can resume a thread sees them. With ``database_url`` alone set, checkpoints and
+so these tables are in the shared database:
 
 - thread claims: a thread id is taken by exactly one start (a unique insert; the second
   start finds the row and is refused);
@@ -27,16 +29,30 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from opsgraph.errors import UserError
+from opsgraph.shared_db import SCHEMA, connect, ensure_tables
 
-_TABLES = (
-    "CREATE TABLE IF NOT EXISTS opsgraph_thread_claims (thread_id TEXT PRIMARY KEY, graph_id TEXT NOT NULL,"
-    " claimed_at TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS opsgraph_decisions (thread_id TEXT NOT NULL, interrupt_id TEXT NOT NULL,"
-    " decision TEXT NOT NULL, decided_by TEXT NOT NULL, decided_at TEXT NOT NULL,"
-    " PRIMARY KEY (thread_id, interrupt_id))",
-    "CREATE TABLE IF NOT EXISTS opsgraph_leases (thread_id TEXT PRIMARY KEY, owner TEXT NOT NULL,"
-    " host TEXT NOT NULL, pid INTEGER NOT NULL, acquired_at TEXT NOT NULL)",
-)
+_CLAIMS = ("CREATE TABLE IF NOT EXISTS {claims} (thread_id TEXT PRIMARY KEY, graph_id TEXT NOT NULL,"
+           " claimed_at TEXT NOT NULL)")
+_DECISIONS = ("CREATE TABLE IF NOT EXISTS {decisions} (thread_id TEXT NOT NULL, interrupt_id TEXT NOT NULL,"
+              " decision TEXT NOT NULL, decided_by TEXT NOT NULL, decided_at TEXT NOT NULL,"
+              " PRIMARY KEY (thread_id, interrupt_id))")
+_LEASES = ("CREATE TABLE IF NOT EXISTS {leases} (thread_id TEXT PRIMARY KEY, owner TEXT NOT NULL,"
+           " host TEXT NOT NULL, pid INTEGER NOT NULL, acquired_at TEXT NOT NULL)")
+_SQLITE_TABLES = {"claims": "opsgraph_thread_claims", "decisions": "opsgraph_decisions", "leases": "opsgraph_leases"}
+_POSTGRES_TABLES = {"claims": f"{SCHEMA}.thread_claims", "decisions": f"{SCHEMA}.decisions"}
+# Earlier releases kept the Postgres tables in ``public``; their rows are copied over once, and the
+# old tables are left alone (a process of the earlier release may still be using them).
+_LEGACY_COPY = f"""DO $$ BEGIN
+    IF to_regclass('public.opsgraph_thread_claims') IS NOT NULL THEN
+        INSERT INTO {SCHEMA}.thread_claims SELECT thread_id, graph_id, claimed_at FROM public.opsgraph_thread_claims
+        ON CONFLICT DO NOTHING;
+    END IF;
+    IF to_regclass('public.opsgraph_decisions') IS NOT NULL THEN
+        INSERT INTO {SCHEMA}.decisions SELECT thread_id, interrupt_id, decision, decided_by, decided_at
+        FROM public.opsgraph_decisions ON CONFLICT DO NOTHING;
+    END IF;
+END $$"""
+_POSTGRES_VERSION = 1
 # Namespace of opsgraph's Postgres advisory locks, so they never collide with another application's.
 _LOCK_NAMESPACE = 7215
 
@@ -68,6 +84,7 @@ class ClaimStore:
     """Thread claims, decisions and drive leases over one DB-API connection (see module doc)."""
 
     placeholder = "?"
+    tables = _SQLITE_TABLES
 
     def __init__(self, conn: Any):
         self._conn = conn
@@ -75,7 +92,7 @@ class ClaimStore:
 
     # -- plumbing ------------------------------------------------------------------------------
     def _sql(self, text: str) -> str:
-        return text.replace("?", self.placeholder)
+        return text.format(**self.tables).replace("?", self.placeholder)
 
     def _execute(self, text: str, params: Sequence[Any] = ()) -> Any:
         with self._lock:
@@ -89,7 +106,7 @@ class ClaimStore:
     # -- thread claims ---------------------------------------------------------------------------
     def claim_thread(self, thread_id: str, graph_id: str) -> bool:
         """Take ``thread_id`` for a new run; False when any process took it before."""
-        cursor = self._execute("INSERT INTO opsgraph_thread_claims (thread_id, graph_id, claimed_at) VALUES (?, ?, ?)"
+        cursor = self._execute("INSERT INTO {claims} (thread_id, graph_id, claimed_at) VALUES (?, ?, ?)"
                                " ON CONFLICT (thread_id) DO NOTHING", (thread_id, graph_id, _now()))
         return cursor.rowcount == 1
 
@@ -105,7 +122,7 @@ class ClaimStore:
             with self._lock, self._transaction():
                 for interrupt_id in interrupt_ids:
                     cursor = self._conn.execute(self._sql(
-                        "INSERT INTO opsgraph_decisions (thread_id, interrupt_id, decision, decided_by, decided_at)"
+                        "INSERT INTO {decisions} (thread_id, interrupt_id, decision, decided_by, decided_at)"
                         " VALUES (?, ?, ?, ?, ?) ON CONFLICT (thread_id, interrupt_id) DO NOTHING"),
                         (thread_id, interrupt_id, text, by, at))
                     if cursor.rowcount != 1:
@@ -119,13 +136,13 @@ class ClaimStore:
 
     def decision(self, thread_id: str, interrupt_id: str) -> Decided | None:
         """The decision recorded for one interrupt, if any."""
-        row = self._execute("SELECT interrupt_id, decision, decided_by, decided_at FROM opsgraph_decisions"
+        row = self._execute("SELECT interrupt_id, decision, decided_by, decided_at FROM {decisions}"
                             " WHERE thread_id = ? AND interrupt_id = ?", (thread_id, interrupt_id)).fetchone()
         return _decided(row)
 
     def last_decision(self, thread_id: str) -> Decided | None:
         """The most recent decision recorded on a thread, if any."""
-        row = self._execute("SELECT interrupt_id, decision, decided_by, decided_at FROM opsgraph_decisions"
+        row = self._execute("SELECT interrupt_id, decision, decided_by, decided_at FROM {decisions}"
                             " WHERE thread_id = ? ORDER BY decided_at DESC LIMIT 1", (thread_id,)).fetchone()
         return _decided(row)
 
@@ -165,8 +182,8 @@ class SqliteClaimStore(ClaimStore):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
-        for statement in _TABLES:
-            conn.execute(statement)
+        for statement in (_CLAIMS, _DECISIONS, _LEASES):
+            conn.execute(statement.format(**_SQLITE_TABLES))
         super().__init__(conn)
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -189,21 +206,21 @@ class SqliteClaimStore(ClaimStore):
         try:
             yield
         finally:
-            self._execute("DELETE FROM opsgraph_leases WHERE thread_id = ? AND owner = ?", (thread_id, owner))
+            self._execute("DELETE FROM {leases} WHERE thread_id = ? AND owner = ?", (thread_id, owner))
 
     def _take(self, thread_id: str, owner: str) -> None:
-        insert = ("INSERT INTO opsgraph_leases (thread_id, owner, host, pid, acquired_at) VALUES (?, ?, ?, ?, ?)"
+        insert = ("INSERT INTO {leases} (thread_id, owner, host, pid, acquired_at) VALUES (?, ?, ?, ?, ?)"
                   " ON CONFLICT (thread_id) DO NOTHING")
         params = (thread_id, owner, socket.gethostname(), os.getpid(), _now())
         if self._execute(insert, params).rowcount == 1:
             return
-        row = self._execute("SELECT owner, host, pid, acquired_at FROM opsgraph_leases WHERE thread_id = ?",
+        row = self._execute("SELECT owner, host, pid, acquired_at FROM {leases} WHERE thread_id = ?",
                             (thread_id,)).fetchone()
         if row is not None and _alive(str(row[1]), int(row[2])):
             raise _busy(thread_id, str(row[3]))
         # The holder died without releasing: remove exactly its row, then race for the lease again.
         if row is not None:
-            self._execute("DELETE FROM opsgraph_leases WHERE thread_id = ? AND owner = ?", (thread_id, row[0]))
+            self._execute("DELETE FROM {leases} WHERE thread_id = ? AND owner = ?", (thread_id, row[0]))
         if self._execute(insert, params).rowcount != 1:
             raise _busy(thread_id)
 
@@ -222,19 +239,23 @@ def _alive(host: str, pid: int) -> bool:
 
 
 class PostgresClaimStore(ClaimStore):
-    """Claims in the Postgres database that holds the checkpoints."""
+    """Claims in the ``opsgraph`` schema of the Postgres database that holds the checkpoints.
+
+    Leases are session advisory locks here, so there is no lease table.
+    """
 
     placeholder = "%s"
+    tables = _POSTGRES_TABLES
 
     def __init__(self, url: str):
-        import psycopg
-
-        conn = psycopg.connect(url, autocommit=True)
-        # Concurrent CREATE TABLE IF NOT EXISTS can still collide in Postgres; one creator at a time.
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (_LOCK_NAMESPACE,))
-            for statement in _TABLES:
-                conn.execute(statement)
+        conn = connect(url)
+        try:
+            # Concurrent CREATE TABLE IF NOT EXISTS can still collide in Postgres; one creator at a time.
+            ensure_tables(conn, "claims", _POSTGRES_VERSION,
+                          [_CLAIMS.format(**_POSTGRES_TABLES), _DECISIONS.format(**_POSTGRES_TABLES), _LEGACY_COPY])
+        except BaseException:
+            conn.close()
+            raise
         super().__init__(conn)
         self._held: set[str] = set()
 
