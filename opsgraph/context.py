@@ -32,6 +32,8 @@ class OpsContext:
     tools: dict[str, BaseTool]
     retriever: Any = None
     max_steps: int | None = None
+    # Masks personal data for models, state, audit and traces (None: privacy.mask_pii is off).
+    privacy: Any = None
     _agent_tools: dict[str, BaseTool] = field(default_factory=dict, repr=False)
 
     def limit(self, name: str) -> int:
@@ -83,16 +85,35 @@ def build_context(
 
     if retriever is None and with_knowledge:
         retriever = _default_retriever(settings, policy)
+    audit = audit or AuditStore(settings.audit_path)
+    privacy = open_masker(settings, policy, world)
+    if privacy is not None:
+        audit.redact = privacy.mask  # nothing reaches the audit trail unmasked, whoever records it
     return OpsContext(
         settings=settings,
         policy=policy,
         world=world,
-        audit=audit or AuditStore(settings.audit_path),
-        gateway=ModelGateway(settings, policy, routing=routing, factory=model_factory),
+        audit=audit,
+        gateway=ModelGateway(settings, policy, routing=routing, factory=model_factory, masker=privacy),
         tools={**build_tools(world, policy), **lazy_retail_tools(settings)},
         retriever=retriever,
         max_steps=max_steps,
+        privacy=privacy,
     )
+
+
+def open_masker(settings: Settings, policy: Policy, world: Any) -> Any:
+    """The PII masker of policy.yaml's ``privacy`` section over the data home's vault (None when off)."""
+    from opsgraph.governance.pii_vault import PiiVault, load_secret
+    from opsgraph.governance.privacy import PrivacyPolicy, build_masker
+
+    rules = PrivacyPolicy.from_policy(policy.raw.get("privacy"))
+    if not rules.mask_pii:
+        return None
+    secret = load_secret(settings.data_home / "pii.key", settings.pii_key)
+    crm = getattr(world, "crm", None)
+    names = crm.customer_names if hasattr(crm, "customer_names") else (lambda: [])
+    return build_masker(rules, PiiVault(settings.pii_vault_path, secret), names)
 
 
 def open_world(settings: Settings) -> Any:

@@ -88,6 +88,9 @@ class Settings:
     # tau2-bench retail data (db.json, tasks.json) and the model that plays its users.
     tau2_data_path: Path | None = None
     tau2_user: TierSettings | None = None
+    # Secret behind the PII vault's keyed hashes and encrypted values; None uses a key file
+    # created once in the data home (``pii.key``).
+    pii_key: str | None = field(default=None, repr=False)
 
     @property
     def world_path(self) -> Path:
@@ -98,6 +101,11 @@ class Settings:
     def audit_path(self) -> Path:
         """SQLite file holding the append-only audit store and run registry."""
         return self.data_home / "audit.db"
+
+    @property
+    def pii_vault_path(self) -> Path:
+        """SQLite file holding the per-thread PII placeholders (keyed hashes, encrypted values)."""
+        return self.data_home / "pii_vault.db"
 
     @property
     def chroma_path(self) -> Path:
@@ -325,6 +333,7 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         pricing_file=_pricing_path(_pick(env, file, "OPSGRAPH_PRICING", "pricing_file"), cwd),
         tau2_data_path=_tau2_data_path(_pick(env, file, "OPSGRAPH_TAU2_DATA", "tau2_data_path"), cwd),
         tau2_user=_tau2_user(env, file),
+        pii_key=_pick(env, file, "OPSGRAPH_PII_KEY", "pii_key"),
     )
 
 

@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from opsgraph.failures import StorageError
 from opsgraph.locks import init_lock
@@ -91,6 +91,8 @@ class AuditStore:
     def __init__(self, path: Path):
         """Open (creating on first use) the store at ``path``; a damaged file is a StorageError."""
         self.path = path
+        # (thread_id, value) -> value with personal data masked; set by the run context when masking is on.
+        self.redact: Callable[[str, Any], Any] | None = None
         self._lock = threading.Lock()
         # Several processes may open a fresh data home at once: one creates, the others wait.
         with init_lock(path.parent):
@@ -114,6 +116,8 @@ class AuditStore:
         args: Any = None, result: Any = None, ok: bool = True,
     ) -> bool:
         """Append an event; returns False when this (thread, key) was already recorded."""
+        if self.redact is not None:
+            args, result = self.redact(thread_id, args), self.redact(thread_id, result)
         row = (_now(), thread_id, event_key, agent, kind, name, _dump(args), _dump(result), int(ok))
         with self._lock:
             cursor = self._conn.execute(
