@@ -21,7 +21,8 @@ from tests.support.scripted import ScriptedChatModel
 
 CORPUS = Path(__file__).parent / "data" / "pii_corpus.yaml"
 IDS = ["SH-0001", "INV-0001", "SKU-003", "PO-00001", "TCK-0004", "SO-0042", "CUST-005", "SUP-019", "CTR-1003",
-       "REF-0003", "DC-EAST", "sh-0002", "$42,380.00", "$1,250.00", "$480", "38,450.75 USD", "2026-03-10", "03/05/2026"]
+       "REF-0003", "DC-EAST", "sh-0002", "$42,380.00", "$1,250.00", "$480", "38,450.75 USD", "2026-03-10", "03/05/2026",
+       "BK-4155550198", "4155550198 USD"]  # the last two hold a valid US phone number: only the protection saves them
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +152,20 @@ def test_policy_switch_turns_masking_off_and_picks_types(tmp_path: Path, setting
 def test_policy_schema_rejects_bad_privacy_sections(tmp_path: Path, settings: Settings, privacy: object):
     with pytest.raises(PolicyError, match="privacy"):
         load_policy(_policy_with(tmp_path, settings, privacy))
+
+
+def test_a_name_learned_in_a_thread_is_masked_later_without_a_cue(masker):
+    assert masker.mask_text("t4", "Hannah Schmidt signs today") == "Hannah Schmidt signs today"  # no cue, not known
+    assert masker.mask_text("t4", "Regards,\nHannah Schmidt") == "Regards,\n<NAME_1>"
+    assert masker.mask_text("t4", "Hannah Schmidt signs today") == "<NAME_1> signs today"  # learned: cache refreshed
+    assert masker.mask_text("t5", "Hannah Schmidt signs today") == "Hannah Schmidt signs today"  # other thread
+
+
+def test_audit_records_are_masked_whoever_writes_them(settings: Settings):
+    ctx = build_context(settings, with_knowledge=False)
+    ctx.audit.record("t-audit", "approval:1", "approval", agent="ops", name="issue_refund",
+                     args={"note": "customer on +44 20 7946 0958"}, result={"by": "my name is Maria Gonzalez"})
+    [event] = ctx.audit.events("t-audit")
+    assert event.args == {"note": "customer on <PHONE_1>"} and event.result == {"by": "my name is <NAME_1>"}
+    raw = settings.audit_path.read_bytes() + Path(f"{settings.audit_path}-wal").read_bytes()
+    assert b"7946" not in raw and b"Gonzalez" not in raw
