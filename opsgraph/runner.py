@@ -422,5 +422,7 @@ def open_runner(settings: Settings | None = None, **context_options: Any) -> Ite
         if claims is not None:
             claims.close()
         context.audit.close()
+        if context.privacy is not None:
+            context.privacy.vault.close()
         if hasattr(context.world, "close"):
             context.world.close()
