@@ -75,7 +75,8 @@ class Workspace:
         ``policy`` values (dotted paths) are written into a policy file of the case's own.
         """
         home = self.root / "cases" / uuid.uuid4().hex
-        # A configured Postgres would be shared by every case: each case keeps SQLite in its home.
+        # A configured Postgres would be shared by every case (checkpoints, the retail store):
+        # each case keeps SQLite in its home.
         settings = self.settings.with_overrides(data_home=home, checkpoint_url=None, database_url=None)
         if policy:
             settings = settings.with_overrides(policy_path=policy_variant(settings.policy_path, policy, home))

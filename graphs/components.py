@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import time
 from typing import Any, Literal, Sequence
 
@@ -27,9 +26,12 @@ from opsgraph.context import OpsContext, resolve_context
 from opsgraph.errors import RunFailed
 from opsgraph.governance.approvals import (DecisionError, GateCheck, apply_edits, check_gate, gate_kind,
                                            parse_decision, validate_edited)
+from opsgraph.governance.autonomy import autonomy_grant, category_of, effective_mode
+from opsgraph.governance.shadow import simulated, unsimulated
 from opsgraph.governance.budgets import budget_request, exhausted, load_budgets, merge_budget
 from opsgraph.governance.ownership import IDENTITY_HELP, identity_refusal, scope_violation
 from opsgraph.prompts import load_prompt
+from opsgraph.tools.connectors.base import is_database_fault
 
 MAX_TOOL_RESULT_CHARS = 6000
 TOOLS, APPROVAL = "tools", "approval"  # node names of the tool executor and the approval gate
@@ -133,15 +135,30 @@ def enforce_budget(state: dict, ctx: OpsContext, agent: str | None = None) -> No
 
 
 def needs_gate(message: AIMessage, ctx: OpsContext) -> bool:
-    """True when any requested call carries an approval rule (the gate decides if it applies)."""
-    return any(gate_kind(ctx.tools.get(c["name"])) for c in message.tool_calls)
+    """True when any requested call carries an approval rule or is a write of a supervised category
+    (the gate decides whether a human is asked)."""
+    return any(gate_kind(ctx.tools.get(c["name"])) or write_mode(c["name"], ctx)[1] == "supervised"
+               for c in message.tool_calls)
 
 
-def after_turn(message: AIMessage, ctx: OpsContext, done: str) -> str:
-    """Where an agent's model round goes: the approval gate or the tools for its calls, ``done`` without calls."""
+def write_mode(name: str, ctx: OpsContext) -> tuple[str | None, str | None]:
+    """(action category, effective autonomy mode) of tool ``name``; (None, None) for a tool that does not write."""
+    tool = ctx.tools.get(name)
+    if tool is None or not (tool.metadata or {}).get("writes"):
+        return None, None
+    category = category_of(name)
+    return category, effective_mode(category, ctx.policy, ctx.audit)
+
+
+def after_turn(message: AIMessage, ctx: OpsContext, done: str, *, gated: bool = True) -> str:
+    """Where an agent's model round goes: the approval gate or the tools for its calls, ``done`` without calls.
+
+    A topology without an approval node passes ``gated=False``: its calls go to the tools, where
+    a write that would need a human (a supervised category) is refused.
+    """
     if not message.tool_calls:
         return done
-    return APPROVAL if needs_gate(message, ctx) else TOOLS
+    return APPROVAL if gated and needs_gate(message, ctx) else TOOLS
 
 
 def approval_node(state: dict, runtime: Runtime[OpsContext]) -> Command[Literal["tools"]]:
@@ -150,11 +167,13 @@ def approval_node(state: dict, runtime: Runtime[OpsContext]) -> Command[Literal[
 
 
 def approval_gate(state: dict, ctx: OpsContext, verify_customer: bool = False) -> list[dict[str, Any]]:
-    """Ask a human about each gated call whose running total is above its limit, or that cannot be priced.
+    """Ask a human about each write its category's autonomy mode puts to one.
 
-    Permission, identity, customer scope and earlier refusals are checked first: a call the
-    executor will refuse is never put to a human. Earlier calls of the same message count
-    against the limit of later ones (five refunds of $490 on one invoice add up).
+    ``supervised``: every proposal. ``threshold``: a gated call whose running total is above
+    its limit, or that cannot be priced. ``autonomous``: none. Permission, identity, customer
+    scope and earlier refusals are checked first: a call the executor will refuse is never put
+    to a human. Earlier calls of the same message count against the limit of later ones (five
+    refunds of $490 on one invoice add up).
     """
     message = last_ai(state["messages"])
     agent = state.get("active_agent") or (message.name if message else "")
@@ -163,17 +182,20 @@ def approval_gate(state: dict, ctx: OpsContext, verify_customer: bool = False) -
     for call in message.tool_calls if message else []:
         tool = ctx.tools.get(call["name"])
         kind = gate_kind(tool)
-        if not kind or not ctx.policy.agent(agent).may_call(call["name"]):
+        category, mode = write_mode(call["name"], ctx)
+        if mode is None or mode == "autonomous" or (mode == "threshold" and not kind):
+            continue
+        if not ctx.policy.agent(agent).may_call(call["name"]):
             continue
         args = _visible_args(tool, call["args"])
         if boundary_refusal(call["name"], args, True, ctx, state, verify_customer):
             continue  # the executor refuses it and audits why; nobody is asked to approve a refused action
-        check = check_gate(kind, args, ctx.policy, ctx.world, pending)
+        check = check_gate(kind, args, ctx.policy, ctx.world, pending) if kind else _unpriced(category, args)
         if check.invalid:
             continue  # the tool itself refuses a malformed request
         amount = check.amount_usd
-        if check.needs_human:
-            record = _decide(call, args, check, agent, ctx)
+        if mode == "supervised" or check.needs_human:
+            record = _decide(call, args, check, agent, ctx, category, mode)
             records.append(record)
             if record["decision"] == "reject":
                 continue
@@ -182,9 +204,23 @@ def approval_gate(state: dict, ctx: OpsContext, verify_customer: bool = False) -
     return records
 
 
-def _decide(call: dict, args: dict, check: GateCheck, agent: str, ctx: OpsContext) -> dict[str, Any]:
-    """Interrupt until a valid decision arrives; a refused edit keeps the approval pending with the reason."""
+def _unpriced(category: str, args: dict) -> GateCheck:
+    """The proposal of a category without a priced approval rule, put to a human because it is supervised."""
+    return GateCheck(category, 0.0, None, dict(args), f"autonomy.categories.{category}")
+
+
+def _decide(call: dict, args: dict, check: GateCheck, agent: str, ctx: OpsContext, category: str,
+            mode: str) -> dict[str, Any]:
+    """Interrupt until a valid decision arrives; a refused edit keeps the approval pending with the reason.
+
+    In a shadow run nobody is asked: the request is audited as ``shadow_approval`` (would ask)
+    and the run carries on as if approved, so the whole proposed course of action is recorded.
+    """
     request = _approval_request(call, args, check, agent)
+    why = f"{category} is supervised: every proposal waits for a human" if mode == "supervised" else None
+    request.update(category=category, mode=mode, why=why or f"above {request['policy']}")
+    if ctx.shadow:
+        return _would_ask(call, args, check, request, ctx)
     attempt = 0
     while True:
         raw = interrupt(request)
@@ -200,9 +236,21 @@ def _decide(call: dict, args: dict, check: GateCheck, agent: str, ctx: OpsContex
             request = {**request, "refused_edit": str(exc)}
     record = {"kind": check.kind, "tool_call_id": call["id"], "decision": decision["decision"],
               "reason": decision["reason"], "by": decision["by"], "proposal": check.proposal, "final_args": final,
-              "approved_usd": approved, "approval_id": f"approval:{call['id']}"}
+              "approved_usd": approved, "approval_id": f"approval:{call['id']}", "category": category, "mode": mode}
     ctx.audit.record(thread_id(), f"approval:{call['id']}", "approval", agent=decision["by"], name=call["name"],
                      args=args, result=record)
+    return record
+
+
+SHADOW_APPROVER = "shadow (would ask)"
+
+
+def _would_ask(call: dict, args: dict, check: GateCheck, request: dict, ctx: OpsContext) -> dict[str, Any]:
+    record = {"kind": check.kind, "tool_call_id": call["id"], "decision": "approve", "reason": "shadow run",
+              "by": SHADOW_APPROVER, "proposal": check.proposal, "final_args": args, "approved_usd": check.amount_usd,
+              "approval_id": f"shadow:{call['id']}", "category": request["category"], "mode": request["mode"]}
+    ctx.audit.record(thread_id(), f"approval:{call['id']}", "shadow_approval", agent=request["agent"],
+                     name=call["name"], args=args, result={"would_ask": request, "assumed": "approve"})
     return record
 
 
@@ -278,6 +326,11 @@ def _run_one(call: dict, agent: str, ctx: OpsContext, decision: dict | None, sta
     if decision and decision["decision"] == "reject":
         text = f"rejected by {decision['by']}: {decision['reason'] or 'no reason given'}. Do not retry this action."
         return _finish(call, agent, ctx, "rejected", text, writes=writes, args=args)
+    category, mode = write_mode(name, ctx)
+    if mode == "supervised" and not decision:
+        # Whatever route the call took here, a supervised write never runs without a human decision.
+        return _refuse(call, agent, ctx, f"'{name}' not executed: {category} is supervised and this call has no "
+                                         "human decision", args=args)
     if decision:
         args = decision["final_args"]
     return _invoke(tool, call, args, agent, ctx, decision, writes)
@@ -335,10 +388,32 @@ def _drop_forged(tool: BaseTool, call: dict, agent: str, ctx: OpsContext) -> dic
 
 
 def _invoke(tool: BaseTool, call: dict, args: dict, agent: str, ctx: OpsContext, decision: dict | None, writes: bool):
+    payload = _payload(tool, call, args, ctx, decision, writes)
+    shadow = ctx.shadow and writes
+    if ctx.shadow:
+        payload = unsimulated(payload)  # a simulated id the agent passes back names the scratch world's record
+    started = time.perf_counter()
+    status, result = _call_tool(tool, payload)
+    elapsed = (time.perf_counter() - started) * 1000
+    if not shadow:
+        return _finish(call, agent, ctx, status, result, writes=writes, args=args, latency_ms=elapsed)
+    result = simulated(result, args)
+    proposal = {"status": status, "category": write_mode(call["name"], ctx)[0], "result": result,
+                "idempotency_key": payload["idempotency_key"], "approved_by": payload.get("approved_by")}
+    return _finish(call, agent, ctx, status, result, writes=writes, args=args, latency_ms=elapsed,
+                   kind="shadow_action", recorded=proposal)
+
+
+def _payload(tool: BaseTool, call: dict, args: dict, ctx: OpsContext, decision: dict | None, writes: bool) -> dict:
+    """The tool's input: the arguments plus the fields only the executor sets (idempotency key, approval)."""
     payload = dict(args)
     if writes:
         payload["idempotency_key"] = idempotency_key(thread_id(), call["name"], args)
     hidden = _injected(tool)
+    category, mode = write_mode(call["name"], ctx)
+    if not decision and mode == "autonomous":
+        # The autonomy grant stands in for a person; the connectors' hard limits still apply.
+        decision = autonomy_grant(category, ctx.policy, ctx.audit)
     if decision and "approved_by" in hidden:
         payload["approved_by"] = decision["by"]
     if decision and "approval_id" in hidden:
@@ -346,21 +421,20 @@ def _invoke(tool: BaseTool, call: dict, args: dict, agent: str, ctx: OpsContext,
     if ctx.privacy is not None:
         # A placeholder the model passed stands for a real value of this thread: the tool acts on that.
         payload = ctx.privacy.unmask(thread_id(), payload)
-    started = time.perf_counter()
+    return payload
+
+
+def _call_tool(tool: BaseTool, payload: dict) -> tuple[str, Any]:
     try:
-        status, result = "done", tool.invoke(payload)
+        return "done", tool.invoke(payload)
     except ValidationError as exc:
-        status, result = "error", _validation_text(exc)
+        return "error", _validation_text(exc)
     except RunFailed:
         raise  # the tool says no agent can fix this (a knowledge store that cannot answer): the run fails
-    except sqlite3.DatabaseError as exc:
-        if not isinstance(exc, sqlite3.IntegrityError):
-            raise  # a damaged or unreachable database: no agent can fix that, so the run fails
-        status, result = "error", f"{type(exc).__name__}: {exc}"
     except Exception as exc:  # noqa: BLE001 - any tool failure goes back to the agent, never crashes the graph
-        status, result = "error", f"{type(exc).__name__}: {exc}"
-    elapsed = (time.perf_counter() - started) * 1000
-    return _finish(call, agent, ctx, status, result, writes=writes, args=args, latency_ms=elapsed)
+        if is_database_fault(exc):
+            raise  # a damaged or unreachable database: no agent can fix that, so the run fails
+        return "error", f"{type(exc).__name__}: {exc}"
 
 
 def _injected(tool: BaseTool) -> set[str]:
@@ -395,7 +469,7 @@ def skip_call(call: dict, agent: str, ctx: OpsContext, reason: str) -> tuple[Too
 
 
 def _finish(call: dict, agent: str, ctx: OpsContext, status: str, result: Any, *, writes: bool,
-            args: dict | None = None, latency_ms: float = 0.0):
+            args: dict | None = None, latency_ms: float = 0.0, kind: str | None = None, recorded: Any = None):
     ok = status == "done"
     if ctx.privacy is not None:
         # Masked before anything keeps it: the tool message (state, checkpoints, the next model), the action, the audit.
@@ -404,10 +478,11 @@ def _finish(call: dict, agent: str, ctx: OpsContext, status: str, result: Any, *
     text = json.dumps(result, default=str) if not isinstance(result, str) else result
     if len(text) > MAX_TOOL_RESULT_CHARS:
         text = text[:MAX_TOOL_RESULT_CHARS] + " …[truncated]"
-    kind = "tool_call" if status in ("done", "error") else f"tool_{status}"
+    kind = kind or ("tool_call" if status in ("done", "error") else f"tool_{status}")
     # The agent is part of the key: agents running in parallel may issue identical call ids.
+    audited = recorded if recorded is not None else result
     ctx.audit.record(thread_id(), f"tool:{agent}:{call['id']}", kind, agent=agent, name=call["name"],
-                     args=args if args is not None else call["args"], result=result, ok=ok)
+                     args=args if args is not None else call["args"], result=audited, ok=ok)
     message = ToolMessage(content=text, tool_call_id=call["id"], name=call["name"], status="success" if ok else "error")
     action = {"agent": agent, "tool": call["name"], "tool_call_id": call["id"], "args": args or call["args"],
               "writes": writes, "ok": ok, "status": status, "result": result, "latency_ms": round(latency_ms, 3)}

@@ -34,6 +34,8 @@ class OpsContext:
     max_steps: int | None = None
     # Masks personal data for models, state, audit and traces (None: privacy.mask_pii is off).
     privacy: Any = None
+    # A shadow run: ``world`` and ``tools`` are a private scratch copy, writes are recorded as proposals.
+    shadow: bool = False
     _agent_tools: dict[str, BaseTool] = field(default_factory=dict, repr=False)
 
     def limit(self, name: str) -> int:
@@ -116,13 +118,25 @@ def open_masker(settings: Settings, policy: Policy, world: Any) -> Any:
     return build_masker(rules, PiiVault(settings.pii_vault_path, secret), names)
 
 
+def world_target(settings: Settings) -> Any:
+    """Where the mock enterprise lives: the shared Postgres database when one is set, else world.db in the data home."""
+    return settings.database_url or settings.world_path
+
+
 def open_world(settings: Settings) -> Any:
-    """The mock enterprise of the data home, seeded on first use but never re-seeded under existing runs."""
+    """The mock enterprise of these settings, seeded on first use but never re-seeded under existing runs."""
     from opsgraph.governance.audit import count_runs
     from opsgraph.tools.world import World
 
-    return World.open(settings.world_path, seed=settings.world_seed, latency_ms=settings.connector_latency_ms,
+    return World.open(world_target(settings), seed=settings.world_seed, latency_ms=settings.connector_latency_ms,
                       runs_recorded=lambda: count_runs(settings.audit_path))
+
+
+def reset_world(settings: Settings, seed: int | None = None) -> Any:
+    """Delete the mock enterprise of these settings and seed it again (``seed`` defaults to the settings')."""
+    from opsgraph.tools.world import World
+
+    return World.reset(world_target(settings), seed=settings.world_seed if seed is None else seed)
 
 
 def _default_retriever(settings: Settings, policy: Policy) -> Any:

@@ -27,7 +27,9 @@ from opsgraph.context import OpsContext, build_context
 from opsgraph.errors import UserError
 from opsgraph.failures import FailedRun, failure_reason
 from opsgraph.governance.approvals import DecisionError, parse_decision
+from opsgraph.governance.autonomy import AUTONOMY_THREAD
 from opsgraph.governance.budgets import check_overrides
+from opsgraph.governance.shadow import UNSUPPORTED_GRAPHS, open_scratch, scratch_path, shadow_context
 from opsgraph.governance.claims import ClaimStore, Decided, SqliteClaimStore, open_claims
 from opsgraph.persistence import open_checkpointer
 from opsgraph.registry import get_entry
@@ -71,6 +73,7 @@ class Runner:
         self.checkpointer, self.context = checkpointer, context
         self.claims = claims if claims is not None else SqliteClaimStore(":memory:")
         self._graphs: dict[str, CompiledStateGraph] = {}
+        self._shadow: dict[str, OpsContext] = {}
 
     def graph(self, graph_id: str) -> CompiledStateGraph:
         """Compiled, checkpointed graph for ``graph_id`` (cached)."""
@@ -83,27 +86,51 @@ class Runner:
         return get_entry(graph_id).make_input(options, self.context.world)
 
     def start(self, graph_id: str, graph_input: dict[str, Any], thread_id: str | None = None,
-              on_step: StepCallback | None = None, *, budget: dict[str, Any] | None = None) -> RunResult:
+              on_step: StepCallback | None = None, *, budget: dict[str, Any] | None = None,
+              shadow: bool = False) -> RunResult:
         """Start a new run; ``thread_id`` must not exist yet. ``budget`` overrides policy caps for this run
-        (``opsgraph.governance.budgets.budget_overrides`` builds it)."""
+        (``opsgraph.governance.budgets.budget_overrides`` builds it). ``shadow`` runs it on a scratch copy
+        of the world with every write recorded as a proposal (``opsgraph.governance.shadow``)."""
         thread_id = thread_id or f"{graph_id.split('_')[0]}-{uuid.uuid4().hex[:8]}"
         if budget:
             self._require_budget_field(graph_id)
             budget = check_overrides(budget, self.context.policy)
         graph_input = self.mask_input(thread_id, graph_input)
-        self.claim_thread(thread_id, graph_id, get_entry(graph_id).title(graph_input))
+        if shadow and graph_id in UNSUPPORTED_GRAPHS:
+            raise UserError(f"{graph_id} cannot run in shadow mode: its tools write to the retail database, "
+                            "which has no scratch copy")
+        self.claim_thread(thread_id, graph_id, get_entry(graph_id).title(graph_input), shadow=shadow)
         self._record_input(thread_id, graph_input, budget)
         with self.claims.lease(thread_id):
             return self._begin(graph_id, thread_id, graph_input, on_step, budget)
 
-    def claim_thread(self, thread_id: str, graph_id: str, title: str | None) -> None:
+    def claim_thread(self, thread_id: str, graph_id: str, title: str | None, *, shadow: bool = False) -> None:
         """Take ``thread_id`` for a new run of ``graph_id`` (atomic in the database) and register it.
 
         Of two processes starting the same thread id, exactly one gets it; the other gets a UserError.
         """
+        if thread_id == AUTONOMY_THREAD:
+            raise UserError(f"thread id {thread_id!r} is reserved for autonomy changes; pick another id")
         if self.context.audit.run(thread_id) is not None or not self.claims.claim_thread(thread_id, graph_id):
             raise UserError(f"thread {thread_id!r} already exists; resume it or pick another id")
-        self.context.audit.register_run(thread_id, graph_id, self.mask_input(thread_id, title))
+        self.context.audit.register_run(thread_id, graph_id, self.mask_input(thread_id, title), shadow=shadow)
+
+    def context_for(self, thread_id: str) -> OpsContext:
+        """The run context of ``thread_id``: a shadow run always gets its scratch world, whoever resumes it."""
+        if thread_id in self._shadow:
+            return self._shadow[thread_id]
+        info = self.context.audit.run(thread_id)
+        if info is None or not info.shadow:
+            return self.context
+        path = scratch_path(self.context.settings.data_home, thread_id)
+        self._shadow[thread_id] = shadow_context(self.context, open_scratch(self.context.world, path))
+        return self._shadow[thread_id]
+
+    def close(self) -> None:
+        """Close the scratch worlds of shadow runs this runner opened."""
+        for context in self._shadow.values():
+            context.world.close()
+        self._shadow.clear()
 
     def mask_input(self, thread_id: str, value: Any) -> Any:
         """``value`` (a graph input, a title) with personal data masked, as checkpoints and the registry keep it.
@@ -119,8 +146,8 @@ class Runner:
         if budget:
             # Input schemas carry only the graph's inputs, so the caps are written to state
             # after the input is in and before the first node runs.
-            for _ in self.graph(graph_id).stream(graph_input, self.config(thread_id), context=self.context,
-                                                 interrupt_before="*"):
+            for _ in self.graph(graph_id).stream(graph_input, self.config(thread_id),
+                                                 context=self.context_for(thread_id), interrupt_before="*"):
                 pass
             payload = Command(update={"budget": budget})
         return self._drive(graph_id, thread_id, payload, on_step)
@@ -257,7 +284,8 @@ class Runner:
         config = config or self.config(thread_id)
         try:
             with tracing(self.context.settings, graph_id, thread_id, getattr(self.context, "privacy", None)):
-                for update in graph.stream(payload, config, context=self.context, stream_mode="updates"):
+                for update in graph.stream(payload, config, context=self.context_for(thread_id),
+                                           stream_mode="updates"):
                     for node, data in update.items():
                         if on_step:
                             on_step(node, data if isinstance(data, dict) else {"value": data})
@@ -414,11 +442,15 @@ def open_runner(settings: Settings | None = None, **context_options: Any) -> Ite
     settings = settings or load_settings()
     context = build_context(settings, **context_options)
     claims: ClaimStore | None = None
+    runner: Runner | None = None
     try:
         with open_checkpointer(settings.effective_checkpoint_url) as saver:
             claims = open_claims(settings.effective_checkpoint_url)
-            yield Runner(saver, context, claims)
+            runner = Runner(saver, context, claims)
+            yield runner
     finally:
+        if runner is not None:
+            runner.close()
         if claims is not None:
             claims.close()
         context.audit.close()

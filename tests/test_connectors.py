@@ -10,11 +10,12 @@ import pytest
 from opsgraph.tools.connectors.base import Conflict, FaultPlan, NotFound, TransientError, ValidationFailed
 from opsgraph.tools.seed import SCENARIOS
 from opsgraph.tools.world import World
+from tests.support.pgdb import BACKENDS, open_backend_world, world_database  # noqa: F401 - fixture
 
 
-@pytest.fixture
-def world(tmp_path: Path):
-    w = World.open(tmp_path / "world.db")
+@pytest.fixture(params=BACKENDS)
+def world(request: pytest.FixtureRequest, tmp_path: Path):
+    w = open_backend_world(request.param, request, tmp_path)
     yield w
     w.close()
 

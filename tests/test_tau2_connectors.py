@@ -9,14 +9,18 @@ import pytest
 from opsgraph.tools.connectors.base import ConnectorError, ValidationFailed
 from opsgraph.tools.connectors.retail import RetailError
 from opsgraph.tools.connectors.retail_store import RetailStore, canonical_hash, normalise
+from tests.support.pgdb import BACKENDS, unique_schema, world_database  # noqa: F401 - fixture
 from tests.support.retail_db import retail_db
 
 ADDR = {"address1": "9 Elm St", "address2": "Apt 2", "city": "Austin", "state": "TX", "country": "USA", "zip": "73301"}
 
 
-@pytest.fixture
-def store():
-    s = RetailStore.load(retail_db())
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest):
+    if request.param == "postgres":
+        s = RetailStore.load(retail_db(), request.getfixturevalue("world_database"), schema=unique_schema("retail"))
+    else:
+        s = RetailStore.load(retail_db())
     yield s
     s.close()
 

@@ -12,6 +12,7 @@ import pytest
 from opsgraph.tools.connectors.base import FaultPlan, NotFound, UnknownEntity, WorldError
 from opsgraph.tools.seed import BUSINESS_DATE, SCENARIOS
 from opsgraph.tools.world import World
+from tests.support.pgdb import BACKENDS, open_backend_world, world_database  # noqa: F401 - fixture
 
 # Bookkeeping tables may hold wall-clock timestamps; everything else is business data.
 BUSINESS_TABLES = ("skus", "dcs", "stock", "suppliers", "supplier_prices", "supplier_performance", "customers",
@@ -19,9 +20,9 @@ BUSINESS_TABLES = ("skus", "dcs", "stock", "suppliers", "supplier_prices", "supp
                    "purchase_orders", "purchase_order_lines", "invoices", "payments", "refunds", "tickets", "meta")
 
 
-@pytest.fixture
-def world(tmp_path: Path):
-    w = World.open(tmp_path / "world.db")
+@pytest.fixture(params=BACKENDS)
+def world(request: pytest.FixtureRequest, tmp_path: Path):
+    w = open_backend_world(request.param, request, tmp_path)
     yield w
     w.close()
 
@@ -82,8 +83,9 @@ def test_clone_is_an_isolated_copy(world: World, tmp_path: Path) -> None:
         copy.crm.change_plan("CUST-007", "enterprise", "plan-1")
         assert copy.crm.get_customer("CUST-007")["plan"] == "enterprise"
     assert world.crm.get_customer("CUST-007")["plan"] == "pro"
-    with pytest.raises(WorldError):
-        world.clone_to(world.path)
+    if world.path is not None:  # a Postgres world always clones into a file
+        with pytest.raises(WorldError):
+            world.clone_to(world.path)
 
 
 def test_show_returns_records_with_lines_and_accepts_aliases(world: World) -> None:

@@ -54,9 +54,10 @@ from __future__ import annotations
 
 import random
 import re
-import sqlite3
 from datetime import date, timedelta
 from typing import Any, Sequence
+
+from opsgraph.tools.connectors.base import Conn
 
 BUSINESS_DATE = date(2026, 3, 2)
 
@@ -307,7 +308,7 @@ PO_REASONS = ("Quarterly replenishment", "Restock below reorder point", "Seasona
 APPROVER = "m.alvarez (operations manager)"
 
 
-def seed_world(conn: sqlite3.Connection, seed: int) -> None:
+def seed_world(conn: Conn, seed: int) -> None:
     """Fill an empty schema with the company for ``seed`` (caller owns the transaction)."""
     rng = random.Random(seed)
     skus = _seed_catalog(conn, rng)
@@ -325,7 +326,7 @@ def seed_world(conn: sqlite3.Connection, seed: int) -> None:
     _insert(conn, "meta", [("seed", str(seed)), ("business_date", BUSINESS_DATE.isoformat())])
 
 
-def _insert(conn: sqlite3.Connection, table: str, rows: Sequence[Sequence[Any]]) -> None:
+def _insert(conn: Conn, table: str, rows: Sequence[Sequence[Any]]) -> None:
     if rows:
         marks = ", ".join("?" * len(rows[0]))
         conn.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
@@ -335,7 +336,7 @@ def _day(offset: int) -> str:
     return (BUSINESS_DATE + timedelta(days=offset)).isoformat()
 
 
-def _seed_catalog(conn: sqlite3.Connection, rng: random.Random) -> dict[str, tuple]:
+def _seed_catalog(conn: Conn, rng: random.Random) -> dict[str, tuple]:
     """SKUs, DCs and stock; returns sku_id -> sku row."""
     skus = {row[0]: row for row in CURATED_SKUS}
     names = list(CATEGORIES)
@@ -365,7 +366,7 @@ def _stock_rows(rng: random.Random, skus: dict[str, tuple]) -> list[tuple]:
     return rows
 
 
-def _seed_suppliers(conn: sqlite3.Connection, rng: random.Random, skus: dict[str, tuple]) -> dict[str, list]:
+def _seed_suppliers(conn: Conn, rng: random.Random, skus: dict[str, tuple]) -> dict[str, list]:
     """Suppliers, price lists and performance history; returns supplier_id -> [(sku_id, price)]."""
     rows = []
     for supplier_id, name, country, category in SUPPLIERS:
@@ -412,7 +413,7 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
-def _seed_customers(conn: sqlite3.Connection, rng: random.Random) -> dict[str, str]:
+def _seed_customers(conn: Conn, rng: random.Random) -> dict[str, str]:
     """Customers; returns customer_id -> tier."""
     rows = [(cid, name, f"ops@{_slug(name)}.example.com", tier, plan, region, _day(-rng.randint(200, 3000)))
             for cid, name, tier, plan, region in CURATED_CUSTOMERS]
@@ -427,7 +428,7 @@ def _seed_customers(conn: sqlite3.Connection, rng: random.Random) -> dict[str, s
     return {row[0]: row[3] for row in rows}
 
 
-def _seed_orders(conn: sqlite3.Connection, rng: random.Random, skus: dict[str, tuple],
+def _seed_orders(conn: Conn, rng: random.Random, skus: dict[str, tuple],
                  customers: dict[str, str]) -> list[tuple]:
     """Sales orders with lines; returns (order_id, customer_id, status, order_date, total) rows."""
     orders = [o[:6] for o in CURATED_ORDERS]
@@ -458,7 +459,7 @@ def _random_order(rng: random.Random, order_id: str, customer_id: str) -> tuple:
     return (order_id, customer_id, rng.choice(DC_IDS), status, _day(ordered), _day(promised))
 
 
-def _seed_shipments(conn: sqlite3.Connection, rng: random.Random, offers: dict[str, list]) -> None:
+def _seed_shipments(conn: Conn, rng: random.Random, offers: dict[str, list]) -> None:
     rows, lines = [], []
     for sid, supplier, carrier, mode, country, dc_id, eta, items in CURATED_SHIPMENTS:
         rows.append((sid, supplier, carrier, mode, f"{PORT_CITIES[country]}, {country}", country, dc_id,
@@ -493,7 +494,7 @@ def _random_shipment(rng: random.Random, shipment_id: str, supplier_id: str, cou
             country, rng.choice(DC_IDS), status, _day(eta), _day(original), delay, reason)
 
 
-def _seed_purchase_orders(conn: sqlite3.Connection, rng: random.Random, offers: dict[str, list]) -> None:
+def _seed_purchase_orders(conn: Conn, rng: random.Random, offers: dict[str, list]) -> None:
     lead = {s[0]: s[1] for s in conn.execute("SELECT supplier_id, lead_time_days FROM suppliers WHERE approved = 1")}
     rows, lines = [], []
     for number in range(1, N_POS + 1):
@@ -511,7 +512,7 @@ def _seed_purchase_orders(conn: sqlite3.Connection, rng: random.Random, offers: 
     _insert(conn, "purchase_order_lines", lines)
 
 
-def _seed_billing(conn: sqlite3.Connection, rng: random.Random, orders: list[tuple]) -> None:
+def _seed_billing(conn: Conn, rng: random.Random, orders: list[tuple]) -> None:
     """Invoices for shipped/delivered orders, their payments and a few past refunds."""
     invoices, payments = list(CURATED_INVOICES), list(CURATED_PAYMENTS)
     curated_orders = {inv[2] for inv in CURATED_INVOICES}
@@ -546,7 +547,7 @@ def _past_refunds(rng: random.Random, invoices: list[tuple]) -> list[tuple]:
     return rows
 
 
-def _seed_tickets(conn: sqlite3.Connection, rng: random.Random, customers: dict[str, str]) -> None:
+def _seed_tickets(conn: Conn, rng: random.Random, customers: dict[str, str]) -> None:
     rows = list(CURATED_TICKETS)
     customer_ids = list(customers)
     for number in range(len(rows) + 1, N_TICKETS + 1):
@@ -559,7 +560,7 @@ def _seed_tickets(conn: sqlite3.Connection, rng: random.Random, customers: dict[
     _insert(conn, "tickets", rows)
 
 
-def _seed_backorders(conn: sqlite3.Connection, rng: random.Random) -> None:
+def _seed_backorders(conn: Conn, rng: random.Random) -> None:
     """Open orders that wait on a random inbound shipment because the DC cannot cover them.
 
     Runs last on its own random stream, so every record above stays as it was. About
@@ -589,7 +590,7 @@ def _seed_backorders(conn: sqlite3.Connection, rng: random.Random) -> None:
         _insert(conn, "sales_order_lines", [(order_id, 1, sku_id, quantity, price)])
 
 
-def _backorder_quantity(conn: sqlite3.Connection, rng: random.Random, where: tuple[str, str], promised: str,
+def _backorder_quantity(conn: Conn, rng: random.Random, where: tuple[str, str], promised: str,
                         available: int) -> int:
     """More than the DC has left for the order; for about half, more than other DCs can spare too.
 
@@ -608,7 +609,7 @@ def _backorder_quantity(conn: sqlite3.Connection, rng: random.Random, where: tup
     return quantity
 
 
-def _shared_or_quiet_lines(conn: sqlite3.Connection) -> set[tuple[str, str]]:
+def _shared_or_quiet_lines(conn: Conn) -> set[tuple[str, str]]:
     """(dc_id, sku_id) pairs a backorder must not use: brought by two open shipments, or by a quiet one."""
     rows = conn.execute("SELECT s.shipment_id, s.dc_id, l.sku_id FROM shipments s JOIN shipment_lines l "
                         "USING (shipment_id) WHERE s.status != 'delivered'").fetchall()
@@ -619,7 +620,7 @@ def _shared_or_quiet_lines(conn: sqlite3.Connection) -> set[tuple[str, str]]:
     return {pair for pair, count in seen.items() if count > 1} | quiet
 
 
-def _backorder_candidates(conn: sqlite3.Connection, rng: random.Random) -> list[tuple[str, str, str]]:
+def _backorder_candidates(conn: Conn, rng: random.Random) -> list[tuple[str, str, str]]:
     """The random, not yet delivered, not quiet shipments in a random order of this seed."""
     curated = {s[0] for s in CURATED_SHIPMENTS}
     rows = [tuple(r) for r in conn.execute(
@@ -629,7 +630,7 @@ def _backorder_candidates(conn: sqlite3.Connection, rng: random.Random) -> list[
     return rows
 
 
-def _backorder_line(conn: sqlite3.Connection, shipment_id: str, dc_id: str,
+def _backorder_line(conn: Conn, shipment_id: str, dc_id: str,
                     taken: set[tuple[str, str]]) -> tuple[str, int] | None:
     """The shipment's SKU the DC has least of (and its available stock), skipping SKUs already used there."""
     rows = conn.execute(
@@ -639,7 +640,7 @@ def _backorder_line(conn: sqlite3.Connection, shipment_id: str, dc_id: str,
     return next(((sku, int(avail)) for sku, avail in rows if (dc_id, sku) not in taken), None)
 
 
-def _seed_extra_suppliers(conn: sqlite3.Connection) -> None:
+def _seed_extra_suppliers(conn: Conn) -> None:
     """Suppliers added after the first twenty (fixed data, so earlier records keep their values)."""
     _insert(conn, "suppliers", [row[:9] for row in EXTRA_SUPPLIERS])
     _insert(conn, "supplier_prices", [(row[0], sku, price) for row in EXTRA_SUPPLIERS for sku, price in row[9]])

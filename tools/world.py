@@ -1,9 +1,13 @@
-"""The mock enterprise as one SQLite file, with a connector per system.
+"""The mock enterprise as one SQLite file or one Postgres schema, with a connector per system.
 
     world = World.open(Path("world.db"))          # created and seeded on first use
+    world = World.open("postgresql://db/ops")     # the same company in schema opsgraph_world
     world.tms.get_shipment("SH-0001")
     world.show("purchase_order", "PO-00001")
-    case = world.clone_to(tmp / "case.db")       # isolated copy for one eval case
+    case = world.clone_to(tmp / "case.db")       # isolated SQLite copy for one eval case
+
+Both databases run the same connector SQL with the same transactions, idempotency records
+and limits (see ``connectors/postgres.py`` for what differs underneath).
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from typing import Any, Callable
 from opsgraph.locks import init_lock
 from opsgraph.tools import seed as seeding
 from opsgraph.tools.connectors import billing, contracts, crm, erp, notifications, tms, wms
-from opsgraph.tools.connectors.base import Database, FaultPlan, Runtime, UnknownEntity, WorldError
+from opsgraph.tools.connectors.base import (Conn, Database, FaultPlan, Runtime, UnknownEntity, WorldDatabase,
+                                            WorldError)
+from opsgraph.tools.connectors.postgres import WORLD_SCHEMA, PostgresDatabase, is_postgres_url, masked, postgres_ddl
 
 SCHEMA_VERSION = "1"
 
@@ -102,6 +108,10 @@ CREATE TABLE outbox (outbox_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL REFER
 CREATE TABLE idempotency (key TEXT PRIMARY KEY, operation TEXT NOT NULL, request_hash TEXT NOT NULL,
     result TEXT NOT NULL, created_at TEXT NOT NULL);
 """
+# SQLite keeps insertion order in the rowid; Postgres has none, so its idempotency records
+# carry a column for it (earlier_writes lists writes in the order they were applied).
+POSTGRES_EXTRA = ("ALTER TABLE idempotency ADD COLUMN seq BIGINT GENERATED ALWAYS AS IDENTITY",)
+INSERTION_ORDER = {"sqlite": "rowid", "postgres": "seq"}
 
 # Tables reported by counts(), in a readable order.
 MAIN_TABLES = ("skus", "dcs", "stock", "suppliers", "supplier_prices", "customers", "sales_orders", "carriers",
@@ -117,8 +127,8 @@ def _remove_db_files(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def _build(path: Path, seed: int) -> None:
-    """Create and seed the world in a temp file, then move it into place (never a half-seeded file)."""
+def _build(path: Path, fill: Callable[[sqlite3.Connection], None]) -> None:
+    """Create the tables and ``fill`` them in a temp file, then move it into place (never a half-built file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     _remove_db_files(tmp)
@@ -129,9 +139,8 @@ def _build(path: Path, seed: int) -> None:
         conn.execute("PRAGMA synchronous=OFF")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("BEGIN")
-        _create(conn)
-        seeding.seed_world(conn, seed)
-        conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+        _create(conn, "sqlite")
+        fill(conn)
         conn.execute("COMMIT")
     except BaseException:
         conn.close()
@@ -141,21 +150,45 @@ def _build(path: Path, seed: int) -> None:
     os.replace(tmp, path)
 
 
-def _create(conn: sqlite3.Connection) -> None:
+def _seed(conn: Conn, seed: int) -> None:
+    seeding.seed_world(conn, seed)
+    conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+
+
+def _create(conn: Conn, dialect: str) -> None:
     # executescript() would commit the open transaction, so run the DDL statement by statement.
     for statement in SCHEMA.split(";"):
         if statement.strip():
-            conn.execute(statement)
+            conn.execute(postgres_ddl(statement) if dialect == "postgres" else statement)
+    for statement in POSTGRES_EXTRA if dialect == "postgres" else ():
+        conn.execute(statement)
+
+
+def _copy_rows(source: WorldDatabase, conn: sqlite3.Connection) -> None:
+    """Copy every world table from ``source`` into the fresh tables of ``conn``, from one snapshot."""
+    with source.read() as db:
+        for table, columns in world_tables().items():
+            order = INSERTION_ORDER[source.dialect] if table == "idempotency" else "1"
+            rows = db.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}").fetchall()
+            marks = ", ".join("?" * len(columns))
+            conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", [tuple(r) for r in rows])
 
 
 class World:
-    """One seeded company: a SQLite file plus ERP, WMS, TMS, CRM, billing and notification connectors."""
+    """One seeded company: a SQLite file or Postgres schema, plus ERP, WMS, TMS, CRM, billing and notifications."""
 
-    def __init__(self, path: Path, *, latency_ms: int = 0, faults: FaultPlan | None = None) -> None:
-        """Attach to an existing world file; use :meth:`open` or :meth:`reset` to create one."""
+    def __init__(self, target: Path | str, *, schema: str = WORLD_SCHEMA, latency_ms: int = 0,
+                 faults: FaultPlan | None = None) -> None:
+        """Attach to an existing world; use :meth:`open` or :meth:`reset` to create one.
+
+        ``target`` is a SQLite path or a Postgres URL; ``schema`` names the Postgres schema
+        the world lives in (a SQLite world ignores it).
+        """
         _check_faults(faults)
-        self.path = Path(path)
-        self._db, meta = _attach(self.path)
+        self.url = target if is_postgres_url(target) else None
+        self.path = None if self.url else Path(target)
+        self.schema = schema if self.url else None
+        self._db, meta = _attach_postgres(self.url, schema) if self.url else _attach(self.path)
         self.seed = int(meta["seed"])
         self.today: date = date.fromisoformat(meta["business_date"])
         self.latency_ms = int(latency_ms)
@@ -169,42 +202,60 @@ class World:
         # Contracts are documents, not rows: a read-only repository beside the database.
         self.contracts = contracts.ContractRepository()
 
-    @classmethod
-    def open(cls, path: Path | str, *, seed: int = 7, latency_ms: int = 0, faults: FaultPlan | None = None,
-             runs_recorded: Callable[[], int] | None = None) -> "World":
-        """Open the world at ``path``, creating and seeding it first if the file does not exist.
+    @property
+    def location(self) -> str:
+        """Where the world lives, for messages: its file, or its database (password masked) and schema."""
+        return f"{masked(self.url)} (schema {self.schema})" if self.url else str(self.path)
 
-        ``seed`` only matters when the file is created; an existing world keeps its data.
-        ``runs_recorded`` counts the runs already made against this world: when the file is
+    @classmethod
+    def open(cls, target: Path | str, *, schema: str = WORLD_SCHEMA, seed: int = 7, latency_ms: int = 0,
+             faults: FaultPlan | None = None, runs_recorded: Callable[[], int] | None = None) -> "World":
+        """Open the world at ``target`` (a SQLite path or a Postgres URL), creating and seeding it first if missing.
+
+        ``seed`` only matters when the world is created; an existing world keeps its data.
+        ``runs_recorded`` counts the runs already made against this world: when the world is
         missing and it returns more than 0, the world is not silently re-seeded under them.
         """
-        path = Path(path)
+        if is_postgres_url(target):
+            _ensure_postgres(target, schema, seed, runs_recorded)
+            return cls(target, schema=schema, latency_ms=latency_ms, faults=faults)
+        path = Path(target)
         if not path.exists():
             # Many processes may open a fresh data home at once; the first seeds, the rest wait
             # and use its file, so no process replaces a world another has written to.
             with init_lock(path.parent):
                 if not path.exists():
-                    _refuse_reseed(path, runs_recorded)
-                    _build(path, seed)
+                    _refuse_reseed(str(path), runs_recorded)
+                    _build(path, lambda conn: _seed(conn, seed))
         return cls(path, latency_ms=latency_ms, faults=faults)
 
     @classmethod
-    def reset(cls, path: Path | str, *, seed: int = 7) -> "World":
-        """Delete the world at ``path`` (if any) and seed a fresh one."""
-        path = Path(path)
+    def reset(cls, target: Path | str, *, schema: str = WORLD_SCHEMA, seed: int = 7) -> "World":
+        """Delete the world at ``target`` (if any) and seed a fresh one."""
+        if is_postgres_url(target):
+            _reseed_postgres(target, schema, seed)
+            return cls(target, schema=schema)
+        path = Path(target)
         with init_lock(path.parent):
             _remove_db_files(path)
-            _build(path, seed)
+            _build(path, lambda conn: _seed(conn, seed))
         return cls(path)
 
     def clone_to(self, path: Path | str) -> "World":
-        """Copy this world (current state included) to ``path`` and open the copy, same latency, no faults."""
+        """Copy this world (current state included) to the SQLite file ``path``; open the copy, same latency, no faults.
+
+        A Postgres world is copied row by row from one snapshot, so eval cases and snapshots
+        stay local files whichever database the world itself lives in.
+        """
         path = Path(path)
-        if path.resolve() == self.path.resolve():
+        if self.path is not None and path.resolve() == self.path.resolve():
             raise WorldError(f"cannot clone a world onto itself ({path})")
         path.parent.mkdir(parents=True, exist_ok=True)
         _remove_db_files(path)
-        self._db.backup_to(path)
+        if isinstance(self._db, Database):
+            self._db.backup_to(path)
+        else:
+            _build(path, lambda conn: _copy_rows(self._db, conn))
         return World(path, latency_ms=self.latency_ms)
 
     def entities(self) -> list[str]:
@@ -232,7 +283,8 @@ class World:
         Writes are read from the idempotency records, which every connector write leaves behind.
         """
         with self._db.read() as conn:
-            rows = conn.execute("SELECT operation, result FROM idempotency ORDER BY created_at, rowid").fetchall()
+            order = INSERTION_ORDER[self._db.dialect]
+            rows = conn.execute(f"SELECT operation, result FROM idempotency ORDER BY created_at, {order}").fetchall()
         return [{"operation": row["operation"], "result": json.loads(row["result"])} for row in rows]
 
     def close(self) -> None:
@@ -246,10 +298,10 @@ class World:
         self.close()
 
     def __repr__(self) -> str:
-        return f"World(path={str(self.path)!r}, seed={self.seed}, today={self.today.isoformat()})"
+        return f"World(location={self.location!r}, seed={self.seed}, today={self.today.isoformat()})"
 
     @staticmethod
-    def _viewers() -> dict[str, Callable[[sqlite3.Connection, str], dict[str, Any]]]:
+    def _viewers() -> dict[str, Callable[[Conn, str], dict[str, Any]]]:
         return {
             "shipment": tms.load_shipment, "carrier": tms.load_carrier, "sku": wms.load_sku, "dc": wms.load_dc,
             "transfer": wms.load_transfer, "supplier": erp.load_supplier, "budget": erp.load_budget,
@@ -257,6 +309,17 @@ class World:
             "ticket": crm.load_ticket, "invoice": billing.load_invoice, "refund": billing.load_refund,
             "message": notifications.load_message,
         }
+
+
+def world_tables() -> dict[str, list[str]]:
+    """Every world table (parents first) with its columns in order, as both databases hold them."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        _create(conn, "sqlite")
+        return {table: [c[1] for c in conn.execute(f"PRAGMA table_info({table})")]
+                for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid")}
+    finally:
+        conn.close()
 
 
 def operation_names() -> set[str]:
@@ -274,11 +337,11 @@ def _check_faults(faults: FaultPlan | None) -> None:
                          "use names like 'erp.create_purchase_order' (see tools.world.operation_names())")
 
 
-def _refuse_reseed(path: Path, runs_recorded: Callable[[], int] | None) -> None:
+def _refuse_reseed(location: str, runs_recorded: Callable[[], int] | None) -> None:
     count = runs_recorded() if runs_recorded is not None else 0
     if count:
         runs = "1 run that used it exists" if count == 1 else f"{count} runs that used it exist"
-        raise WorldError(f"world database {path} is missing but {runs}; restore it from a backup, "
+        raise WorldError(f"world database {location} is missing but {runs}; restore it from a backup, "
                          "or run `opsgraph world reset` to start a new mock enterprise")
 
 
@@ -303,8 +366,77 @@ def _attach(path: Path) -> tuple[Database, dict[str, str]]:
         if db is not None:
             db.close()
         raise WorldError(f"{path} is not an opsgraph world ({exc}); recreate it with `opsgraph world reset`") from None
+    _check_version(db, meta, str(path))
+    return db, meta
+
+
+def _check_version(db: WorldDatabase, meta: dict[str, str], location: str) -> None:
     if meta.get("schema_version") != SCHEMA_VERSION:
         db.close()
-        raise WorldError(f"{path} has world schema {meta.get('schema_version')!r}, expected {SCHEMA_VERSION}; "
+        raise WorldError(f"{location} has world schema {meta.get('schema_version')!r}, expected {SCHEMA_VERSION}; "
                          "recreate it with `opsgraph world reset`")
+
+
+def _connect_postgres(url: str, schema: str) -> PostgresDatabase:
+    """A connection to the world database; an unreachable server is one clear WorldError."""
+    import psycopg
+
+    try:
+        return PostgresDatabase(url, schema)
+    except psycopg.OperationalError as exc:
+        reason = (str(exc).strip().splitlines() or ["connection failed"])[-1]
+        raise WorldError(f"cannot reach the world database {masked(url)}: {reason}") from None
+
+
+def _attach_postgres(url: str, schema: str) -> tuple[PostgresDatabase, dict[str, str]]:
+    """Open the world in ``schema`` and read its meta table; a missing world is a clear error."""
+    db = _connect_postgres(url, schema)
+    location = f"{masked(url)} (schema {schema})"
+    try:
+        if not db.table_exists("meta"):
+            raise WorldError(f"no world at {location}; create one with World.open() or `opsgraph world reset`")
+        with db.read() as conn:
+            meta = {row["key"]: row["value"] for row in conn.execute("SELECT key, value FROM meta")}
+    except BaseException:
+        db.close()
+        raise
+    _check_version(db, meta, location)
     return db, meta
+
+
+def _ensure_postgres(url: str, schema: str, seed: int, runs_recorded: Callable[[], int] | None) -> None:
+    """Seed the world in ``schema`` unless it exists; of many processes opening it at once, one seeds."""
+    db = _connect_postgres(url, schema)
+    try:
+        if db.table_exists("meta"):
+            return
+        # The world lock queues the others behind the seeding transaction; they then find the
+        # world there. A crash mid-way rolls everything back: never a half-seeded schema.
+        with db.transaction() as conn:
+            if db.table_exists("meta"):  # checked again now that no other process can be seeding
+                return
+            _refuse_reseed(f"{masked(url)} (schema {schema})", runs_recorded)
+            _create_schema(conn, schema, seed)
+    finally:
+        db.close()
+
+
+def _reseed_postgres(url: str, schema: str, seed: int) -> None:
+    """Drop the world's schema and seed it again, in one transaction under the world lock."""
+    db = _connect_postgres(url, schema)
+    try:
+        with db.transaction() as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            _create_schema(conn, schema, seed)
+    finally:
+        db.close()
+
+
+def _create_schema(conn: Conn, schema: str, seed: int) -> None:
+    # ``schema`` passed check_schema() when the database was opened: safe to write unquoted.
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    conn.execute(f"SET search_path TO {schema}")
+    _create(conn, "postgres")
+    _seed(conn, seed)
+    # Fresh tables have no statistics until autovacuum comes by; plan the first runs on real counts.
+    conn.execute(f"ANALYZE {', '.join(world_tables())}")

@@ -250,7 +250,8 @@ class ChatSession:
         modes = ["updates", "messages"] if wants_tokens(self.settings) else ["updates"]
         payload = runner.mask_input(thread, payload)  # checkpoints keep the input as it comes in
         with sigint_stops_run() as stop, tracing(self.settings, self.graph_id, thread, runner.context.privacy):
-            stream = graph.stream(payload, runner.config(thread), context=runner.context, stream_mode=modes)
+            stream = graph.stream(payload, runner.config(thread), context=runner.context_for(thread),
+                                  stream_mode=modes)
             try:
                 for mode, chunk in stream:
                     printer.handle(mode, chunk)

@@ -17,10 +17,11 @@ from opsgraph.errors import UserError
 MAX_LIST = 100_000
 
 
-def _finish(result: Any, as_json: bool) -> None:
+def _finish(result: Any, as_json: bool, shadow: bool = False) -> None:
     if as_json:
         _print_json({"thread_id": result.thread_id, "graph_id": result.graph_id, "status": result.status,
-                     "reason": result.reason, "report": result.report, "pending": result.pending})
+                     "reason": result.reason, "report": result.report, "pending": result.pending,
+                     **({"shadow": True} if shadow else {})})
         return
     if result.pending:
         print_pending(console, result.thread_id, result.pending)
@@ -28,6 +29,10 @@ def _finish(result: Any, as_json: bool) -> None:
         print_report(console, result.report)
     why = f" ({result.reason})" if result.reason else ""
     console.print(f"thread: [bold]{result.thread_id}[/bold]  status: {result.status}{why}", soft_wrap=True)
+    if shadow:
+        console.print("shadow run: nothing was committed to the world; the proposed writes are in "
+                      f"'opsgraph audit {result.thread_id}' (shadow_action) and 'opsgraph shadow report'",
+                      soft_wrap=True, markup=False)
 
 
 @app.command("run")
@@ -50,6 +55,8 @@ def run_cmd(
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Token cap of this run."),
     agent_budget_usd: list[str] = typer.Option([], "--agent-budget-usd", help="AGENT=USD cost cap of one agent."),
     agent_max_tokens: list[str] = typer.Option([], "--agent-max-tokens", help="AGENT=N token cap of one agent."),
+    shadow: bool = typer.Option(False, "--shadow", help="Shadow mode: run on a scratch copy of the world; every "
+                                "write is recorded as a proposal (shadow_action), nothing is committed, nobody asked."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Run a workflow on the embedded defaults.
@@ -65,6 +72,8 @@ def run_cmd(
     Example: opsgraph run procurement_review --request '100 units of SKU-001 for DC-EAST from SUP-001'
 
     Example: opsgraph run operations_director --shipment SH-0001 --delay-days 5 --request '200 x SKU-001 for DC-EAST'
+
+    Example: opsgraph run supply_chain_exception --shipment SH-0002 --delay-days 4 --shadow
     """
     from opsgraph.governance.budgets import budget_overrides
     from opsgraph.governance.policy import load_policy
@@ -80,8 +89,9 @@ def run_cmd(
         graph_input = runner.make_input(graph_id, options)
         _notice_earlier_effects(runner.context.world, graph_input)
         on_step = None if as_json else step_printer(console)
-        result = runner.start(graph_id, graph_input, thread_id=thread, on_step=on_step, budget=budget or None)
-    _finish(result, as_json)
+        result = runner.start(graph_id, graph_input, thread_id=thread, on_step=on_step, budget=budget or None,
+                              shadow=shadow)
+    _finish(result, as_json, shadow)
 
 
 def _notice_earlier_effects(world: Any, graph_input: dict[str, Any]) -> None:
@@ -114,8 +124,8 @@ def runs_list(
         return
     if is_narrow(console) or _runs_table_width(runs) > console.width:
         for r in runs:
-            print_record(console, r.thread_id, [" · ".join(filter(None, (r.graph_id, r.status, _when(r.updated_at),
-                                                                          r.title)))])
+            fields = (r.graph_id, _status_text(r), _when(r.updated_at), r.title)
+            print_record(console, r.thread_id, [" · ".join(filter(None, fields))])
         return
     console.print(_runs_table(runs))
 
@@ -125,20 +135,27 @@ RUNS_TITLE_MIN = 12
 
 def _runs_table_width(runs: list[Any]) -> int:
     """Columns the table needs to show every id whole (borders and padding: 3 per column, plus 1)."""
-    ids = [max((len(getattr(r, field)) for r in runs), default=6) for field in ("thread_id", "graph_id", "status")]
+    ids = [max((len(getattr(r, field)) for r in runs), default=6) for field in ("thread_id", "graph_id")]
+    ids.append(max((len(_status_text(r)) for r in runs), default=6))
     return sum(ids) + RUNS_TITLE_MIN + len("2026-11-30 07:17") + 3 * 5 + 1
 
 
 def _runs_table(runs: list[Any]) -> Table:
     # Thread and graph ids are what every follow-up command needs: their columns never wrap or shrink.
     table = Table(title=None)
-    for name, field in (("thread", "thread_id"), ("graph", "graph_id"), ("status", "status")):
+    for name, field in (("thread", "thread_id"), ("graph", "graph_id")):
         table.add_column(name, no_wrap=True, min_width=max((len(getattr(r, field)) for r in runs), default=6))
+    table.add_column("status", no_wrap=True, min_width=max((len(_status_text(r)) for r in runs), default=6))
     table.add_column("title", overflow="fold", min_width=RUNS_TITLE_MIN)
     table.add_column("updated", no_wrap=True)
     for r in runs:
-        table.add_row(r.thread_id, r.graph_id, r.status, r.title or "", _when(r.updated_at))
+        table.add_row(r.thread_id, r.graph_id, _status_text(r), r.title or "", _when(r.updated_at))
     return table
+
+
+def _status_text(run: Any) -> str:
+    """A run's status, marked when it was a shadow run (proposals only, nothing committed)."""
+    return f"{run.status} (shadow)" if getattr(run, "shadow", False) else run.status
 
 
 def _when(timestamp: str) -> str:
@@ -267,8 +284,11 @@ def audit_cmd(
     """
     from opsgraph.governance.audit import AuditStore
 
+    from opsgraph.governance.autonomy import AUTONOMY_THREAD
+
     store = AuditStore(_settings().audit_path)
-    if store.run(thread) is None:
+    # The autonomy changes are not a run, but their trail is read the same way.
+    if thread != AUTONOMY_THREAD and store.run(thread) is None:
         raise UserError(f"no run with thread id {thread!r}; see 'opsgraph runs list'")
     events = store.events(thread)
     if as_json:
@@ -309,13 +329,12 @@ def world_reset(seed: Optional[int] = typer.Option(None, "--seed", help="Seed (d
 
     Example: opsgraph world reset --seed 7
     """
-    from opsgraph.tools.world import World
+    from opsgraph.context import reset_world
 
-    settings = _settings()
-    world = World.reset(settings.world_path, seed=seed if seed is not None else settings.world_seed)
+    world = reset_world(_settings(), seed)
     counts = world.counts()
     world.close()
-    console.print(f"mock enterprise reset at {settings.world_path}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    console.print(f"mock enterprise reset at {world.location}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
 
 
 @world_app.command("show")

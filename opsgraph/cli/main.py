@@ -9,6 +9,7 @@ def main() -> None:
     from opsgraph.cli import chat, graphviz  # noqa: F401 - registers chat, graphs and graph show
     from opsgraph.cli import costs  # noqa: F401 - registers costs and routing
     from opsgraph.cli import evals  # noqa: F401 - registers eval (and eval compare)
+    from opsgraph.cli import autonomy  # noqa: F401 - registers autonomy and shadow
     import sys
 
     from opsgraph.cli.app import app, report_error

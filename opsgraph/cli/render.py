@@ -180,7 +180,7 @@ def print_pending(console: Console, thread_id: str, pending: list[dict[str, Any]
         console.print(Panel(
             f"[bold]{item.get('kind', 'approval')}[/bold] proposed by {item.get('agent')}: "
             f"{call_summary(item.get('tool', ''), item.get('args', {}))}\n"
-            f"Amount: ${item.get('amount_usd', 0):,.2f} — above {item.get('policy')}\n"
+            f"Amount: ${item.get('amount_usd', 0):,.2f} — {item.get('why') or 'above ' + str(item.get('policy'))}\n"
             f"Supplier: {proposal.get('supplier_name', proposal.get('supplier_id', '-'))}",
             title="Approval required", expand=False,
         ))

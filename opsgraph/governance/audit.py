@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS audit_events (
     UNIQUE (thread_id, event_key)
 );
 CREATE INDEX IF NOT EXISTS audit_by_thread ON audit_events (thread_id, seq);
+CREATE INDEX IF NOT EXISTS audit_by_kind ON audit_events (kind, ts);
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit_events
 BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit_events
@@ -49,8 +50,9 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 # Columns added after the first release: (name, declaration). Added in place on older stores.
-_RUN_COLUMNS = (("reason", "TEXT"), ("input_type", "TEXT"), ("input_data", "BLOB"))
-_RUN_FIELDS = "thread_id, graph_id, title, status, created_at, updated_at, reason"
+_RUN_COLUMNS = (("reason", "TEXT"), ("input_type", "TEXT"), ("input_data", "BLOB"),
+                ("shadow", "INTEGER NOT NULL DEFAULT 0"))
+_RUN_FIELDS = "thread_id, graph_id, title, status, created_at, updated_at, reason, shadow"
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class RunInfo:
     created_at: str
     updated_at: str
     reason: str | None = None
+    # A shadow run proposes writes without committing them (see opsgraph.governance.shadow).
+    shadow: bool = False
 
 
 def _now() -> str:
@@ -134,7 +138,15 @@ class AuditStore:
             sql, params = sql + " AND kind = ?", (thread_id, kind)
         with self._lock:
             rows = self._conn.execute(sql + " ORDER BY seq", params).fetchall()
-        return [AuditEvent(r[0], r[1], r[2], r[3], r[4], r[5], _load(r[6]), _load(r[7]), bool(r[8])) for r in rows]
+        return [_event(r) for r in rows]
+
+    def events_since(self, kind: str, since: str) -> list[AuditEvent]:
+        """Events of ``kind`` in every thread recorded at or after ``since`` (ISO timestamp), oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, ts, thread_id, agent, kind, name, args, result, ok FROM audit_events"
+                " WHERE kind = ? AND ts >= ? ORDER BY seq", (kind, since)).fetchall()
+        return [_event(r) for r in rows]
 
     def budget_raises(self, thread_id: str) -> dict[str, Any]:
         """Every cap raised on ``thread_id`` (``budget_raised`` events), later raises winning."""
@@ -145,14 +157,16 @@ class AuditStore:
             merged = merge_budget(merged, event.args if isinstance(event.args, dict) else {})
         return merged
 
-    def register_run(self, thread_id: str, graph_id: str, title: str | None, status: str = "running") -> None:
-        """Create or refresh the registry row of a thread."""
+    def register_run(self, thread_id: str, graph_id: str, title: str | None, status: str = "running", *,
+                     shadow: bool = False) -> None:
+        """Create or refresh the registry row of a thread (``shadow`` is fixed when the row is created)."""
         now = _now()
         with self._lock:
             self._conn.execute(
-                "INSERT INTO runs (thread_id, graph_id, title, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+                "INSERT INTO runs (thread_id, graph_id, title, status, created_at, updated_at, shadow)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT(thread_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at",
-                (thread_id, graph_id, title, status, now, now),
+                (thread_id, graph_id, title, status, now, now, int(shadow)),
             )
 
     def record_start_input(self, thread_id: str, start_input: tuple[str, bytes]) -> None:
@@ -180,7 +194,7 @@ class AuditStore:
         """Registry row of ``thread_id``, or None."""
         with self._lock:
             row = self._conn.execute(f"SELECT {_RUN_FIELDS} FROM runs WHERE thread_id = ?", (thread_id,)).fetchone()
-        return RunInfo(*row) if row else None
+        return _run_info(row) if row else None
 
     def runs(self, limit: int = 50) -> list[RunInfo]:
         """Most recent runs first."""
@@ -188,7 +202,7 @@ class AuditStore:
             rows = self._conn.execute(
                 f"SELECT {_RUN_FIELDS} FROM runs ORDER BY updated_at DESC LIMIT ?", (limit,),
             ).fetchall()
-        return [RunInfo(*row) for row in rows]
+        return [_run_info(row) for row in rows]
 
     def request_stop(self, thread_id: str, stop: bool = True) -> None:
         """Set or clear the kill switch of a thread (checked at every step boundary)."""
@@ -200,6 +214,14 @@ class AuditStore:
         with self._lock:
             row = self._conn.execute("SELECT stop_requested FROM runs WHERE thread_id = ?", (thread_id,)).fetchone()
         return bool(row and row[0])
+
+
+def _event(row: tuple) -> AuditEvent:
+    return AuditEvent(row[0], row[1], row[2], row[3], row[4], row[5], _load(row[6]), _load(row[7]), bool(row[8]))
+
+
+def _run_info(row: tuple) -> RunInfo:
+    return RunInfo(*row[:-1], shadow=bool(row[-1]))
 
 
 def _add_missing_columns(conn: sqlite3.Connection) -> None:

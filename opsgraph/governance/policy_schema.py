@@ -138,6 +138,21 @@ class Privacy(_Closed):
         "EMAIL", "PHONE", "CARD", "NAME", "ADDRESS"]
 
 
+class Graduation(_Closed):
+    """``autonomy.graduation``: the bar a category must meet to be promoted."""
+
+    min_rate: Fraction = 0.85
+    min_decisions: PositiveCount = 20
+
+
+class Autonomy(_Closed):
+    """``autonomy``: the mode of each write action category and how graduation is measured."""
+
+    window_days: PositiveCount = 30
+    graduation: Graduation = Field(default_factory=Graduation)
+    categories: dict[str, Literal["supervised", "threshold", "autonomous"]] = Field(default_factory=dict)
+
+
 class PolicySchema(_Open):
     """The whole of policy.yaml."""
 
@@ -151,6 +166,7 @@ class PolicySchema(_Open):
     privacy: Privacy | None = None
     access_levels: Annotated[list[str], Field(min_length=1)] = ["public", "internal", "confidential", "restricted"]
     agents: Annotated[dict[str, Agent], Field(min_length=1)]
+    autonomy: Autonomy | None = None
 
 
 def cross_problems(schema: PolicySchema) -> Iterator[tuple[tuple[str, ...], str]]:
@@ -162,6 +178,20 @@ def cross_problems(schema: PolicySchema) -> Iterator[tuple[tuple[str, ...], str]
         if agent.knowledge.max_access not in schema.access_levels:
             yield (("agents", name, "knowledge", "max_access"),
                    f"{agent.knowledge.max_access!r} is not one of access_levels ({', '.join(schema.access_levels)})")
+    yield from autonomy_problems(schema.autonomy)
+
+
+def autonomy_problems(autonomy: Autonomy | None) -> Iterator[tuple[tuple[str, ...], str]]:
+    """Categories the code does not know, and a threshold mode where the category has no limit."""
+    from opsgraph.governance.autonomy import CATEGORIES, THRESHOLD_CATEGORIES, ladder
+
+    for category, mode in (autonomy.categories if autonomy else {}).items():
+        where = ("autonomy", "categories", category)
+        if category not in CATEGORIES:
+            yield where, f"no write action category named {category!r}; categories: {', '.join(CATEGORIES)}"
+        elif mode == "threshold" and category not in THRESHOLD_CATEGORIES:
+            yield where, (f"{category} has no approval limit, so it has no threshold mode; "
+                          f"use {' or '.join(ladder(category))}")
 
 
 def bad_numbers(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:

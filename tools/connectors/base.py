@@ -1,6 +1,6 @@
-"""Machinery every connector shares: errors, the SQLite handle, idempotent writes, latency, faults.
+"""Machinery every connector shares: errors, the database handle, idempotent writes, latency, faults.
 
-A write runs in one SQLite transaction together with its idempotency record, so a request
+A write runs in one database transaction together with its idempotency record, so a request
 is either applied completely and remembered, or not applied at all. Replaying a key with
 the same request returns the remembered result (``"replayed": True``) without touching data.
 """
@@ -10,18 +10,48 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import sys
 import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterator, Mapping, TypeVar
+from typing import Any, Callable, ClassVar, ContextManager, Iterable, Iterator, Mapping, Protocol, Sequence, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
+
+
+class Conn(Protocol):
+    """What connector SQL runs on: a ``sqlite3.Connection`` or the Postgres adapter.
+
+    Statements use ``?`` placeholders and the SQL both databases share; rows read by column
+    name or by position.
+    """
+
+    def execute(self, statement: str, params: Sequence[Any] = ..., /) -> Any:
+        """Run one statement; the result iterates and has ``fetchone()``/``fetchall()``."""
+
+    def executemany(self, statement: str, rows: Iterable[Sequence[Any]], /) -> Any:
+        """Run one statement per parameter row."""
+
+
+class WorldDatabase(Protocol):
+    """A world's database: SQLite (:class:`Database`) or Postgres (``postgres.PostgresDatabase``)."""
+
+    dialect: str
+
+    def read(self) -> ContextManager[Conn]:
+        """A consistent snapshot for reads."""
+
+    def transaction(self) -> ContextManager[Conn]:
+        """A write transaction, serialised against every other writer of the world."""
+
+    def close(self) -> None:
+        """Release the connection."""
 
 
 class ConnectorError(Exception):
@@ -75,6 +105,18 @@ ID_HINTS: dict[str, str] = {
 }
 
 
+def is_database_fault(exc: BaseException) -> bool:
+    """Whether ``exc`` is the world's database failing (damaged, unreachable), not a refused write.
+
+    No agent can fix the first, so a run stops on it; a constraint violation is a refused
+    write like any other tool error. Covers SQLite and, when it is loaded, psycopg.
+    """
+    if isinstance(exc, sqlite3.DatabaseError):
+        return not isinstance(exc, sqlite3.IntegrityError)
+    psycopg = sys.modules.get("psycopg")  # not loaded means no Postgres world, so no psycopg error either
+    return psycopg is not None and isinstance(exc, psycopg.Error) and not isinstance(exc, psycopg.IntegrityError)
+
+
 def not_found(kind: str, value: Any) -> NotFound:
     """A NotFound error with the id format spelled out, e.g. for ``kind='shipment'``."""
     hint = ID_HINTS.get(kind)
@@ -118,11 +160,12 @@ def plain(value: Any) -> Any:
     return value
 
 
-def next_id(conn: sqlite3.Connection, table: str, column: str, prefix: str, width: int) -> str:
+def next_id(conn: Conn, table: str, column: str, prefix: str, width: int) -> str:
     """Next sequential id such as PO-00025 (called inside the write transaction, so no races)."""
+    # The start position is a literal: Postgres has no SUBSTR(text, bigint) for a bound integer.
     row = conn.execute(
-        f"SELECT MAX(CAST(SUBSTR({column}, ?) AS INTEGER)) FROM {table} WHERE {column} LIKE ?",
-        (len(prefix) + 1, prefix + "%"),
+        f"SELECT MAX(CAST(SUBSTR({column}, {len(prefix) + 1:d}) AS INTEGER)) FROM {table} WHERE {column} LIKE ?",
+        (prefix + "%",),
     ).fetchone()
     return f"{prefix}{(row[0] or 0) + 1:0{width}d}"
 
@@ -165,6 +208,8 @@ class Database:
     LangGraph runs tools on worker threads; serialising access through one lock keeps
     transactions from interleaving, while WAL and a busy timeout cover other processes.
     """
+
+    dialect = "sqlite"
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -218,7 +263,7 @@ class Database:
 class Runtime:
     """What connectors share: the database, the business date, latency and faults."""
 
-    db: Database
+    db: WorldDatabase
     today: date
     latency_ms: int = 0
     faults: FaultPlan | None = None
@@ -260,13 +305,13 @@ class Connector:
         """The world's business date."""
         return self._rt.today
 
-    def _read(self, name: str, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def _read(self, name: str, fn: Callable[[Conn], T]) -> T:
         self._rt.before(f"{self.system}.{name}")
         with self._rt.db.read() as conn:
             return fn(conn)
 
     def _write(self, name: str, idempotency_key: Any, request: Mapping[str, Any],
-               fn: Callable[[sqlite3.Connection], dict[str, Any]]) -> dict[str, Any]:
+               fn: Callable[[Conn], dict[str, Any]]) -> dict[str, Any]:
         operation = f"{self.system}.{name}"
         key = check_key(idempotency_key)
         digest = request_hash(request)
@@ -285,7 +330,7 @@ class Connector:
         return {**result, "replayed": False}
 
 
-def _replay(stored: sqlite3.Row, operation: str, digest: str, key: str) -> dict[str, Any]:
+def _replay(stored: Any, operation: str, digest: str, key: str) -> dict[str, Any]:
     if stored["operation"] != operation or stored["request_hash"] != digest:
         raise Conflict(
             f"idempotency key {key!r} was already used for a different request ({stored['operation']}); "

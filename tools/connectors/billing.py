@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import math
 import re
-import sqlite3
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from opsgraph.tools.connectors.base import (ApprovalRequired, Connector, ValidationFailed, money, next_id, norm_id,
-                                            not_found, validate)
+from opsgraph.tools.connectors.base import (ApprovalRequired, Conn, Connector, ValidationFailed, money, next_id,
+                                            norm_id, not_found, validate)
 from opsgraph.tools.connectors.crm import load_customer
 
 
@@ -22,7 +21,7 @@ class RefundRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=1000)
 
 
-def load_invoice(conn: sqlite3.Connection, invoice_id: str) -> dict[str, Any]:
+def load_invoice(conn: Conn, invoice_id: str) -> dict[str, Any]:
     """An invoice with payments, refunds and what can still be refunded; raises NotFound."""
     row = conn.execute("SELECT i.*, c.name AS customer_name, c.tier AS customer_tier FROM invoices i JOIN customers c "
                        "ON c.customer_id = i.customer_id WHERE i.invoice_id = ?", (norm_id(invoice_id),)).fetchone()
@@ -39,7 +38,7 @@ def load_invoice(conn: sqlite3.Connection, invoice_id: str) -> dict[str, Any]:
             "payments": payments, "refunds": refunds}
 
 
-def _refunds(conn: sqlite3.Connection, invoice_id: str) -> list[dict[str, Any]]:
+def _refunds(conn: Conn, invoice_id: str) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute("SELECT refund_id, amount_usd, reason, approved_by, issued_date FROM refunds "
                                           "WHERE invoice_id = ? ORDER BY refund_id", (invoice_id,))]
 
@@ -71,7 +70,7 @@ def refundable_for(invoice: dict[str, Any], category: str) -> tuple[float, str]:
     return max(0.0, cap), why
 
 
-def load_refund(conn: sqlite3.Connection, refund_id: str) -> dict[str, Any]:
+def load_refund(conn: Conn, refund_id: str) -> dict[str, Any]:
     """One refund; raises NotFound."""
     row = conn.execute("SELECT refund_id, invoice_id, amount_usd, reason, approved_by, issued_date FROM refunds "
                        "WHERE refund_id = ?", (norm_id(refund_id),)).fetchone()
@@ -113,7 +112,7 @@ class Billing(Connector):
 
     def list_invoices(self, customer_id: str) -> dict[str, Any]:
         """A customer's invoices, newest first."""
-        def read(conn: sqlite3.Connection) -> dict[str, Any]:
+        def read(conn: Conn) -> dict[str, Any]:
             customer = load_customer(conn, customer_id)
             rows = conn.execute("SELECT invoice_id, order_id, amount_usd, status, issued_date, due_date FROM invoices "
                                 "WHERE customer_id = ? ORDER BY issued_date DESC, invoice_id DESC",
@@ -141,7 +140,7 @@ class Billing(Connector):
         """Check a refund with the rules :meth:`issue_refund` applies, without writing; raises ConnectorError."""
         req = self._refund_request(invoice_id, amount_usd, reason or "refund")
 
-        def read(conn: sqlite3.Connection) -> dict[str, Any]:
+        def read(conn: Conn) -> dict[str, Any]:
             invoice = load_invoice(conn, req.invoice_id)
             _check_refundable(invoice, req)
             return {**req.model_dump(), "customer_id": invoice["customer_id"], "refunded_usd": invoice["refunded_usd"]}
@@ -157,7 +156,7 @@ class Billing(Connector):
             raise ValidationFailed("amount_usd must be at least $0.01")
         return req
 
-    def _refund(self, conn: sqlite3.Connection, req: RefundRequest, approval: dict[str, Any],
+    def _refund(self, conn: Conn, req: RefundRequest, approval: dict[str, Any],
                 limit: float | None) -> dict[str, Any]:
         invoice = load_invoice(conn, req.invoice_id)
         _check_refundable(invoice, req)
@@ -179,7 +178,7 @@ class Billing(Connector):
 
     def list_refunds(self, invoice_id: str) -> dict[str, Any]:
         """Refunds issued against an invoice."""
-        def read(conn: sqlite3.Connection) -> dict[str, Any]:
+        def read(conn: Conn) -> dict[str, Any]:
             invoice = load_invoice(conn, invoice_id)
             return {"invoice_id": invoice["invoice_id"], "refunds": invoice["refunds"], "count": len(invoice["refunds"])}
         return self._read("list_refunds", read)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from opsgraph.tools.connectors.base import Connector, ValidationFailed, money, next_id, norm_id, not_found, validate
+from opsgraph.tools.connectors.base import (Conn, Connector, ValidationFailed, money, next_id, norm_id, not_found,
+                                            validate)
 
 Plan = Literal["basic", "pro", "enterprise"]
 TicketStatus = Literal["open", "pending", "resolved", "closed"]
@@ -38,7 +38,7 @@ class TicketUpdate(BaseModel):
     note: str = Field(min_length=1, max_length=5000)
 
 
-def load_customer(conn: sqlite3.Connection, customer_id: str) -> dict[str, Any]:
+def load_customer(conn: Conn, customer_id: str) -> dict[str, Any]:
     """A customer's account with counts of open orders and tickets; raises NotFound."""
     row = conn.execute("SELECT * FROM customers WHERE customer_id = ?", (norm_id(customer_id),)).fetchone()
     if row is None:
@@ -52,7 +52,7 @@ def load_customer(conn: sqlite3.Connection, customer_id: str) -> dict[str, Any]:
             "open_orders": open_orders.fetchone()[0], "open_tickets": open_tickets.fetchone()[0]}
 
 
-def load_order(conn: sqlite3.Connection, order_id: str) -> dict[str, Any]:
+def load_order(conn: Conn, order_id: str) -> dict[str, Any]:
     """A sales order with lines, total and the customer's tier; raises NotFound."""
     row = conn.execute("SELECT o.*, c.name AS customer_name, c.tier AS customer_tier FROM sales_orders o JOIN "
                        "customers c ON c.customer_id = o.customer_id WHERE o.order_id = ?", (norm_id(order_id),)).fetchone()
@@ -70,7 +70,7 @@ def load_order(conn: sqlite3.Connection, order_id: str) -> dict[str, Any]:
             "invoice_ids": invoices}
 
 
-def load_ticket(conn: sqlite3.Connection, ticket_id: str) -> dict[str, Any]:
+def load_ticket(conn: Conn, ticket_id: str) -> dict[str, Any]:
     """A support ticket with its notes; raises NotFound."""
     row = conn.execute("SELECT t.*, c.tier AS customer_tier, c.plan AS customer_plan FROM tickets t JOIN customers c "
                        "ON c.customer_id = t.customer_id WHERE t.ticket_id = ?", (norm_id(ticket_id),)).fetchone()
@@ -102,11 +102,12 @@ class CRM(Connector):
 
     def list_orders(self, customer_id: str) -> dict[str, Any]:
         """A customer's sales orders, newest first."""
-        def read(conn: sqlite3.Connection) -> dict[str, Any]:
+        def read(conn: Conn) -> dict[str, Any]:
             customer = load_customer(conn, customer_id)
             rows = conn.execute(
                 "SELECT o.order_id, o.dc_id, o.status, o.order_date, o.promised_date, "
-                "ROUND(SUM(l.quantity * l.unit_price), 2) AS total_usd FROM sales_orders o JOIN sales_order_lines l "
+                "ROUND(CAST(SUM(l.quantity * l.unit_price) AS NUMERIC), 2) AS total_usd "
+                "FROM sales_orders o JOIN sales_order_lines l "
                 "ON l.order_id = o.order_id WHERE o.customer_id = ? GROUP BY o.order_id "
                 "ORDER BY o.order_date DESC, o.order_id DESC", (customer["customer_id"],)).fetchall()
             return {"customer_id": customer["customer_id"], "orders": [dict(r) for r in rows], "count": len(rows)}
@@ -118,12 +119,14 @@ class CRM(Connector):
         req.customer_id = norm_id(req.customer_id)
         return self._write("change_plan", idempotency_key, req.model_dump(), lambda conn: self._change(conn, req))
 
-    def _change(self, conn: sqlite3.Connection, req: PlanChange) -> dict[str, Any]:
+    def _change(self, conn: Conn, req: PlanChange) -> dict[str, Any]:
         customer = load_customer(conn, req.customer_id)
         if customer["plan"] == req.plan:
             raise ValidationFailed(f"customer {req.customer_id} is already on the {req.plan} plan; nothing to change")
         conn.execute("UPDATE customers SET plan = ? WHERE customer_id = ?", (req.plan, req.customer_id))
-        conn.execute("INSERT INTO plan_changes (customer_id, old_plan, new_plan, business_date) VALUES (?, ?, ?, ?)",
+        # The next id is chosen as SQLite numbers a rowid (highest plus one), the same on Postgres.
+        conn.execute("INSERT INTO plan_changes (change_id, customer_id, old_plan, new_plan, business_date) VALUES "
+                     "((SELECT COALESCE(MAX(change_id), 0) + 1 FROM plan_changes), ?, ?, ?, ?)",
                      (req.customer_id, customer["plan"], req.plan, self.today.isoformat()))
         return {"customer_id": req.customer_id, "old_plan": customer["plan"], "new_plan": req.plan,
                 "effective_date": self.today.isoformat()}
@@ -139,7 +142,7 @@ class CRM(Connector):
         req.customer_id = norm_id(req.customer_id)
         return self._write("create_ticket", idempotency_key, req.model_dump(), lambda conn: self._open(conn, req))
 
-    def _open(self, conn: sqlite3.Connection, req: NewTicket) -> dict[str, Any]:
+    def _open(self, conn: Conn, req: NewTicket) -> dict[str, Any]:
         customer = load_customer(conn, req.customer_id)
         priority = "high" if customer["tier"] in ("platinum", "gold") else "normal"
         ticket_id = next_id(conn, "tickets", "ticket_id", "TCK-", 4)
@@ -153,7 +156,7 @@ class CRM(Connector):
         req.ticket_id = norm_id(req.ticket_id)
         return self._write("update_ticket", idempotency_key, req.model_dump(), lambda conn: self._update(conn, req))
 
-    def _update(self, conn: sqlite3.Connection, req: TicketUpdate) -> dict[str, Any]:
+    def _update(self, conn: Conn, req: TicketUpdate) -> dict[str, Any]:
         ticket = load_ticket(conn, req.ticket_id)
         if ticket["status"] == "closed" and req.status != "closed":
             raise ValidationFailed(f"ticket {req.ticket_id} is closed; open a new ticket instead of reopening it")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-import sqlite3
 from datetime import date, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from opsgraph.tools.connectors.base import (ApprovalRequired, Connector, ValidationFailed, money, next_id, norm_id,
-                                            not_found, validate)
+from opsgraph.tools.connectors.base import (ApprovalRequired, Conn, Connector, ValidationFailed, money, next_id,
+                                            norm_id, not_found, validate)
 from opsgraph.tools.connectors.wms import load_dc, load_sku
 
 
@@ -49,21 +48,21 @@ def parse_request(req: Any) -> PurchaseOrderRequest:
     return request
 
 
-def _supplier_row(conn: sqlite3.Connection, supplier_id: str) -> sqlite3.Row:
+def _supplier_row(conn: Conn, supplier_id: str) -> Any:
     row = conn.execute("SELECT * FROM suppliers WHERE supplier_id = ?", (norm_id(supplier_id),)).fetchone()
     if row is None:
         raise not_found("supplier", supplier_id)
     return row
 
 
-def _supplier_summary(row: sqlite3.Row) -> dict[str, Any]:
+def _supplier_summary(row: Any) -> dict[str, Any]:
     return {"supplier_id": row["supplier_id"], "supplier_name": row["name"], "country": row["country"],
             "category": row["category"], "approved": bool(row["approved"]), "reliability": row["reliability"],
             "esg_score": row["esg_score"], "lead_time_days": row["lead_time_days"],
             "financial_health": row["financial_health"]}
 
 
-def load_supplier(conn: sqlite3.Connection, supplier_id: str) -> dict[str, Any]:
+def load_supplier(conn: Conn, supplier_id: str) -> dict[str, Any]:
     """A supplier with quarterly performance history and aggregates; raises NotFound."""
     row = _supplier_row(conn, supplier_id)
     history = [dict(r) for r in conn.execute(
@@ -81,7 +80,7 @@ def load_supplier(conn: sqlite3.Connection, supplier_id: str) -> dict[str, Any]:
     }
 
 
-def load_budget(conn: sqlite3.Connection, cost_center: str) -> dict[str, Any]:
+def load_budget(conn: Conn, cost_center: str) -> dict[str, Any]:
     """A cost centre's budget for the current period; raises NotFound."""
     row = conn.execute("SELECT * FROM budgets WHERE cost_center = ?", (norm_id(cost_center),)).fetchone()
     if row is None:
@@ -91,7 +90,7 @@ def load_budget(conn: sqlite3.Connection, cost_center: str) -> dict[str, Any]:
             "period": row["period"]}
 
 
-def load_purchase_order(conn: sqlite3.Connection, po_id: str) -> dict[str, Any]:
+def load_purchase_order(conn: Conn, po_id: str) -> dict[str, Any]:
     """A purchase order with its lines; raises NotFound."""
     row = conn.execute("SELECT p.*, s.name AS supplier_name FROM purchase_orders p JOIN suppliers s "
                        "ON s.supplier_id = p.supplier_id WHERE p.po_id = ?", (norm_id(po_id),)).fetchone()
@@ -105,7 +104,7 @@ def load_purchase_order(conn: sqlite3.Connection, po_id: str) -> dict[str, Any]:
     return {**header, "expedite": bool(row["expedite"]), "lines": lines}
 
 
-def price_request(conn: sqlite3.Connection, req: PurchaseOrderRequest, today: date) -> dict[str, Any]:
+def price_request(conn: Conn, req: PurchaseOrderRequest, today: date) -> dict[str, Any]:
     """Price a request from the supplier's price list, checking every reference exists."""
     supplier = _supplier_row(conn, req.supplier_id)
     load_dc(conn, req.dc_id)
@@ -132,7 +131,7 @@ def price_request(conn: sqlite3.Connection, req: PurchaseOrderRequest, today: da
             "expected_date": (today + timedelta(days=days)).isoformat()}
 
 
-def supplier_spend(conn: sqlite3.Connection, supplier_id: str, since: date) -> dict[str, Any]:
+def supplier_spend(conn: Conn, supplier_id: str, since: date) -> dict[str, Any]:
     """Purchase orders to one supplier from ``since`` on (not cancelled): they add up against the threshold."""
     rows = conn.execute("SELECT po_id, total_usd FROM purchase_orders WHERE supplier_id = ? AND status != 'cancelled' "
                         "AND order_date >= ? ORDER BY po_id", (norm_id(supplier_id), since.isoformat())).fetchall()
@@ -140,7 +139,7 @@ def supplier_spend(conn: sqlite3.Connection, supplier_id: str, since: date) -> d
             "total_usd": money(sum(r["total_usd"] for r in rows))}
 
 
-def check_issuable(conn: sqlite3.Connection, req: PurchaseOrderRequest, today: date) -> dict[str, Any]:
+def check_issuable(conn: Conn, req: PurchaseOrderRequest, today: date) -> dict[str, Any]:
     """The priced order when it may be issued (approved supplier, budget left); raises ValidationFailed."""
     quote = price_request(conn, req, today)
     if not quote["approved_supplier"]:
@@ -163,7 +162,7 @@ class ERP(Connector):
 
     def list_suppliers(self, sku_id: str) -> dict[str, Any]:
         """Suppliers offering a SKU with price, lead time, approval, reliability and ESG score; cheapest first."""
-        def read(conn: sqlite3.Connection) -> dict[str, Any]:
+        def read(conn: Conn) -> dict[str, Any]:
             sku = load_sku(conn, sku_id)
             rows = conn.execute("SELECT s.*, p.unit_price FROM supplier_prices p JOIN suppliers s ON "
                                 "s.supplier_id = p.supplier_id WHERE p.sku_id = ? ORDER BY p.unit_price, s.supplier_id",
@@ -213,7 +212,7 @@ class ERP(Connector):
         return self._write("create_purchase_order", idempotency_key, request.model_dump(),
                            lambda conn: self._issue(conn, request, approval, str(idempotency_key).strip()))
 
-    def _issue(self, conn: sqlite3.Connection, req: PurchaseOrderRequest, approval: dict[str, Any], key: str) -> dict:
+    def _issue(self, conn: Conn, req: PurchaseOrderRequest, approval: dict[str, Any], key: str) -> dict:
         quote = check_issuable(conn, req, self.today)
         _require_approval(conn, req, quote, approval, self.today)
         approver = approval["approved_by"]
@@ -224,7 +223,8 @@ class ERP(Connector):
         conn.executemany("INSERT INTO purchase_order_lines VALUES (?, ?, ?, ?, ?)",
                          [(po_id, n, line["sku_id"], line["quantity"], line["unit_price"])
                           for n, line in enumerate(quote["lines"], start=1)])
-        conn.execute("UPDATE budgets SET spent_usd = ROUND(spent_usd + ?, 2) WHERE cost_center = ?",
+        # Postgres rounds NUMERIC, not DOUBLE PRECISION; the cast keeps this one statement for both databases.
+        conn.execute("UPDATE budgets SET spent_usd = ROUND(CAST(spent_usd + ? AS NUMERIC), 2) WHERE cost_center = ?",
                      (quote["total_usd"], req.cost_center))
         return {"po_id": po_id, "status": "issued", **quote, "justification": req.justification,
                 "approved_by": approver, "approval_id": approval["approval_id"], "order_date": self.today.isoformat(),
@@ -236,7 +236,7 @@ class ERP(Connector):
 
     def list_purchase_orders(self, supplier_id: str | None = None) -> dict[str, Any]:
         """Purchase order headers, optionally for one supplier, oldest first."""
-        def read(conn: sqlite3.Connection) -> dict[str, Any]:
+        def read(conn: Conn) -> dict[str, Any]:
             where, params = "", ()
             if supplier_id:
                 params = (_supplier_row(conn, supplier_id)["supplier_id"],)
@@ -247,7 +247,7 @@ class ERP(Connector):
         return self._read("list_purchase_orders", read)
 
 
-def _require_approval(conn: sqlite3.Connection, req: PurchaseOrderRequest, quote: dict[str, Any],
+def _require_approval(conn: Conn, req: PurchaseOrderRequest, quote: dict[str, Any],
                       approval: dict[str, Any], today: date) -> None:
     # Inside the write transaction: two concurrent orders each under the threshold cannot together pass it.
     limit = approval["threshold_usd"]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from opsgraph.tools.connectors.base import Connector, next_id, norm_id, not_found, now_utc, validate
+from opsgraph.tools.connectors.base import Conn, Connector, next_id, norm_id, not_found, now_utc, validate
 from opsgraph.tools.connectors.crm import load_customer, load_order
 
 # Customers whose contracts promise faster delay notice also get a text message.
@@ -32,7 +31,7 @@ class MessageRequest(BaseModel):
     body: str = Field(min_length=1, max_length=5000)
 
 
-def load_message(conn: sqlite3.Connection, outbox_id: str) -> dict[str, Any]:
+def load_message(conn: Conn, outbox_id: str) -> dict[str, Any]:
     """One outbox message; raises NotFound."""
     row = conn.execute("SELECT * FROM outbox WHERE outbox_id = ?", (norm_id(outbox_id),)).fetchone()
     if row is None:
@@ -40,7 +39,7 @@ def load_message(conn: sqlite3.Connection, outbox_id: str) -> dict[str, Any]:
     return _message(row)
 
 
-def _message(row: sqlite3.Row) -> dict[str, Any]:
+def _message(row: Any) -> dict[str, Any]:
     return {"outbox_id": row["outbox_id"], "customer_id": row["customer_id"], "channels": row["channels"].split(","),
             "subject": row["subject"], "body": row["body"], "order_ids": json.loads(row["order_ids"]),
             "business_date": row["business_date"], "created_at": row["created_at"]}
@@ -69,7 +68,7 @@ class Notifications(Connector):
         return self._write("notify_customers", idempotency_key, req.model_dump(mode="json"),
                            lambda conn: self._notify(conn, req))
 
-    def _notify(self, conn: sqlite3.Connection, req: NotifyRequest) -> dict[str, Any]:
+    def _notify(self, conn: Conn, req: NotifyRequest) -> dict[str, Any]:
         by_customer: dict[str, list[str]] = {}
         for order_id in req.order_ids:
             order = load_order(conn, order_id)
@@ -84,7 +83,7 @@ class Notifications(Connector):
                              "channels": channels, "outbox_id": outbox_id})
         return {"notified": notified, "count": len(notified), "new_eta": req.new_eta.isoformat()}
 
-    def _enqueue(self, conn: sqlite3.Connection, customer_id: str, channels: list[str], subject: str, body: str,
+    def _enqueue(self, conn: Conn, customer_id: str, channels: list[str], subject: str, body: str,
                  order_ids: list[str]) -> str:
         outbox_id = next_id(conn, "outbox", "outbox_id", "MSG-", 4)
         conn.execute("INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -97,7 +96,7 @@ class Notifications(Connector):
         req = validate(MessageRequest, {"customer_id": customer_id, "subject": subject, "body": body})
         req.customer_id = norm_id(req.customer_id)
 
-        def write(conn: sqlite3.Connection) -> dict[str, Any]:
+        def write(conn: Conn) -> dict[str, Any]:
             customer = load_customer(conn, req.customer_id)
             outbox_id = self._enqueue(conn, customer["customer_id"], ["email"], req.subject, req.body, [])
             return {"outbox_id": outbox_id, "customer_id": customer["customer_id"], "channels": ["email"],
@@ -106,7 +105,7 @@ class Notifications(Connector):
 
     def outbox(self, customer_id: str | None = None) -> dict[str, Any]:
         """Messages waiting in the outbox, optionally for one customer, oldest first."""
-        def read(conn: sqlite3.Connection) -> dict[str, Any]:
+        def read(conn: Conn) -> dict[str, Any]:
             if customer_id:
                 cid = load_customer(conn, customer_id)["customer_id"]
                 rows = conn.execute("SELECT * FROM outbox WHERE customer_id = ? ORDER BY outbox_id", (cid,)).fetchall()

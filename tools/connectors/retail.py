@@ -12,13 +12,12 @@ from __future__ import annotations
 import ast
 import json
 import operator
-import sqlite3
 from collections import Counter
 from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict
 
-from opsgraph.tools.connectors.base import Connector, ConnectorError, validate
+from opsgraph.tools.connectors.base import Conn, Connector, ConnectorError, validate
 from opsgraph.tools.connectors.retail_store import doc_rows, get_doc, put_doc
 
 CANCEL_REASONS = ("no longer needed", "ordered by mistake")
@@ -119,22 +118,22 @@ def _payment(kind: str, amount: Any, method_id: str) -> dict[str, Any]:
     return {"transaction_type": kind, "amount": float(amount), "payment_method_id": method_id}
 
 
-def find_order(conn: sqlite3.Connection, order_id: str) -> dict[str, Any]:
+def find_order(conn: Conn, order_id: str) -> dict[str, Any]:
     """The order, or RetailError 'Order not found'."""
     return _found(get_doc(conn, "orders", order_id), "Order not found")
 
 
-def find_user(conn: sqlite3.Connection, user_id: str) -> dict[str, Any]:
+def find_user(conn: Conn, user_id: str) -> dict[str, Any]:
     """The user, or RetailError 'User not found'."""
     return _found(get_doc(conn, "users", user_id), "User not found")
 
 
-def find_product(conn: sqlite3.Connection, product_id: str) -> dict[str, Any]:
+def find_product(conn: Conn, product_id: str) -> dict[str, Any]:
     """The product with its variants, or RetailError 'Product not found'."""
     return _found(get_doc(conn, "products", product_id), "Product not found")
 
 
-def find_variant(conn: sqlite3.Connection, product_id: str, item_id: str) -> dict[str, Any]:
+def find_variant(conn: Conn, product_id: str, item_id: str) -> dict[str, Any]:
     """Variant ``item_id`` of product ``product_id`` ('Product not found' / 'Variant not found')."""
     return _found(find_product(conn, product_id)["variants"].get(item_id), "Variant not found")
 
@@ -161,7 +160,7 @@ def first_item(order: dict[str, Any], item_id: str) -> dict[str, Any] | None:
     return next((item for item in order["items"] if item["item_id"] == item_id), None)
 
 
-def price_changes(conn: sqlite3.Connection, order: dict[str, Any], pairs: list[tuple[str, str]],
+def price_changes(conn: Conn, order: dict[str, Any], pairs: list[tuple[str, str]],
                   *, distinct: bool) -> tuple[Any, dict[str, Any] | None]:
     """Validate each (old, new) pair; return the running price difference and the last new variant.
 
@@ -256,7 +255,7 @@ class Retail(Connector):
         req = validate(NameZipArgs, args)
         first, last = req.first_name.lower(), req.last_name.lower()
 
-        def read(conn: sqlite3.Connection) -> str:
+        def read(conn: Conn) -> str:
             match = (u["user_id"] for u in doc_rows(conn, "users") if u["name"]["first_name"].lower() == first
                      and u["name"]["last_name"].lower() == last and u["address"]["zip"] == req.zip)
             return _found(next(match, None), "User not found")
@@ -292,7 +291,7 @@ class Retail(Connector):
 
     # -- writes --------------------------------------------------------------------------------
 
-    def _change(self, name: str, key: str, req: BaseModel, fn: Callable[[sqlite3.Connection], dict]) -> dict[str, Any]:
+    def _change(self, name: str, key: str, req: BaseModel, fn: Callable[[Conn], dict]) -> dict[str, Any]:
         result = self._write(name, key, {"tool": name, **req.model_dump()}, fn)
         result.pop("replayed", None)  # the tool returns the record itself, as tau2's does
         return result
@@ -301,7 +300,7 @@ class Retail(Connector):
         """Replace the user's default address (orders keep theirs)."""
         req = validate(UserAddressArgs, args)
 
-        def write(conn: sqlite3.Connection) -> dict[str, Any]:
+        def write(conn: Conn) -> dict[str, Any]:
             user = find_user(conn, req.user_id)
             user["address"] = _address(req)
             put_doc(conn, "users", user)
@@ -312,7 +311,7 @@ class Retail(Connector):
         """Replace the shipping address of a pending order."""
         req = validate(OrderAddressArgs, args)
 
-        def write(conn: sqlite3.Connection) -> dict[str, Any]:
+        def write(conn: Conn) -> dict[str, Any]:
             order = find_order(conn, req.order_id)
             if "pending" not in order["status"]:
                 raise RetailError("Non-pending order cannot be modified")
@@ -348,7 +347,7 @@ class Retail(Connector):
         return self._change("exchange_delivered_order_items", idempotency_key, req, lambda conn: _exchange(conn, req))
 
 
-def _modify_payment(conn: sqlite3.Connection, req: OrderPaymentArgs) -> dict[str, Any]:
+def _modify_payment(conn: Conn, req: OrderPaymentArgs) -> dict[str, Any]:
     order = find_order(conn, req.order_id)
     if "pending" not in order["status"]:
         raise RetailError("Non-pending order cannot be modified")
@@ -373,7 +372,7 @@ def _modify_payment(conn: sqlite3.Connection, req: OrderPaymentArgs) -> dict[str
     return order
 
 
-def _modify_items(conn: sqlite3.Connection, req: ExchangeArgs) -> dict[str, Any]:
+def _modify_items(conn: Conn, req: ExchangeArgs) -> dict[str, Any]:
     order = find_order(conn, req.order_id)
     if order["status"] != "pending":
         raise RetailError("Non-pending order cannot be modified")
@@ -402,7 +401,7 @@ def _modify_items(conn: sqlite3.Connection, req: ExchangeArgs) -> dict[str, Any]
     return order
 
 
-def _cancel(conn: sqlite3.Connection, req: CancelArgs) -> dict[str, Any]:
+def _cancel(conn: Conn, req: CancelArgs) -> dict[str, Any]:
     order = find_order(conn, req.order_id)
     if order["status"] != "pending":
         raise RetailError("Non-pending order cannot be cancelled")
@@ -423,7 +422,7 @@ def _cancel(conn: sqlite3.Connection, req: CancelArgs) -> dict[str, Any]:
     return order
 
 
-def _return(conn: sqlite3.Connection, req: ReturnArgs) -> dict[str, Any]:
+def _return(conn: Conn, req: ReturnArgs) -> dict[str, Any]:
     order = find_order(conn, req.order_id)
     if order["status"] != "delivered":
         raise RetailError("Non-delivered order cannot be returned")
@@ -438,7 +437,7 @@ def _return(conn: sqlite3.Connection, req: ReturnArgs) -> dict[str, Any]:
     return order
 
 
-def _exchange(conn: sqlite3.Connection, req: ExchangeArgs) -> dict[str, Any]:
+def _exchange(conn: Conn, req: ExchangeArgs) -> dict[str, Any]:
     order = find_order(conn, req.order_id)
     if order["status"] != "delivered":
         raise RetailError("Non-delivered order cannot be exchanged")

@@ -6,6 +6,7 @@ text keeps every number exactly as Python wrote it (``198.0`` stays a float, an 
 ``0`` stays an integer), which byte-identical hashing needs.
 
     store = RetailStore.load(Path("db.json"))            # in memory
+    store = RetailStore.load(Path("db.json"), "postgresql://db/ops")   # in schema opsgraph_retail
     store.retail.get_order_details("#W2378156")
     store.canonical_hash()                               # sha256 of the sorted, compact dump
 """
@@ -14,12 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from datetime import date
 from pathlib import Path
 from typing import Any, Iterator
 
-from opsgraph.tools.connectors.base import Database, FaultPlan, Runtime, WorldError
+from opsgraph.tools.connectors.base import Conn, Database, FaultPlan, Runtime, WorldDatabase, WorldError
+from opsgraph.tools.connectors.postgres import PostgresDatabase, is_postgres_url, postgres_ddl
 
 # The three collections of a retail database, with the id field that keys each map.
 COLLECTIONS = {"products": "product_id", "users": "user_id", "orders": "order_id"}
@@ -28,6 +29,8 @@ OPTIONAL_ORDER_FIELDS = ("cancel_reason", "exchange_items", "exchange_new_items"
                          "exchange_price_difference", "return_items", "return_payment_method_id")
 # Business date of the retail world; the retail tools never use dates, the runtime needs one.
 RETAIL_DAY = date(2024, 5, 1)
+# The schema the retail store lives in when it is kept in Postgres.
+RETAIL_SCHEMA = "opsgraph_retail"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS retail_products (product_id TEXT PRIMARY KEY, pos INTEGER NOT NULL, doc TEXT NOT NULL);
@@ -78,13 +81,13 @@ def tau2_hash(db: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(db, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 
-def doc_rows(conn: sqlite3.Connection, collection: str) -> Iterator[dict[str, Any]]:
+def doc_rows(conn: Conn, collection: str) -> Iterator[dict[str, Any]]:
     """Every document of ``collection`` in db.json order."""
     for (doc,) in conn.execute(f"SELECT doc FROM retail_{collection} ORDER BY pos"):
         yield json.loads(doc)
 
 
-def get_doc(conn: sqlite3.Connection, collection: str, key: Any) -> dict[str, Any] | None:
+def get_doc(conn: Conn, collection: str, key: Any) -> dict[str, Any] | None:
     """One document by its id, or None (ids are matched exactly, as tau2 does)."""
     if not isinstance(key, str):
         return None
@@ -92,7 +95,7 @@ def get_doc(conn: sqlite3.Connection, collection: str, key: Any) -> dict[str, An
     return json.loads(row[0]) if row else None
 
 
-def put_doc(conn: sqlite3.Connection, collection: str, doc: dict[str, Any]) -> None:
+def put_doc(conn: Conn, collection: str, doc: dict[str, Any]) -> None:
     """Replace an existing document (inside the caller's transaction)."""
     conn.execute(f"UPDATE retail_{collection} SET doc = ? WHERE {COLLECTIONS[collection]} = ?",
                  (json.dumps(doc), doc[COLLECTIONS[collection]]))
@@ -110,7 +113,7 @@ def encode(data: dict[str, Any]) -> Encoded:
 class RetailStore:
     """One retail database (a SQLite file or memory) and its connector, :attr:`retail`."""
 
-    def __init__(self, db: Database, *, latency_ms: int = 0, faults: FaultPlan | None = None) -> None:
+    def __init__(self, db: WorldDatabase, *, latency_ms: int = 0, faults: FaultPlan | None = None) -> None:
         """Attach to a database that already holds the retail tables; use :meth:`load` to create one."""
         from opsgraph.tools.connectors.retail import Retail
 
@@ -119,23 +122,48 @@ class RetailStore:
 
     @classmethod
     def load(cls, db_json: Path | str | dict[str, Any], path: Path | str = ":memory:", **options: Any) -> "RetailStore":
-        """A fresh store holding ``db_json`` (a path or an already parsed database), at ``path``."""
+        """A fresh store holding ``db_json`` (a path or an already parsed database), at ``path``.
+
+        ``path`` is a SQLite file, ``:memory:``, or a Postgres URL (schema :data:`RETAIL_SCHEMA`,
+        or ``schema=...``).
+        """
         data = normalise(json.loads(json.dumps(db_json))) if isinstance(db_json, dict) else read_db_json(Path(db_json))
         return cls.from_encoded(encode(data), path, **options)
 
     @classmethod
-    def from_encoded(cls, rows: Encoded, path: Path | str = ":memory:", **options: Any) -> "RetailStore":
-        """A fresh store holding the rows :func:`encode` made, at ``path`` (a file is replaced)."""
+    def from_encoded(cls, rows: Encoded, path: Path | str = ":memory:", *, schema: str = RETAIL_SCHEMA,
+                     **options: Any) -> "RetailStore":
+        """A fresh store holding the rows :func:`encode` made, at ``path`` (a file or a schema is replaced)."""
+        if is_postgres_url(path):
+            db: WorldDatabase = PostgresDatabase(str(path), schema)
+            with db.transaction() as conn:
+                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+                _fill(conn, rows, schema)
+            return cls(db, **options)
         if str(path) != ":memory:":
             Path(path).unlink(missing_ok=True)
         db = Database(Path(path))
         with db.transaction() as conn:
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            for collection, id_field in COLLECTIONS.items():
-                conn.executemany(f"INSERT INTO retail_{collection} ({id_field}, pos, doc) VALUES (?, ?, ?)",
-                                 rows[collection])
+            _fill(conn, rows, None)
+        return cls(db, **options)
+
+    @classmethod
+    def open_postgres(cls, url: str, db_json: Path | None, *, schema: str = RETAIL_SCHEMA,
+                      **options: Any) -> "RetailStore":
+        """The retail store in ``schema`` at ``url``, loaded from ``db_json`` first if it is not there yet.
+
+        Of many processes opening it at once, one loads it (under the schema's write lock) and
+        the others find it loaded; a store that exists is never reloaded.
+        """
+        db = PostgresDatabase(url, schema)
+        try:
+            if not db.table_exists("retail_orders"):
+                with db.transaction() as conn:
+                    if not db.table_exists("retail_orders"):  # checked again now that no other loader runs
+                        _fill(conn, encode(_required(db_json)), schema)
+        except BaseException:
+            db.close()
+            raise
         return cls(db, **options)
 
     def dump(self) -> dict[str, Any]:
@@ -151,3 +179,21 @@ class RetailStore:
     def close(self) -> None:
         """Release the database connection."""
         self._db.close()
+
+
+def _required(db_json: Path | None) -> dict[str, Any]:
+    if db_json is None or not Path(db_json).is_file():
+        raise WorldError("no retail database: set OPSGRAPH_TAU2_DATA to a folder holding a tau2 retail db.json")
+    return read_db_json(Path(db_json))
+
+
+def _fill(conn: Conn, rows: Encoded, schema: str | None) -> None:
+    """Create the retail tables (in ``schema`` on Postgres, which is created) and insert ``rows``."""
+    if schema is not None:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        conn.execute(f"SET search_path TO {schema}")
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement if schema is None else postgres_ddl(statement))
+    for collection, id_field in COLLECTIONS.items():
+        conn.executemany(f"INSERT INTO retail_{collection} ({id_field}, pos, doc) VALUES (?, ?, ?)", rows[collection])

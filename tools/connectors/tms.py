@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import date, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from opsgraph.tools.connectors.base import Connector, ValidationFailed, money, norm_id, not_found, now_utc, validate
+from opsgraph.tools.connectors.base import (Conn, Connector, ValidationFailed, money, norm_id, not_found, now_utc,
+                                            validate)
 
 Mode = Literal["ocean", "rail", "truck", "air"]
 SPEED_RANK = {"ocean": 0, "rail": 1, "truck": 2, "air": 3}
@@ -36,7 +36,7 @@ class RerouteRequest(BaseModel):
     mode: Mode
 
 
-def load_shipment(conn: sqlite3.Connection, shipment_id: str) -> dict[str, Any]:
+def load_shipment(conn: Conn, shipment_id: str) -> dict[str, Any]:
     """A shipment with carrier, supplier and lines; raises NotFound."""
     row = conn.execute(
         "SELECT s.*, c.name AS carrier_name, p.name AS supplier_name FROM shipments s "
@@ -58,7 +58,7 @@ def load_shipment(conn: sqlite3.Connection, shipment_id: str) -> dict[str, Any]:
     }
 
 
-def load_carrier(conn: sqlite3.Connection, carrier_id: str) -> dict[str, Any]:
+def load_carrier(conn: Conn, carrier_id: str) -> dict[str, Any]:
     """A carrier with its modes; raises NotFound."""
     row = conn.execute("SELECT * FROM carriers WHERE carrier_id = ?", (norm_id(carrier_id),)).fetchone()
     if row is None:
@@ -67,7 +67,7 @@ def load_carrier(conn: sqlite3.Connection, carrier_id: str) -> dict[str, Any]:
             "modes": row["modes"].split(","), "base_fee_usd": row["base_fee_usd"]}
 
 
-def reroute_options(conn: sqlite3.Connection, shipment: dict[str, Any], today: date) -> list[dict[str, Any]]:
+def reroute_options(conn: Conn, shipment: dict[str, Any], today: date) -> list[dict[str, Any]]:
     """Faster carrier/mode combinations for a shipment still on its way, best first."""
     if shipment["status"] == "delivered":
         raise ValidationFailed(f"shipment {shipment['shipment_id']} was delivered on {shipment['eta']}; "
@@ -95,10 +95,12 @@ def _days_saved(shipment: dict[str, Any], mode: str, remaining: int) -> int:
     return max(0, min(steps * DAYS_PER_SPEED_STEP, remaining - 1))
 
 
-def record_event(conn: sqlite3.Connection, shipment_id: str, kind: str, detail: dict[str, Any], today: date) -> None:
+def record_event(conn: Conn, shipment_id: str, kind: str, detail: dict[str, Any], today: date) -> None:
     """Append to a shipment's history (delays, reroutes)."""
+    # The next id is chosen as SQLite numbers a rowid (highest plus one), the same on Postgres.
     conn.execute(
-        "INSERT INTO shipment_events (shipment_id, kind, detail, business_date, created_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO shipment_events (event_id, shipment_id, kind, detail, business_date, created_at) VALUES "
+        "((SELECT COALESCE(MAX(event_id), 0) + 1 FROM shipment_events), ?, ?, ?, ?, ?)",
         (shipment_id, kind, json.dumps(detail, sort_keys=True), today.isoformat(), now_utc()))
 
 
@@ -119,7 +121,7 @@ class TMS(Connector):
         return self._write("report_shipment_delay", idempotency_key, req.model_dump(),
                            lambda conn: self._apply_delay(conn, req))
 
-    def _apply_delay(self, conn: sqlite3.Connection, req: DelayRequest) -> dict[str, Any]:
+    def _apply_delay(self, conn: Conn, req: DelayRequest) -> dict[str, Any]:
         shipment = load_shipment(conn, req.shipment_id)
         if shipment["status"] == "delivered":
             raise ValidationFailed(f"shipment {req.shipment_id} was delivered on {shipment['eta']}; "
@@ -134,7 +136,7 @@ class TMS(Connector):
 
     def get_reroute_options(self, shipment_id: str) -> dict[str, Any]:
         """Faster carrier/mode options with days saved and cost."""
-        def read(conn: sqlite3.Connection) -> dict[str, Any]:
+        def read(conn: Conn) -> dict[str, Any]:
             shipment = load_shipment(conn, shipment_id)
             options = reroute_options(conn, shipment, self.today)
             result = {"shipment_id": shipment["shipment_id"], "current_mode": shipment["mode"],
@@ -150,7 +152,7 @@ class TMS(Connector):
         req.shipment_id, req.carrier_id = norm_id(req.shipment_id), norm_id(req.carrier_id)
         return self._write("book_reroute", idempotency_key, req.model_dump(), lambda conn: self._apply_reroute(conn, req))
 
-    def _apply_reroute(self, conn: sqlite3.Connection, req: RerouteRequest) -> dict[str, Any]:
+    def _apply_reroute(self, conn: Conn, req: RerouteRequest) -> dict[str, Any]:
         shipment = load_shipment(conn, req.shipment_id)
         load_carrier(conn, req.carrier_id)
         options = reroute_options(conn, shipment, self.today)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from opsgraph.tools.connectors.base import Connector, ValidationFailed, money, next_id, norm_id, not_found, validate
+from opsgraph.tools.connectors.base import (Conn, Connector, ValidationFailed, money, next_id, norm_id, not_found,
+                                            validate)
 from opsgraph.tools.connectors.tms import load_shipment
 
 TIER_RANK_SQL = "CASE c.tier WHEN 'platinum' THEN 0 WHEN 'gold' THEN 1 WHEN 'silver' THEN 2 ELSE 3 END"
@@ -28,7 +28,7 @@ class TransferRequest(BaseModel):
     transfers: list[Transfer] = Field(min_length=1, max_length=50)
 
 
-def load_sku(conn: sqlite3.Connection, sku_id: str) -> dict[str, Any]:
+def load_sku(conn: Conn, sku_id: str) -> dict[str, Any]:
     """A SKU's master data; raises NotFound."""
     row = conn.execute("SELECT * FROM skus WHERE sku_id = ?", (norm_id(sku_id),)).fetchone()
     if row is None:
@@ -36,7 +36,7 @@ def load_sku(conn: sqlite3.Connection, sku_id: str) -> dict[str, Any]:
     return dict(row)
 
 
-def load_dc(conn: sqlite3.Connection, dc_id: str) -> dict[str, Any]:
+def load_dc(conn: Conn, dc_id: str) -> dict[str, Any]:
     """A distribution centre; raises NotFound."""
     row = conn.execute("SELECT * FROM dcs WHERE dc_id = ?", (norm_id(dc_id),)).fetchone()
     if row is None:
@@ -44,7 +44,7 @@ def load_dc(conn: sqlite3.Connection, dc_id: str) -> dict[str, Any]:
     return dict(row)
 
 
-def load_transfer(conn: sqlite3.Connection, transfer_id: str) -> dict[str, Any]:
+def load_transfer(conn: Conn, transfer_id: str) -> dict[str, Any]:
     """A completed stock transfer; raises NotFound."""
     row = conn.execute("SELECT * FROM stock_transfers WHERE transfer_id = ?", (norm_id(transfer_id),)).fetchone()
     if row is None:
@@ -52,7 +52,7 @@ def load_transfer(conn: sqlite3.Connection, transfer_id: str) -> dict[str, Any]:
     return dict(row)
 
 
-def stock_levels(conn: sqlite3.Connection, sku_id: str) -> list[dict[str, Any]]:
+def stock_levels(conn: Conn, sku_id: str) -> list[dict[str, Any]]:
     """Stock of one SKU at every DC."""
     rows = conn.execute("SELECT dc_id, on_hand, reserved, reorder_point FROM stock WHERE sku_id = ? ORDER BY dc_id",
                         (sku_id,)).fetchall()
@@ -60,14 +60,14 @@ def stock_levels(conn: sqlite3.Connection, sku_id: str) -> list[dict[str, Any]]:
              "available": r["on_hand"] - r["reserved"], "reorder_point": r["reorder_point"]} for r in rows]
 
 
-def _open_demand(conn: sqlite3.Connection, dc_id: str, sku_id: str) -> int:
+def _open_demand(conn: Conn, dc_id: str, sku_id: str) -> int:
     row = conn.execute(
         "SELECT COALESCE(SUM(l.quantity), 0) FROM sales_orders o JOIN sales_order_lines l ON l.order_id = o.order_id "
         "WHERE o.status = 'open' AND o.dc_id = ? AND l.sku_id = ?", (dc_id, sku_id)).fetchone()
     return int(row[0])
 
 
-def _due_lines(conn: sqlite3.Connection, shipment: dict[str, Any]) -> list[sqlite3.Row]:
+def _due_lines(conn: Conn, shipment: dict[str, Any]) -> list[Any]:
     """Open order lines at the shipment's DC for its SKUs, promised before its ETA, in service order.
 
     Service order is the shortage-allocation rule of the corpus: customer tier first, then the
@@ -84,7 +84,7 @@ def _due_lines(conn: sqlite3.Connection, shipment: dict[str, Any]) -> list[sqlit
         (shipment["dc_id"], shipment["eta"], *skus)).fetchall()
 
 
-def affected_orders(conn: sqlite3.Connection, shipment: dict[str, Any]) -> dict[str, Any]:
+def affected_orders(conn: Conn, shipment: dict[str, Any]) -> dict[str, Any]:
     """Order lines the DC cannot serve before the shipment arrives, and the shortfall per SKU."""
     # A delivered shipment's goods are already on the shelf: no order waits for it any more.
     affected = [] if shipment["status"] == "delivered" else _allocate(conn, shipment)
@@ -100,7 +100,7 @@ def affected_orders(conn: sqlite3.Connection, shipment: dict[str, Any]) -> dict[
     }
 
 
-def _allocate(conn: sqlite3.Connection, shipment: dict[str, Any]) -> list[dict[str, Any]]:
+def _allocate(conn: Conn, shipment: dict[str, Any]) -> list[dict[str, Any]]:
     """Give available stock to due lines, higher tier first (earliest promise first within a tier).
 
     A line that is not fully covered is affected, with the uncovered part as short_quantity.
@@ -116,7 +116,7 @@ def _allocate(conn: sqlite3.Connection, shipment: dict[str, Any]) -> list[dict[s
     return affected
 
 
-def _spare_by_dc(conn: sqlite3.Connection, sku_id: str, exclude_dc: str) -> list[tuple[str, int]]:
+def _spare_by_dc(conn: Conn, sku_id: str, exclude_dc: str) -> list[tuple[str, int]]:
     """Stock other DCs can give away without dropping below reorder point or starving their own orders."""
     spare = []
     for level in stock_levels(conn, sku_id):
@@ -128,7 +128,7 @@ def _spare_by_dc(conn: sqlite3.Connection, sku_id: str, exclude_dc: str) -> list
     return sorted(spare, key=lambda item: (-item[1], item[0]))
 
 
-def best_supplier(conn: sqlite3.Connection, sku_id: str, standards: tuple[float, float] = (0.0, 0.0)) -> sqlite3.Row | None:
+def best_supplier(conn: Conn, sku_id: str, standards: tuple[float, float] = (0.0, 0.0)) -> Any:
     """The approved supplier with the lowest price per unit of reliability for a SKU.
 
     ``standards`` is (minimum reliability, minimum ESG score): an approved supplier below
@@ -141,7 +141,7 @@ def best_supplier(conn: sqlite3.Connection, sku_id: str, standards: tuple[float,
         "ORDER BY p.unit_price / s.reliability, s.supplier_id LIMIT 1", (sku_id, *standards)).fetchone()
 
 
-def _plan_transfers(conn: sqlite3.Connection, shortfall: list[dict[str, Any]]) -> tuple[list[dict], dict[str, int]]:
+def _plan_transfers(conn: Conn, shortfall: list[dict[str, Any]]) -> tuple[list[dict], dict[str, int]]:
     transfers, remainder = [], {}
     for short in shortfall:
         need = short["quantity"]
@@ -156,7 +156,7 @@ def _plan_transfers(conn: sqlite3.Connection, shortfall: list[dict[str, Any]]) -
     return transfers, remainder
 
 
-def _plan_purchases(conn: sqlite3.Connection, impact: dict[str, Any], remainder: dict[str, int],
+def _plan_purchases(conn: Conn, impact: dict[str, Any], remainder: dict[str, int],
                     standards: tuple[float, float]) -> tuple[list, list]:
     grouped: dict[str, dict[str, Any]] = {}
     uncovered = []
@@ -193,7 +193,7 @@ class WMS(Connector):
 
     def check_stock(self, sku_id: str) -> dict[str, Any]:
         """On-hand, reserved and available stock of a SKU at every DC."""
-        def read(conn: sqlite3.Connection) -> dict[str, Any]:
+        def read(conn: Conn) -> dict[str, Any]:
             sku = load_sku(conn, sku_id)
             stock = stock_levels(conn, sku["sku_id"])
             return {"sku_id": sku["sku_id"], "sku_name": sku["name"], "stock": stock,
@@ -210,7 +210,7 @@ class WMS(Connector):
 
         Purchase orders go only to approved suppliers at or above both minimums (from policy).
         """
-        def read(conn: sqlite3.Connection) -> dict[str, Any]:
+        def read(conn: Conn) -> dict[str, Any]:
             impact = affected_orders(conn, load_shipment(conn, shipment_id))
             transfers, remainder = _plan_transfers(conn, impact["shortfall"])
             purchase_orders, uncovered = _plan_purchases(conn, impact, remainder, (min_reliability, min_esg_score))
@@ -226,7 +226,7 @@ class WMS(Connector):
             t.sku_id, t.from_dc_id, t.to_dc_id = norm_id(t.sku_id), norm_id(t.from_dc_id), norm_id(t.to_dc_id)
         return self._write("transfer_stock", idempotency_key, req.model_dump(), lambda conn: self._apply(conn, req))
 
-    def _apply(self, conn: sqlite3.Connection, req: TransferRequest) -> dict[str, Any]:
+    def _apply(self, conn: Conn, req: TransferRequest) -> dict[str, Any]:
         done = []
         for t in req.transfers:
             load_sku(conn, t.sku_id)
@@ -242,7 +242,7 @@ class WMS(Connector):
         return {"transfers": done, "count": len(done), "business_date": self.today.isoformat()}
 
     @staticmethod
-    def _move(conn: sqlite3.Connection, t: Transfer) -> None:
+    def _move(conn: Conn, t: Transfer) -> None:
         row = conn.execute("SELECT on_hand - reserved FROM stock WHERE dc_id = ? AND sku_id = ?",
                            (t.from_dc_id, t.sku_id)).fetchone()
         available = int(row[0]) if row else 0
@@ -252,5 +252,5 @@ class WMS(Connector):
         conn.execute("UPDATE stock SET on_hand = on_hand - ? WHERE dc_id = ? AND sku_id = ?",
                      (t.quantity, t.from_dc_id, t.sku_id))
         conn.execute("INSERT INTO stock (dc_id, sku_id, on_hand, reserved, reorder_point) VALUES (?, ?, ?, 0, 0) "
-                     "ON CONFLICT (dc_id, sku_id) DO UPDATE SET on_hand = on_hand + excluded.on_hand",
+                     "ON CONFLICT (dc_id, sku_id) DO UPDATE SET on_hand = stock.on_hand + excluded.on_hand",
                      (t.to_dc_id, t.sku_id, t.quantity))

@@ -2,7 +2,8 @@
 
 Every run context carries the retail tools, but most runs never call one: the database is
 created (from the tau2 ``db.json`` the settings point at) and opened only when a retail
-tool is first invoked, in ``<data home>/retail.db``.
+tool is first invoked, in ``<data home>/retail.db``, or in the schema ``opsgraph_retail``
+of the shared Postgres database when one is set.
 """
 
 from __future__ import annotations
@@ -36,10 +37,12 @@ class LazyRetail:
     def _open(self) -> RetailStore:
         from opsgraph.tools.connectors.base import Database
 
+        data = self._settings.tau2_data_path
+        if self._settings.database_url:
+            return RetailStore.open_postgres(self._settings.database_url, data / "db.json" if data else None)
         path = self._settings.data_home / "retail.db"
         if path.exists():
             return RetailStore(Database(path))
-        data = self._settings.tau2_data_path
         if data is None or not (data / "db.json").is_file():
             raise WorldError("no retail database: set OPSGRAPH_TAU2_DATA to a folder holding a tau2 retail db.json")
         path.parent.mkdir(parents=True, exist_ok=True)
