@@ -17,6 +17,7 @@ from opsgraph.governance.privacy import PiiMasker
 from opsgraph.models.gateway import ModelGateway
 from opsgraph.settings import Settings
 from tests.conftest import make_settings
+from tests.support.pgdb import world_database  # noqa: F401 - fixture
 from tests.support.scripted import ScriptedChatModel
 
 CORPUS = Path(__file__).parent / "data" / "pii_corpus.yaml"
@@ -169,3 +170,13 @@ def test_audit_records_are_masked_whoever_writes_them(settings: Settings):
     assert event.args == {"note": "customer on <PHONE_1>"} and event.result == {"by": "my name is <NAME_1>"}
     raw = settings.audit_path.read_bytes() + Path(f"{settings.audit_path}-wal").read_bytes()
     assert b"7946" not in raw and b"Gonzalez" not in raw
+
+
+def test_known_names_come_from_the_crm_on_sqlite_and_on_postgres(world_database: str, tmp_path: Path):  # noqa: F811
+    from opsgraph.tools.world import World
+    from tests.support.pgdb import unique_schema
+
+    with World.open(world_database, schema=unique_schema()) as shared, World.open(tmp_path / "world.db") as local:
+        names = local.crm.customer_names()
+        assert len(names) == 100 and "Lakeside Packaging Ltd." in names
+        assert sorted(shared.crm.customer_names()) == sorted(names)
