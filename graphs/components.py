@@ -418,6 +418,9 @@ def _payload(tool: BaseTool, call: dict, args: dict, ctx: OpsContext, decision: 
         payload["approved_by"] = decision["by"]
     if decision and "approval_id" in hidden:
         payload["approval_id"] = decision.get("approval_id") or f"approval:{call['id']}"
+    if ctx.privacy is not None:
+        # A placeholder the model passed stands for a real value of this thread: the tool acts on that.
+        payload = ctx.privacy.unmask(thread_id(), payload)
     return payload
 
 
@@ -468,6 +471,10 @@ def skip_call(call: dict, agent: str, ctx: OpsContext, reason: str) -> tuple[Too
 def _finish(call: dict, agent: str, ctx: OpsContext, status: str, result: Any, *, writes: bool,
             args: dict | None = None, latency_ms: float = 0.0, kind: str | None = None, recorded: Any = None):
     ok = status == "done"
+    if ctx.privacy is not None:
+        # Masked before anything keeps it: the tool message (state, checkpoints, the next model), the action, the audit.
+        result = ctx.privacy.mask(thread_id(), result)
+        args = ctx.privacy.mask(thread_id(), args if args is not None else call["args"])
     text = json.dumps(result, default=str) if not isinstance(result, str) else result
     if len(text) > MAX_TOOL_RESULT_CHARS:
         text = text[:MAX_TOOL_RESULT_CHARS] + " …[truncated]"

@@ -36,6 +36,8 @@ class OpsContext:
     tools: dict[str, BaseTool]
     retriever: Any = None
     max_steps: int | None = None
+    # Masks personal data for models, state, audit and traces (None: privacy.mask_pii is off).
+    privacy: Any = None
     # A shadow run: ``world`` and ``tools`` are a private scratch copy, writes are recorded as proposals.
     shadow: bool = False
     _agent_tools: dict[str, BaseTool] = field(default_factory=dict, repr=False)
@@ -89,16 +91,35 @@ def build_context(
 
     if retriever is None and with_knowledge:
         retriever = _default_retriever(settings, policy)
+    audit = audit or open_audit_store(settings)
+    privacy = open_masker(settings, policy, world)
+    if privacy is not None:
+        audit.redact = privacy.mask  # nothing reaches the audit trail unmasked, whoever records it
     return OpsContext(
         settings=settings,
         policy=policy,
         world=world,
-        audit=audit or open_audit_store(settings),
-        gateway=ModelGateway(settings, policy, routing=routing, factory=model_factory),
+        audit=audit,
+        gateway=ModelGateway(settings, policy, routing=routing, factory=model_factory, masker=privacy),
         tools={**build_tools(world, policy), **lazy_retail_tools(settings)},
         retriever=retriever,
         max_steps=max_steps,
+        privacy=privacy,
     )
+
+
+def open_masker(settings: Settings, policy: Policy, world: Any) -> Any:
+    """The PII masker of policy.yaml's ``privacy`` section over the data home's vault (None when off)."""
+    from opsgraph.governance.pii_vault import PiiVault, load_secret
+    from opsgraph.governance.privacy import PrivacyPolicy, build_masker
+
+    rules = PrivacyPolicy.from_policy(policy.raw.get("privacy"))
+    if not rules.mask_pii:
+        return None
+    secret = load_secret(settings.data_home / "pii.key", settings.pii_key)
+    crm = getattr(world, "crm", None)
+    names = crm.customer_names if hasattr(crm, "customer_names") else (lambda: [])
+    return build_masker(rules, PiiVault(settings.pii_vault_path, secret), names)
 
 
 def world_target(settings: Settings) -> Any:

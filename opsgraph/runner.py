@@ -112,6 +112,7 @@ class Runner:
         if budget:
             self._require_budget_field(graph_id)
             budget = check_overrides(budget, self.context.policy)
+        graph_input = self.mask_input(thread_id, graph_input)
         if shadow and graph_id in UNSUPPORTED_GRAPHS:
             raise UserError(f"{graph_id} cannot run in shadow mode: its tools write to the retail database, "
                             "which has no scratch copy")
@@ -129,7 +130,7 @@ class Runner:
             raise UserError(f"thread id {thread_id!r} is reserved for autonomy changes; pick another id")
         if self.context.audit.run(thread_id) is not None or not self.claims.claim_thread(thread_id, graph_id):
             raise UserError(f"thread {thread_id!r} already exists; resume it or pick another id")
-        self.context.audit.register_run(thread_id, graph_id, title, status, shadow=shadow)
+        self.context.audit.register_run(thread_id, graph_id, self.mask_input(thread_id, title), status, shadow=shadow)
 
     def context_for(self, thread_id: str) -> OpsContext:
         """The run context of ``thread_id``: a shadow run always gets its scratch world, whoever resumes it."""
@@ -147,6 +148,14 @@ class Runner:
         for context in self._shadow.values():
             context.world.close()
         self._shadow.clear()
+
+    def mask_input(self, thread_id: str, value: Any) -> Any:
+        """``value`` (a graph input, a title) with personal data masked, as checkpoints and the registry keep it.
+
+        Masked before the run starts: LangGraph checkpoints a run's input as it came in.
+        """
+        privacy = getattr(self.context, "privacy", None)
+        return value if privacy is None or value is None else privacy.mask(thread_id, value)
 
     def _begin(self, graph_id: str, thread_id: str, graph_input: dict[str, Any], on_step: StepCallback | None,
                budget: dict[str, Any] | None) -> RunResult:
@@ -291,7 +300,7 @@ class Runner:
         graph = self.graph(graph_id)
         config = config or self.config(thread_id)
         try:
-            with tracing(self.context.settings, graph_id, thread_id):
+            with tracing(self.context.settings, graph_id, thread_id, getattr(self.context, "privacy", None)):
                 for update in graph.stream(payload, config, context=self.context_for(thread_id),
                                            stream_mode="updates"):
                     for node, data in update.items():
@@ -374,13 +383,23 @@ class Runner:
         return RunResult(thread_id, graph_id, status, values, pending, reason)
 
 
-def tracing(settings: Settings, graph_id: str, thread_id: str):
-    """LangSmith tracing on only when a key is configured; otherwise off, whatever the environment says."""
-    from langsmith import tracing_context
+def tracing(settings: Settings, graph_id: str, thread_id: str, privacy: Any = None):
+    """LangSmith tracing on only when a key is configured; otherwise off, whatever the environment says.
+
+    With ``privacy`` (the run's PII masker) every traced input and output is masked before it
+    leaves the process: tool runs see real values, their traces do not.
+    """
+    from langsmith import Client, tracing_context
 
     if not settings.langsmith_enabled:
         return tracing_context(enabled=False)
-    return tracing_context(enabled=True, project_name=settings.langsmith_project,
+    client = None
+    if privacy is not None:
+        def redact(data: dict) -> dict:
+            return privacy.mask(thread_id, data)
+
+        client = Client(hide_inputs=redact, hide_outputs=redact)
+    return tracing_context(enabled=True, project_name=settings.langsmith_project, client=client,
                            metadata={"graph_id": graph_id, "thread_id": thread_id})
 
 
@@ -453,5 +472,7 @@ def open_runner(settings: Settings | None = None, **context_options: Any) -> Ite
         if claims is not None:
             claims.close()
         context.audit.close()
+        if context.privacy is not None:
+            context.privacy.vault.close()
         if hasattr(context.world, "close"):
             context.world.close()

@@ -98,6 +98,9 @@ class Settings:
     queue: str = "opsgraph"
     # Signs the web console's session cookies; None: a key generated once per data home.
     console_secret: str | None = field(default=None, repr=False)
+    # Secret behind the PII vault's keyed hashes and encrypted values; None uses a key file
+    # created once in the data home (``pii.key``).
+    pii_key: str | None = field(default=None, repr=False)
 
     @property
     def world_path(self) -> Path:
@@ -113,6 +116,11 @@ class Settings:
     def store_path(self) -> Path:
         """SQLite file holding the LangGraph store (cross-thread data such as memories)."""
         return self.data_home / "store.db"
+
+    @property
+    def pii_vault_path(self) -> Path:
+        """SQLite file holding the per-thread PII placeholders (keyed hashes, encrypted values)."""
+        return self.data_home / "pii_vault.db"
 
     @property
     def chroma_path(self) -> Path:
@@ -355,6 +363,7 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
                                               "broker_visibility_timeout_s"),
         queue=_queue(_pick(env, file, "OPSGRAPH_QUEUE", "queue", "opsgraph")),
         console_secret=_console_secret(_pick(env, file, "OPSGRAPH_CONSOLE_SECRET", "console_secret")),
+        pii_key=_pick(env, file, "OPSGRAPH_PII_KEY", "pii_key"),
     )
 
 

@@ -230,7 +230,9 @@ class ChatSession:
     def _drive(self, payload: Any, first_index: int, expect: list[str] | None = None) -> None:
         runner, thread = self.runner, self.thread_id
         assert thread is not None
-        printer = TurnPrinter(self.console, first_index, self.active_agent())
+        privacy = runner.context.privacy
+        reveal = (lambda text: privacy.unmask_text(thread, text)) if privacy is not None else None
+        printer = TurnPrinter(self.console, first_index, self.active_agent(), reveal)
         # One driver per thread: another chat or `runs resume` on this thread is refused meanwhile.
         with runner.driving(thread, expect=expect):
             if getattr(payload, "resume", None) is not None:
@@ -246,7 +248,8 @@ class ChatSession:
 
         graph, thread = runner.graph(self.graph_id), str(self.thread_id)
         modes = ["updates", "messages"] if wants_tokens(self.settings) else ["updates"]
-        with sigint_stops_run() as stop, tracing(self.settings, self.graph_id, thread):
+        payload = runner.mask_input(thread, payload)  # checkpoints keep the input as it comes in
+        with sigint_stops_run() as stop, tracing(self.settings, self.graph_id, thread, runner.context.privacy):
             stream = graph.stream(payload, runner.config(thread), context=runner.context_for(thread),
                                   stream_mode=modes)
             try:

@@ -6,7 +6,7 @@ provider, ``messages``), so it works for every registered graph without knowing 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from rich.console import Console
 from rich.markup import escape
@@ -34,8 +34,12 @@ def speaker_style(name: str) -> str:
 class TurnPrinter:
     """Prints one turn as it streams; remembers citations and where the answer came from."""
 
-    def __init__(self, console: Console, first_index: int, speaker: str | None) -> None:
+    def __init__(self, console: Console, first_index: int, speaker: str | None,
+                 reveal: Callable[[str], str] | None = None) -> None:
         self.console = console
+        # The chat is the channel to the person who wrote the message: agents' answers are shown
+        # with the thread's placeholders resolved; state, reports and the audit trail keep them.
+        self.reveal = reveal or (lambda text: text)
         self.index = first_index  # position in state["messages"] of the next message seen
         self.speaker = speaker
         self.citations: list[str] = []
@@ -113,7 +117,7 @@ class TurnPrinter:
         if kind == "ai":
             speaker = getattr(message, "name", None) or node
             self.switch(speaker)
-            text = message_text(message).strip()
+            text = self.reveal(message_text(message).strip())
             if text and not streamed:
                 style = speaker_style(speaker)
                 self.console.print(f"[{style}]{escape(speaker)}[/{style}]: {escape(_clip_lines(text, index))}")

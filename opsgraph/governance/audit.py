@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from opsgraph.failures import StorageError
 from opsgraph.governance.audit_chain import (HASHED_FIELDS, ChainBreak, ChainedEvent, ChainHead, event_hash,
@@ -192,6 +192,8 @@ class AuditStore:
         replayed by two processes) store it once. The event is chained to the thread's previous one
         (see ``audit_chain``) in the same transaction, under a lock on the thread's chain head.
         """
+        if self.redact is not None:
+            args, result = self.redact(thread_id, args), self.redact(thread_id, result)
         fields = {"ts": _now(), "thread_id": thread_id, "event_key": event_key, "agent": agent, "kind": kind,
                   "name": name, "args": _dump(args), "result": _dump(result), "ok": int(ok)}
         with self._lock, self._transaction():

@@ -130,6 +130,14 @@ class Agent(_Closed):
     history: History | None = None
 
 
+class Privacy(_Closed):
+    """``privacy``: personal data masked before it reaches a model, the state or the audit trail."""
+
+    mask_pii: bool = True
+    types: Annotated[list[Literal["EMAIL", "PHONE", "CARD", "NAME", "ADDRESS"]], Field(min_length=1)] = [
+        "EMAIL", "PHONE", "CARD", "NAME", "ADDRESS"]
+
+
 class Graduation(_Closed):
     """``autonomy.graduation``: the bar a category must meet to be promoted."""
 
@@ -171,6 +179,7 @@ class PolicySchema(_Open):
     support: Support | None = None
     routing: Routing | None = None
     budgets: Budgets | None = None
+    privacy: Privacy | None = None
     access_levels: Annotated[list[str], Field(min_length=1)] = ["public", "internal", "confidential", "restricted"]
     agents: Annotated[dict[str, Agent], Field(min_length=1)]
     autonomy: Autonomy | None = None

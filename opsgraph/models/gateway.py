@@ -68,8 +68,11 @@ class ModelGateway:
         routing: str = "routed",
         factory: ModelFactory | None = None,
         pricing: Pricing | None = None,
+        masker: Any = None,
     ):
         self.settings, self.policy, self.routing = settings, policy, check_mode(routing)
+        # Personal data is masked in every message a model receives (None: masking is off).
+        self.masker = masker
         self.pricing = pricing or load_pricing(settings.pricing_file)
         self.router = Router(policy)
         self._factory = factory or settings_model_factory(settings)
@@ -134,7 +137,7 @@ class ModelGateway:
         signals = self.router.signals(agent, messages, tools=tools, structured=structured, state=state)
         choice = self.router.choose(agent, signals, self.routing, retry[1] if retry else None)
         router_ms = (time.perf_counter() - started) * 1000
-        sent = list(messages)
+        sent = self._outgoing(messages)
         result, record, problem = self._attempt(agent, choice, ask, sent, check, router_ms)
         if retry and choice.tier == "large":
             record["escalated_from"] = escalated(retry[0], retry[1])
@@ -147,6 +150,12 @@ class ModelGateway:
                                choice.signals)
             result, record, problem = self._chain(agent, again, ask, sent, check, record, problem)
         return result, record, problem
+
+    def _outgoing(self, messages: Sequence[BaseMessage]) -> list[BaseMessage]:
+        """The messages as the model may see them: personal data replaced by the thread's placeholders."""
+        if self.masker is None:
+            return list(messages)
+        return self.masker.mask_messages(current_thread(), messages)
 
     def _chain(self, agent: str, choice: TierChoice, ask: Ask, sent: list[BaseMessage], check: Checker,
                earlier: dict, why: str) -> tuple[Any, dict, str | None]:
@@ -197,6 +206,16 @@ class ModelGateway:
             "escalated": False,
             "escalation_reason": None,
         }
+
+
+def current_thread() -> str:
+    """The thread id of the graph run making the call ("no-thread" outside a run)."""
+    try:
+        from langgraph.config import get_config
+
+        return str(get_config().get("configurable", {}).get("thread_id", "no-thread"))
+    except RuntimeError:  # called outside a graph run (a benchmark, a calibration)
+        return "no-thread"
 
 
 def _worth_feedback(problem: str, result: Any, structured: bool) -> bool:

@@ -86,11 +86,15 @@ class CRM(Connector):
 
     system = "crm"
     operations = ("get_customer", "get_order", "list_orders", "change_plan", "get_ticket", "create_ticket",
-                  "update_ticket")
+                  "update_ticket", "customer_names")
 
     def get_customer(self, customer_id: str) -> dict[str, Any]:
         """A customer's account: tier, plan, region, contact, open orders and tickets."""
         return self._read("get_customer", lambda conn: load_customer(conn, customer_id))
+
+    def customer_names(self) -> list[str]:
+        """Every customer's name: what the PII masker recognises as a name without any cue word."""
+        return self._read("customer_names", lambda conn: [r[0] for r in conn.execute("SELECT name FROM customers")])
 
     def get_order(self, order_id: str) -> dict[str, Any]:
         """A sales order with lines, DC, status and promised date."""
