@@ -67,6 +67,11 @@ def compile_graph(graph_id: str, checkpointer: BaseCheckpointSaver | None = None
     return get_entry(graph_id).builder().compile(checkpointer=checkpointer, store=store, name=graph_id)
 
 
+def new_thread_id(graph_id: str) -> str:
+    """A fresh thread id named after the graph, e.g. ``supply-1a2b3c4d``."""
+    return f"{graph_id.split('_')[0]}-{uuid.uuid4().hex[:8]}"
+
+
 class Runner:
     """Runs graphs under thread ids with one checkpointer and one run context.
 
@@ -99,6 +104,9 @@ class Runner:
         """Start a new run; ``thread_id`` must not exist yet. ``budget`` overrides policy caps for this run
         (``opsgraph.governance.budgets.budget_overrides`` builds it). ``shadow`` runs it on a scratch copy
         of the world with every write recorded as a proposal (``opsgraph.governance.shadow``)."""
+        thread_id = thread_id or new_thread_id(graph_id)
+        # Masked before anything stores it: the registry, the checkpoints and the first model call.
+        graph_input = self.mask_input(thread_id, graph_input)
         thread_id, budget = self.register(graph_id, graph_input, thread_id, budget=budget, shadow=shadow)
         with self.claims.lease(thread_id):
             return self._begin(graph_id, thread_id, graph_input, on_step, budget)
@@ -108,7 +116,7 @@ class Runner:
                  shadow: bool = False) -> tuple[str, dict[str, Any] | None]:
         """Claim a thread for a new run and record its input without running a step; returns the
         thread id and the checked budget. ``resume(thread_id)`` later starts it from that input."""
-        thread_id = thread_id or f"{graph_id.split('_')[0]}-{uuid.uuid4().hex[:8]}"
+        thread_id = thread_id or new_thread_id(graph_id)
         if budget:
             self._require_budget_field(graph_id)
             budget = check_overrides(budget, self.context.policy)
