@@ -19,6 +19,7 @@ from opsgraph.models.gateway import ModelFactory, ModelGateway
 from opsgraph.settings import Settings, load_settings
 
 RETRIEVAL_TOOL = "search_knowledge"
+RECALL_TOOL = "recall_memory"
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class OpsContext:
     max_steps: int | None = None
     # A shadow run: ``world`` and ``tools`` are a private scratch copy, writes are recorded as proposals.
     shadow: bool = False
+    # Episodic memory and lessons (opsgraph.memory.Memory on a LangGraph store); None: runs start from zero.
+    memory: Any = None
     _agent_tools: dict[str, BaseTool] = field(default_factory=dict, repr=False)
 
     def limit(self, name: str) -> int:
@@ -47,6 +50,8 @@ class OpsContext:
         """The executable tool ``name`` as seen by ``agent`` (retrieval is filtered per agent)."""
         if name == RETRIEVAL_TOOL:
             return self._retrieval_tool(agent)
+        if name == RECALL_TOOL:
+            return self._recall_tool(agent)
         return self.tools.get(name)
 
     def tools_for(self, spec: AgentSpec) -> list[BaseTool]:
@@ -63,6 +68,16 @@ class OpsContext:
             self._agent_tools[agent] = build_retrieval_tool(self.retriever, agent)
         return self._agent_tools[agent]
 
+    def _recall_tool(self, agent: str) -> BaseTool | None:
+        if self.memory is None:
+            return None
+        key = f"{RECALL_TOOL}:{agent}"
+        if key not in self._agent_tools:
+            from opsgraph.tools.memory import build_recall_tool
+
+            self._agent_tools[key] = build_recall_tool(self.memory, agent)
+        return self._agent_tools[key]
+
 
 def build_context(
     settings: Settings | None = None,
@@ -74,12 +89,21 @@ def build_context(
     retriever: Any = None,
     with_knowledge: bool = True,
     max_steps: int | None = None,
+    memory: Any = None,
 ) -> OpsContext:
-    """Create the services for a run from settings; anything passed in is used as is."""
+    """Create the services for a run from settings; anything passed in is used as is.
+
+    Memory is opened from settings (``memory_enabled``) unless ``memory`` is given.
+    """
     settings = settings or load_settings()
     policy = load_policy(settings.policy_path)
     if world is None:
         world = open_world(settings)
+    audit = audit or AuditStore(settings.audit_path)
+    if memory is None and settings.memory_enabled:
+        from opsgraph.memory import open_memory
+
+        memory = open_memory(settings, policy, audit=audit, world=world)
     from opsgraph.tools.catalog import build_tools
 
     from opsgraph.tools.retail.world import lazy_retail_tools
@@ -90,11 +114,12 @@ def build_context(
         settings=settings,
         policy=policy,
         world=world,
-        audit=audit or AuditStore(settings.audit_path),
+        audit=audit,
         gateway=ModelGateway(settings, policy, routing=routing, factory=model_factory),
         tools={**build_tools(world, policy), **lazy_retail_tools(settings)},
         retriever=retriever,
         max_steps=max_steps,
+        memory=memory,
     )
 
 
