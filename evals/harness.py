@@ -44,7 +44,7 @@ def execute(workspace: Any, inputs: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"status": "crashed", "error": None}
     try:
         with open_runner(settings, world=world, retriever=workspace.retriever, routing=workspace.routing,
-                         with_knowledge=workspace.with_knowledge) as runner:
+                         with_knowledge=workspace.with_knowledge, memory_embed=workspace.memory_embedding) as runner:
             if inputs.get("memory"):
                 from opsgraph.memory.hooks import seed_lessons
 

@@ -90,10 +90,12 @@ def build_context(
     with_knowledge: bool = True,
     max_steps: int | None = None,
     memory: Any = None,
+    memory_embed: Any = None,
 ) -> OpsContext:
     """Create the services for a run from settings; anything passed in is used as is.
 
-    Memory is opened from settings (``memory_enabled``) unless ``memory`` is given.
+    Memory is opened from settings (``memory_enabled``) unless ``memory`` is given;
+    ``memory_embed`` is an embedding callable to share (else the memory store loads its own).
     """
     settings = settings or load_settings()
     policy = load_policy(settings.policy_path)
@@ -103,7 +105,7 @@ def build_context(
     if memory is None and settings.memory_enabled:
         from opsgraph.memory import open_memory
 
-        memory = open_memory(settings, policy, audit=audit, world=world)
+        memory = open_memory(settings, policy, audit=audit, world=world, embed=memory_embed)
     from opsgraph.tools.catalog import build_tools
 
     from opsgraph.tools.retail.world import lazy_retail_tools

@@ -16,9 +16,10 @@ from opsgraph.settings import Settings
 __all__ = ["LessonRefused", "Memory", "close_memory", "open_memory", "open_memory_store"]
 
 
-def open_memory(settings: Settings, policy: Policy, *, audit: Any = None, world: Any = None) -> Memory:
+def open_memory(settings: Settings, policy: Policy, *, audit: Any = None, world: Any = None,
+                embed: Any = None) -> Memory:
     """The memory layer of the data home, on the store :func:`open_memory_store` opens."""
-    return Memory(open_memory_store(settings), policy, audit=audit, world=world)
+    return Memory(open_memory_store(settings, embed=embed), policy, audit=audit, world=world)
 
 
 def close_memory(memory: Memory | None) -> None:
