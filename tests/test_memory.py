@@ -63,6 +63,11 @@ def test_edit_with_reason_becomes_a_lesson_that_survives_a_restart_and_trims_the
     assert "SKU-003 quantity 300 -> 250 by dana: 'over-ordering, 60 days cover is enough'" in lesson["text"]
     assert lesson["subjects"] == {"supplier": ["SUP-006"], "sku": ["SKU-003"]}
     assert lesson["stated_values"][0]["at_most"] == {"quantity": 250}
+    table = _cli(settings, "list")  # 80 columns: one record per memory, ids whole, nothing wider
+    assert table.returncode == 0 and lesson["id"] in table.stdout.split()
+    assert max(len(line) for line in table.stdout.splitlines()) <= 80
+    found = _cli(settings, "search", "the approver trimmed the quantity", "--json")
+    assert found.returncode == 0 and json.loads(found.stdout)[0]["id"] == lesson["id"]
     with open_runner(settings, with_knowledge=False) as runner:
         second = _run(runner, "pr-trim-2", {**TRIM_REQUEST, "quantity": 320}, None)
         assert second.status == "awaiting_approval"
