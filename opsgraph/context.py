@@ -69,7 +69,8 @@ class OpsContext:
         return self._agent_tools[agent]
 
     def _recall_tool(self, agent: str) -> BaseTool | None:
-        if self.memory is None:
+        # An empty memory has nothing to recall; binding the tool would only cost a model round.
+        if self.memory is None or self.memory.is_empty():
             return None
         key = f"{RECALL_TOOL}:{agent}"
         if key not in self._agent_tools:

@@ -45,8 +45,9 @@ def decided_approvals(values: dict[str, Any]) -> list[dict[str, Any]]:
         proposal = values.get("proposal") or {}
         args = order_args(proposal) if proposal else {}
         final = apply_edits(args, escalation.get("edits") or {}) if escalation["decision"] == "edit" and args else args
-        decisions.append({"kind": "purchase_order", "decision": escalation["decision"], "reason": escalation.get("reason"),
-                          "by": escalation.get("by"), "proposal": proposal, "final_args": final,
+        decisions.append({"kind": "purchase_order", "decision": escalation["decision"],
+                          "reason": escalation.get("reason"), "by": escalation.get("by"),
+                          "proposal": proposal, "final_args": final,
                           "approval_id": f"escalation:{values.get('round')}"})
     return decisions
 

@@ -36,27 +36,39 @@ class Memory:
         self.store, self.policy, self.audit, self.world, self.clock = store, policy, audit, world, clock
 
     def write_episode(self, episode: Episode, agents: list[str]) -> str:
-        """Store ``episode`` under each of its subjects and agents; returns its id."""
+        """Store ``episode`` under each of its subjects and agents; returns its id.
+
+        A run resumed after it failed ends again with a new outcome: its episode is rewritten.
+        """
         value = {**episode, "created_at": episode.get("created_at") or self.clock()}
         self._put(value, namespaces_of(episode["subjects"], agents))
-        self._audit(episode["thread_id"], "memory_write", value, ok=True)
+        self._audit(episode["thread_id"], "memory_write", value, ok=True, version=episode["outcome"])
         return episode["id"]
 
     def write_lesson(self, lesson: Lesson) -> str:
-        """Store ``lesson`` under its subjects; raises LessonRefused (audited) when it contradicts policy."""
+        """Store ``lesson`` under its subjects; raises LessonRefused (audited) when it contradicts policy.
+
+        A lesson is written once: the run's later steps do not write it again, so one an
+        operator forgot while the run was still waiting stays forgotten.
+        """
         why = policy_conflict(lesson, self.policy, self.world)
         if why:
             self._audit(lesson["thread_id"], "memory_refused", {**lesson, "refused": why}, ok=False)
             raise LessonRefused(f"lesson not stored: {why}; lessons never override policy.yaml")
         value = {**lesson, "created_at": lesson.get("created_at") or self.clock()}
+        if self._audit(lesson["thread_id"], "memory_write", value, ok=True) is False:
+            return lesson["id"]
         self._put(value, namespaces_of(lesson["subjects"], []) or [namespace("category", lesson["category"])])
-        self._audit(lesson["thread_id"], "memory_write", value, ok=True)
         return lesson["id"]
 
     def _put(self, value: dict[str, Any], spaces: list[tuple[str, ...]]) -> None:
         stored = {**value, "namespaces": [list(ns) for ns in spaces]}
         for space in spaces:
             self.store.put(space, value["id"], stored)
+
+    def is_empty(self) -> bool:
+        """True while nothing has been remembered (or everything was forgotten)."""
+        return not self.store.search((ROOT,), limit=1)
 
     def get(self, memory_id: str) -> dict[str, Any] | None:
         """The memory with this id, or None."""
@@ -71,7 +83,8 @@ class Memory:
         for space in value.get("namespaces") or []:
             self.store.delete(tuple(space), memory_id)
         self._audit(value.get("thread_id") or MEMORY_LEDGER, "memory_forget",
-                    {"id": memory_id, "kind": value.get("kind"), "text": value.get("text"), "by": by}, ok=True)
+                    {"id": memory_id, "kind": value.get("kind"), "text": value.get("text"), "by": by}, ok=True,
+                    version=self.clock())
         return value
 
     def items(self, subject: str | None = None, kind: str | None = None, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
@@ -111,12 +124,14 @@ class Memory:
             spaces.append(namespace("agent", agent))
         return spaces
 
-    def _audit(self, thread_id: str, kind: str, value: dict[str, Any], ok: bool) -> None:
+    def _audit(self, thread_id: str, kind: str, value: dict[str, Any], ok: bool, version: str = "") -> bool | None:
+        """Record a memory event once per memory (and ``version``); False when it was recorded before."""
         if self.audit is None:
-            return
+            return None
         detail = {k: value.get(k) for k in ("id", "kind", "text", "category", "subjects", "refused", "by") if k in value}
-        self.audit.record(thread_id, f"{kind}:{value['id']}:{self.clock()}", kind, agent="memory",
-                          name=str(value.get("kind") or "memory"), args={"id": value["id"]}, result=detail, ok=ok)
+        key = f"{kind}:{value['id']}" + (f":{version}" if version else "")
+        return self.audit.record(thread_id, key, kind, agent="memory", name=str(value.get("kind") or "memory"),
+                                 args={"id": value["id"]}, result=detail, ok=ok)
 
 
 def recall_rules(policy: Policy, agent: str) -> dict[str, Any]:

@@ -141,9 +141,11 @@ def supplier_refusal(supplier_id: str, policy: Policy, world: Any) -> str | None
         supplier = world.erp.get_supplier(supplier_id)
     except Exception:  # noqa: BLE001 - an unknown supplier cannot be recommended either
         return f"it recommends {supplier_id}, which is not a known supplier"
-    rules = [("procurement.approved_suppliers_only", not supplier.get("approved") and _get(policy, "procurement.approved_suppliers_only"),
+    only_approved = _get(policy, "procurement.approved_suppliers_only")
+    min_reliability = _get(policy, "procurement.min_supplier_reliability")
+    rules = [("procurement.approved_suppliers_only", bool(only_approved) and not supplier.get("approved"),
               "not an approved supplier"),
-             ("procurement.min_supplier_reliability", _below(supplier.get("reliability"), _get(policy, "procurement.min_supplier_reliability")),
+             ("procurement.min_supplier_reliability", _below(supplier.get("reliability"), min_reliability),
               f"reliability {supplier.get('reliability')}"),
              ("procurement.min_esg_score", _below(supplier.get("esg_score"), _get(policy, "procurement.min_esg_score")),
               f"ESG score {supplier.get('esg_score')}")]

@@ -118,8 +118,10 @@ def event_of(graph_id: str, values: dict[str, Any]) -> tuple[str, dict[str, Any]
     if isinstance(values.get("request"), dict):
         return "purchase_request", key_args(values["request"])
     for name in ("ticket", "supplier_id", "contract_id", "message"):
-        if values.get(name):
-            return f"{graph_id}:{name}", {name: values[name]} if not isinstance(values[name], dict) else key_args(values[name])
+        value = values.get(name)
+        if value:
+            # Free text (a customer's message) is not remembered, only that the run started from one.
+            return f"{graph_id}:{name}", key_args(value if isinstance(value, dict) else {name: value})
     return graph_id, {}
 
 
