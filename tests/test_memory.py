@@ -185,3 +185,33 @@ def test_recall_respects_the_agent_memory_policy(settings):
 def _letters(texts):
     """A tiny deterministic embedding for store-only tests (letter counts, 384 dims)."""
     return [[float(t.lower().count(chr(97 + i % 26))) + (i // 26) * 0.0 for i in range(384)] for t in texts]
+
+
+def test_supply_chain_procurement_proposes_the_quantity_a_lesson_states_and_cites_it(runner):
+    seed_lessons(runner.context.memory, [{
+        "text": "2026-11-20: PO for SKU-001 from SUP-001 edited SKU-001 quantity 170 -> 150 by dana: 'demand is soft'",
+        "subjects": {"sku": ["SKU-001"], "supplier": ["SUP-001"]}, "reason": "demand is soft",
+        "stated_values": [{"applies_to": {"sku_id": "SKU-001"}, "at_most": {"quantity": 150}}]}])
+    result = runner.start("supply_chain_exception", {"event": {"shipment_id": "SH-0001", "delay_days": 5}},
+                          thread_id="sc-lesson")
+    assert result.status == "awaiting_approval"
+    # The plan asked for 170 x SKU-001; the lesson caps it, the other line is untouched.
+    assert result.pending[0]["args"]["lines"] == [{"sku_id": "SKU-001", "quantity": 150},
+                                                  {"sku_id": "SKU-002", "quantity": 90}]
+    [recall] = [a for a in result.values["actions"] if a["tool"] == "recall_memory"]
+    assert recall["agent"] == "procurement" and {"SKU-001", "SUP-001"} <= set(recall["args"]["subject_ids"])
+    assert any(c.startswith("memory:le_") for c in result.values["citations"])
+
+
+def test_offline_engine_applies_stated_values_only_to_the_records_they_name():
+    from opsgraph.models.offline.arguments import apply_stated
+
+    args = {"supplier_id": "SUP-001", "lines": [{"sku_id": "SKU-001", "quantity": 170},
+                                                 {"sku_id": "SKU-002", "quantity": 90}]}
+    rules = [{"applies_to": {"sku_id": "SKU-001"}, "at_most": {"quantity": 150}},
+             {"applies_to": {"sku_id": "SKU-002", "supplier_id": "SUP-001"}, "at_least": {"quantity": 100}},
+             {"applies_to": {"sku_id": "SKU-002", "supplier_id": "SUP-009"}, "set": {"quantity": 1}}]
+    assert apply_stated(args, rules)["lines"] == [{"sku_id": "SKU-001", "quantity": 150},
+                                                  {"sku_id": "SKU-002", "quantity": 100}]
+    assert args["lines"][0]["quantity"] == 170  # the tool result the arguments came from is not changed
+    assert apply_stated(args, [{"applies_to": {"sku_id": "SKU-001"}, "at_most": {"quantity": 500}}]) == args
