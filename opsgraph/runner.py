@@ -307,8 +307,11 @@ class Runner:
         return result
 
     def _remember(self, graph_id: str, thread_id: str, status: str, values: dict[str, Any] | None = None) -> None:
-        """Lessons of decided approvals, and the episode of an ended run (see opsgraph.memory.hooks)."""
-        if self.context.memory is None:
+        """Lessons of decided approvals, and the episode of an ended run (see opsgraph.memory.hooks).
+
+        A shadow run changed nothing real: it teaches nothing and is not an episode.
+        """
+        if self.context.memory is None or getattr(self.context_for(thread_id), "shadow", False):
             return
         from opsgraph.memory.hooks import remember_run
 
