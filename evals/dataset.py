@@ -26,7 +26,8 @@ INPUT_KINDS = ("options", "graph_input", "turns")
 EXPECT_KEYS = frozenset({"status", "error", "approvals", "report", "reply", "state", "trajectory", "tool_calls",
                          "forbidden", "citations", "max_cost_usd", "max_tokens", "max_latency_s"})
 SUITE_KEYS = frozenset({"graph", "description", "threshold", "defaults", "cases"})
-CASE_KEYS = frozenset({"id", "description", "tags", "smoke", "input", "decisions", "expect", "policy"})
+CASE_KEYS = frozenset({"id", "description", "tags", "smoke", "input", "decisions", "expect", "policy", "memory"})
+MEMORY_KEYS = frozenset({"text", "category", "subjects", "decision", "by", "reason", "stated_values"})
 # Stable example ids: a case keeps its LangSmith example across uploads.
 EXAMPLE_NAMESPACE = uuid.UUID("6f1f4c1e-8d0a-4c1b-9a57-0b6f2d1e7a10")
 
@@ -48,10 +49,14 @@ class Case:
     smoke: bool = False
     # policy.yaml values this case runs with, by dotted path ({"support.max_handoffs": 1}).
     policy: dict[str, Any] = field(default_factory=dict)
+    # Lessons the case's memory holds before the run starts (written through the policy check).
+    memory: tuple[dict[str, Any], ...] = ()
 
     def example_inputs(self, graph_id: str) -> dict[str, Any]:
-        """What the target sees: the graph, its input, the decisions and any policy values; never the case id."""
+        """What the target sees: the graph, its input, the decisions, any policy values and remembered
+        lessons; never the case id."""
         inputs = {"graph_id": graph_id, "input": self.input, "decisions": list(self.decisions)}
+        inputs |= {"memory": [dict(m) for m in self.memory]} if self.memory else {}
         return inputs | ({"policy": dict(self.policy)} if self.policy else {})
 
 
@@ -127,7 +132,19 @@ def _case(item: Any, defaults: dict[str, Any], where: str) -> Case:
     tags = item.get("tags") or []
     _require(isinstance(tags, list), where, "'tags' must be a list")
     return Case(case_id, str(item.get("description") or ""), graph_input, tuple(decisions), expect,
-                tuple(str(t) for t in tags), bool(item.get("smoke", False)), _policy_values(item, where))
+                tuple(str(t) for t in tags), bool(item.get("smoke", False)), _policy_values(item, where),
+                _memory_seeds(item, where))
+
+
+def _memory_seeds(item: dict[str, Any], where: str) -> tuple[dict[str, Any], ...]:
+    """A case's ``memory``: lessons (text, category, subjects by kind, optional stated_values) to seed."""
+    seeds = item.get("memory") or []
+    _require(isinstance(seeds, list), where, "'memory' must be a list of lessons")
+    for seed in seeds:
+        _require(isinstance(seed, dict) and isinstance(seed.get("text"), str) and isinstance(seed.get("subjects"), dict),
+                 where, "each memory lesson needs 'text' and 'subjects' ({sku: [SKU-003], supplier: [SUP-006]})")
+        _unknown(seed, MEMORY_KEYS, f"{where} memory")
+    return tuple(dict(seed) for seed in seeds)
 
 
 def _policy_values(item: dict[str, Any], where: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any, Callable
 from opsgraph.evals.checks import MISSING, args_match, compare, describe_where, lookup, row_matches
 
 Baseline = Callable[[str, str], "dict[str, Any] | None"]
+MEMORY_CITATION = "memory:"
 _CITATION = re.compile(r"^\[([^\]§]+?)(?:\s*§[^\]]*)?\]$")
 
 
@@ -241,7 +242,12 @@ def citations(outputs: dict[str, Any], expect: dict[str, Any], corpus: Path | No
               for need in want.get("include", [])]
     if want.get("grounded", True):
         retrieved = {_source(c) for c in outputs.get("retrieved") or []}
+        recalled = set(outputs.get("recalled") or [])
         for cite in dict.fromkeys(cited):
+            if cite.startswith(MEMORY_CITATION):
+                # A memory is grounded when this run recalled it; it names no corpus document.
+                checks.append((cite in recalled, f"citation {cite} is not grounded: never recalled in this run"))
+                continue
             source = _source(cite)
             exists = source is not None and (corpus is None or (corpus / source).is_file())
             checks.append((exists and source in retrieved, f"citation {cite} is not grounded: "

@@ -21,6 +21,7 @@ from opsgraph.errors import UserError
 
 MAX_EXCHANGES = 12  # approvals answered plus turns sent: a loop guard, far above any dataset case
 RETRIEVAL_TOOL = "search_knowledge"
+RECALL_TOOL = "recall_memory"
 DEFAULT_APPROVER = "eval"
 RESULT_CHARS = 300
 
@@ -43,7 +44,11 @@ def execute(workspace: Any, inputs: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"status": "crashed", "error": None}
     try:
         with open_runner(settings, world=world, retriever=workspace.retriever, routing=workspace.routing,
-                         with_knowledge=workspace.with_knowledge) as runner:
+                         with_knowledge=workspace.with_knowledge, memory_embed=workspace.memory_embedding) as runner:
+            if inputs.get("memory"):
+                from opsgraph.memory.hooks import seed_lessons
+
+                seed_lessons(runner.context.memory, inputs["memory"])
             out = _drive(runner, inputs)
     except UserError as exc:
         out = {"status": "input_error", "error": str(exc)}
@@ -156,6 +161,8 @@ def describe(result: Any, asked: list[dict[str, Any]], *, unused_decisions: int 
         "citations": list(values.get("citations") or []),
         "retrieved": list(dict.fromkeys(c for a in actions if a["tool"] == RETRIEVAL_TOOL and a["ok"]
                                         for c in a["citations"])),
+        "recalled": list(dict.fromkeys(c for a in actions if a["tool"] == RECALL_TOOL and a["ok"]
+                                       for c in a["citations"])),
         "report": report,
         "final_message": _final_message(values.get("messages") or []),
         **_spend(values.get("calls") or [], report),
@@ -197,7 +204,7 @@ def _call(action: dict[str, Any]) -> dict[str, Any]:
     text = result if isinstance(result, str) else json.dumps(result, default=str)
     return {"agent": action["agent"], "tool": action["tool"], "args": _plain(action.get("args") or {}),
             "status": action["status"], "ok": bool(action["ok"]), "result": text[:RESULT_CHARS],
-            "citations": collect_citations(result) if action["tool"] == RETRIEVAL_TOOL else []}
+            "citations": collect_citations(result) if action["tool"] in (RETRIEVAL_TOOL, RECALL_TOOL) else []}
 
 
 def _final_message(messages: list[Any]) -> str:
@@ -216,6 +223,6 @@ def _defaults(out: dict[str, Any]) -> dict[str, Any]:
     """Every key evaluators read, present even when the run never started."""
     empty: dict[str, Any] = {"thread_id": None, "trajectory": [], "tool_calls": [], "approvals_requested": [],
                              "approvals": [], "pending": [], "unused_decisions": 0, "unsent_turns": 0,
-                             "citations": [], "retrieved": [], "report": None, "final_message": "",
+                             "citations": [], "retrieved": [], "recalled": [], "report": None, "final_message": "",
                              "cost_usd": 0.0, "tokens": 0, "model_calls": 0}
     return {**empty, **out}

@@ -44,6 +44,7 @@ class Workspace:
         self._template_rows = read_rows(self.template.path)
         self._lock = threading.Lock()
         self._retriever: Any = None
+        self._memory_embedding: Any = None
 
     @property
     def retriever(self) -> Any:
@@ -54,6 +55,16 @@ class Workspace:
             if self._retriever is None:
                 self._retriever = self._ingest()
             return self._retriever
+
+    @property
+    def memory_embedding(self) -> Any:
+        """The offline embedding every case's memory store shares (the model is loaded once per eval run)."""
+        from opsgraph.knowledge.embeddings import MiniLMOnnxEmbedding
+
+        with self._lock:
+            if self._memory_embedding is None:
+                self._memory_embedding = MiniLMOnnxEmbedding(threads=self.settings.embedding_threads)
+            return self._memory_embedding
 
     def _ingest(self) -> Any:
         from opsgraph.governance.policy import load_policy

@@ -22,6 +22,7 @@ from opsgraph.models.gateway import ModelFactory, ModelGateway
 from opsgraph.settings import Settings, load_settings
 
 RETRIEVAL_TOOL = "search_knowledge"
+RECALL_TOOL = "recall_memory"
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class OpsContext:
     privacy: Any = None
     # A shadow run: ``world`` and ``tools`` are a private scratch copy, writes are recorded as proposals.
     shadow: bool = False
+    # Episodic memory and lessons (opsgraph.memory.Memory on a LangGraph store); None: runs start from zero.
+    memory: Any = None
     _agent_tools: dict[str, BaseTool] = field(default_factory=dict, repr=False)
 
     def limit(self, name: str) -> int:
@@ -52,6 +55,8 @@ class OpsContext:
         """The executable tool ``name`` as seen by ``agent`` (retrieval is filtered per agent)."""
         if name == RETRIEVAL_TOOL:
             return self._retrieval_tool(agent)
+        if name == RECALL_TOOL:
+            return self._recall_tool(agent)
         return self.tools.get(name)
 
     def tools_for(self, spec: AgentSpec) -> list[BaseTool]:
@@ -68,6 +73,17 @@ class OpsContext:
             self._agent_tools[agent] = build_retrieval_tool(self.retriever, agent)
         return self._agent_tools[agent]
 
+    def _recall_tool(self, agent: str) -> BaseTool | None:
+        # An empty memory has nothing to recall; binding the tool would only cost a model round.
+        if self.memory is None or self.memory.is_empty():
+            return None
+        key = f"{RECALL_TOOL}:{agent}"
+        if key not in self._agent_tools:
+            from opsgraph.tools.memory import build_recall_tool
+
+            self._agent_tools[key] = build_recall_tool(self.memory, agent)
+        return self._agent_tools[key]
+
 
 def build_context(
     settings: Settings | None = None,
@@ -79,22 +95,32 @@ def build_context(
     retriever: Any = None,
     with_knowledge: bool = True,
     max_steps: int | None = None,
+    memory: Any = None,
+    memory_embed: Any = None,
 ) -> OpsContext:
-    """Create the services for a run from settings; anything passed in is used as is."""
+    """Create the services for a run from settings; anything passed in is used as is.
+
+    Memory is opened from settings (``memory_enabled``) unless ``memory`` is given;
+    ``memory_embed`` is an embedding callable to share (else the memory store loads its own).
+    """
     settings = settings or load_settings()
     policy = load_policy(settings.policy_path)
     if world is None:
         world = open_world(settings)
+    audit = audit or open_audit_store(settings)
+    privacy = open_masker(settings, policy, world)
+    if privacy is not None:
+        audit.redact = privacy.mask  # nothing reaches the audit trail unmasked, whoever records it
+    if memory is None and settings.memory_enabled:
+        from opsgraph.memory import open_memory
+
+        memory = open_memory(settings, policy, audit=audit, world=world, embed=memory_embed)
     from opsgraph.tools.catalog import build_tools
 
     from opsgraph.tools.retail.world import lazy_retail_tools
 
     if retriever is None and with_knowledge:
         retriever = _default_retriever(settings, policy)
-    audit = audit or open_audit_store(settings)
-    privacy = open_masker(settings, policy, world)
-    if privacy is not None:
-        audit.redact = privacy.mask  # nothing reaches the audit trail unmasked, whoever records it
     return OpsContext(
         settings=settings,
         policy=policy,
@@ -105,6 +131,7 @@ def build_context(
         retriever=retriever,
         max_steps=max_steps,
         privacy=privacy,
+        memory=memory,
     )
 
 

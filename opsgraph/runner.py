@@ -321,11 +321,32 @@ class Runner:
             self._mark(thread_id, "failed", str(exc))
             raise
         except Exception as exc:  # noqa: BLE001 - every other failure ends the run failed, with its reason
-            raise self._fail(thread_id, exc) from exc
+            failed = self._fail(thread_id, exc)
+            self._remember(graph_id, thread_id, "failed")
+            raise failed from exc
         except BaseException:
             self._mark(thread_id, "failed", "the process was stopped mid-run")
             raise
-        return self._result(graph_id, thread_id)
+        result = self._result(graph_id, thread_id)
+        self._remember(graph_id, thread_id, result.status, result.values)
+        return result
+
+    def _remember(self, graph_id: str, thread_id: str, status: str, values: dict[str, Any] | None = None) -> None:
+        """Lessons of decided approvals, and the episode of an ended run (see opsgraph.memory.hooks).
+
+        A shadow run changed nothing real: it teaches nothing and is not an episode.
+        """
+        if self.context.memory is None or getattr(self.context_for(thread_id), "shadow", False):
+            return
+        from opsgraph.memory.hooks import remember_run
+
+        try:
+            if values is None:
+                values = dict(self.graph(graph_id).get_state(self.config(thread_id)).values)
+            remember_run(self.context.memory, graph_id, thread_id, status, values)
+        except Exception as exc:  # noqa: BLE001 - memory is advice: a failed write must not change the run's outcome
+            self.context.audit.record(thread_id, f"memory_error:{uuid.uuid4().hex[:12]}", "memory_error",
+                                      agent="memory", result={"error": f"{type(exc).__name__}: {exc}"}, ok=False)
 
     def _fail(self, thread_id: str, exc: Exception) -> FailedRun:
         """Record why the run failed (registry and audit) and return the error to raise."""
@@ -479,6 +500,10 @@ def open_runner(settings: Settings | None = None, **context_options: Any) -> Ite
             runner.close()
         if claims is not None:
             claims.close()
+        if context.memory is not None:
+            from opsgraph.memory import close_memory
+
+            close_memory(context.memory)
         context.audit.close()
         if context.privacy is not None:
             context.privacy.vault.close()

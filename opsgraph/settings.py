@@ -102,6 +102,14 @@ class Settings:
     # created once in the data home (``pii.key``).
     pii_key: str | None = field(default=None, repr=False)
 
+    # Episodic memory and lessons from human feedback (OPSGRAPH_MEMORY=off: every run starts from zero).
+    memory_enabled: bool = True
+
+    @property
+    def memory_path(self) -> Path:
+        """SQLite file holding the memory store (episodes and lessons)."""
+        return self.data_home / "memory.db"
+
     @property
     def world_path(self) -> Path:
         """SQLite file holding the mock enterprise."""
@@ -180,6 +188,7 @@ class Settings:
             "broker_visibility_timeout_s": self.broker_visibility_timeout_s,
             "queue": self.queue,
             "console_cookie_key": _mask(self.console_secret),
+            "memory_enabled": self.memory_enabled,
         }
 
 
@@ -364,6 +373,8 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         queue=_queue(_pick(env, file, "OPSGRAPH_QUEUE", "queue", "opsgraph")),
         console_secret=_console_secret(_pick(env, file, "OPSGRAPH_CONSOLE_SECRET", "console_secret")),
         pii_key=_pick(env, file, "OPSGRAPH_PII_KEY", "pii_key"),
+
+        memory_enabled=not _is_false(str(_pick(env, file, "OPSGRAPH_MEMORY", "memory", "on"))),
     )
 
 

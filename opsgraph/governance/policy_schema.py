@@ -153,6 +153,24 @@ class Autonomy(_Closed):
     categories: dict[str, Literal["supervised", "threshold", "autonomous"]] = Field(default_factory=dict)
 
 
+MemoryKind = Literal["supplier", "sku", "customer", "carrier", "shipment", "agent"]
+
+
+class MemoryRecall(_Closed):
+    """``memory.defaults`` and ``memory.agents.<name>``: what an agent's recall may return."""
+
+    max_items: PositiveCount | None = None
+    max_age_days: PositiveCount | None = None
+    namespaces: list[MemoryKind] | None = None
+
+
+class Memory(_Closed):
+    """``memory``: episodic memory and lessons, recalled per agent."""
+
+    defaults: MemoryRecall = Field(default_factory=MemoryRecall)
+    agents: dict[str, MemoryRecall] = Field(default_factory=dict)
+
+
 class ConsoleUser(_Closed):
     """``console.users[]``: who may log in to the web console, with which role."""
 
@@ -184,6 +202,7 @@ class PolicySchema(_Open):
     agents: Annotated[dict[str, Agent], Field(min_length=1)]
     autonomy: Autonomy | None = None
     console: Console | None = None
+    memory: Memory | None = None
 
 
 def cross_problems(schema: PolicySchema) -> Iterator[tuple[tuple[str, ...], str]]:
@@ -192,6 +211,9 @@ def cross_problems(schema: PolicySchema) -> Iterator[tuple[tuple[str, ...], str]
         if name not in schema.agents:
             yield ("budgets", "agents", name), f"no agent named {name!r} under agents"
     yield from _console_problems(schema.console)
+    for name in (schema.memory.agents if schema.memory else {}):
+        if name not in schema.agents:
+            yield ("memory", "agents", name), f"no agent named {name!r} under agents"
     for name, agent in schema.agents.items():
         if agent.knowledge.max_access not in schema.access_levels:
             yield (("agents", name, "knowledge", "max_access"),

@@ -3,10 +3,17 @@
 Sources, in order of trust: a single earlier result object that carries every required
 parameter (a proposed purchase order, say); values under the same key in earlier results;
 entities written in the request (ids, "5 days", "$120.50"); free text for prose fields.
+
+A tool result may also state values for the records it names, as an object such as
+``{"applies_to": {"sku_id": "SKU-003"}, "at_most": {"quantity": 250}}`` (a recalled lesson:
+the approver accepts at most 250 of SKU-003). Every argument record that matches
+``applies_to`` gets the stated value: ``at_most`` caps a number, ``at_least`` raises it,
+``set`` replaces it. A careful model reading the same result would do the same.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any, Iterator
 
@@ -16,6 +23,7 @@ from opsgraph.models.offline.conversation import ID_PATTERN, Conversation
 PROSE_FIELDS = ("reason", "justification", "note", "message", "body", "summary", "description", "query", "subject")
 _MONEY = re.compile(r"\$\s?([0-9][0-9,]*(?:\.[0-9]{1,2})?)")
 _NUMBER_UNIT = re.compile(r"\b([0-9]+(?:\.[0-9]+)?)\s*([a-z]+)")
+MAX_LISTED_IDS = 20
 
 
 def properties(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -36,15 +44,63 @@ def candidate_argument_sets(tool: str, schema: dict[str, Any], convo: Conversati
     values scattered over several results would mix up unrelated records.
     """
     props, needed = properties(schema), required(schema)
+    stated = stated_rules(convo, tool)
     if any(_is_structured(props[p]) for p in needed) or len(needed) >= 3:
         for obj in convo.objects(exclude_tool=tool):
             if all(p in obj and _fits(props[p], obj[p]) for p in needed):
-                yield _complete({p: obj[p] for p in props if p in obj and _fits(props[p], obj[p])}, props, convo, step)
+                args = _complete({p: obj[p] for p in props if p in obj and _fits(props[p], obj[p])}, props, convo, step)
+                yield apply_stated(args, stated)
         if any(_is_structured(props[p]) for p in needed):
             return
     args = fill_individually(tool, props, needed, convo, step)
     if args is not None:
-        yield args
+        yield apply_stated(args, stated)
+
+
+STATED_BOUNDS = ("at_most", "at_least", "set")
+
+
+def stated_rules(convo: Conversation, exclude_tool: str | None = None) -> list[dict[str, Any]]:
+    """Objects in tool results that state values for the records they name (see the module doc)."""
+    return [obj for obj in convo.objects(exclude_tool) if isinstance(obj.get("applies_to"), dict)
+            and obj["applies_to"] and any(isinstance(obj.get(b), dict) for b in STATED_BOUNDS)]
+
+
+def apply_stated(args: dict[str, Any], rules: list[dict[str, Any]]) -> dict[str, Any]:
+    """``args`` with every stated value applied to the argument records its rule applies to."""
+    if not rules:
+        return args
+    args = copy.deepcopy(args)
+    scope = {k: v for k, v in args.items() if not isinstance(v, (dict, list))}
+    for record in _records(args):
+        seen = {**scope, **{k: v for k, v in record.items() if not isinstance(v, (dict, list))}}
+        for rule in rules:
+            if all(seen.get(k) == v for k, v in rule["applies_to"].items()):
+                _apply_rule(record, rule)
+    return args
+
+
+def _records(data: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(data, dict):
+        yield data
+        for value in data.values():
+            yield from _records(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield from _records(item)
+
+
+def _apply_rule(record: dict[str, Any], rule: dict[str, Any]) -> None:
+    for bound in STATED_BOUNDS:
+        for name, value in (rule.get(bound) or {}).items():
+            if name not in record:
+                continue
+            current = record[name]
+            numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (current, value))
+            if bound == "set":
+                record[name] = value
+            elif numbers:
+                record[name] = min(current, value) if bound == "at_most" else max(current, value)
 
 
 def _complete(args: dict[str, Any], props: dict[str, dict], convo: Conversation, step: str) -> dict[str, Any]:
@@ -127,7 +183,8 @@ def find_value(name: str, spec: dict[str, Any], convo: Conversation, step: str, 
     if found is not None:
         return found
     if kind == "array" and name.endswith("_ids"):
-        return _collect_ids(name[:-4] + "_id", convo, exclude_tool) or None
+        found = _collect_ids(name[:-4] + "_id", convo, exclude_tool)
+        return found or (_ids_of_kinds(spec, convo, exclude_tool) if is_required else None) or None
     if kind == "string" and name.endswith("_id"):
         return _id_from_text(name, spec, convo)
     if kind in ("integer", "number"):
@@ -151,6 +208,21 @@ def _collect_ids(key: str, convo: Conversation, exclude_tool: str | None) -> lis
         if values:
             return list(dict.fromkeys(values))
     return []
+
+
+def _ids_of_kinds(spec: dict[str, Any], convo: Conversation, exclude_tool: str | None) -> list[str]:
+    """Ids of the kinds a list parameter's description names (``e.g. SUP-006, SKU-003``), as the
+    request and transcript write them and as earlier results carry them, most recent first."""
+    prefixes = {m.group(1) for m in ID_PATTERN.finditer(spec.get("description", ""))}
+    if not prefixes:
+        return []
+    found = [i for i in convo.ids() if i.split("-", 1)[0] in prefixes]
+    for obj in convo.objects(exclude_tool):
+        for key, value in obj.items():
+            if key.endswith("_id") and isinstance(value, str) and ID_PATTERN.fullmatch(value) \
+                    and value.split("-", 1)[0] in prefixes:
+                found.append(value)
+    return list(dict.fromkeys(found))[:MAX_LISTED_IDS]
 
 
 def _values_under(data: Any, key: str) -> list[Any]:
