@@ -16,7 +16,7 @@ from opsgraph.governance.audit import AuditStore
 from opsgraph.governance.audit_chain import HASHED_FIELDS, event_hash
 from tests.conftest import make_settings
 from tests.support.cli import opsgraph
-from tests.support.shared_pg import fresh_database
+from tests.support.pg import fresh_database
 
 THREAD, OTHER = "chain-1", "chain-2"
 

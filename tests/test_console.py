@@ -368,19 +368,10 @@ def test_an_unknown_run_is_a_404_with_a_message(site):
 @pytest.fixture
 def postgres_checkpoints(postgres_url):
     """A Postgres database of this test's own for checkpoints, decisions and leases; dropped after."""
-    import uuid
-    from urllib.parse import urlsplit, urlunsplit
+    from tests.support.pg import fresh_database
 
-    import psycopg
-
-    name = f"opsgraph_console_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(urlsplit(postgres_url)._replace(path="/" + name))
-    finally:
-        with psycopg.connect(postgres_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(postgres_url, "opsgraph_console") as url:
+        yield url
 
 
 def test_the_inbox_decides_runs_checkpointed_in_postgres(tmp_path, postgres_checkpoints):

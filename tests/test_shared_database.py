@@ -21,7 +21,7 @@ from opsgraph.governance.audit import AuditStore, open_audit_store
 from opsgraph.settings import Settings
 from tests.conftest import make_settings
 from tests.support.cli import isolated_env, one_error_line, opsgraph
-from tests.support.shared_pg import fresh_database, rows
+from tests.support.pg import fresh_database, rows
 
 ROOT = Path(__file__).resolve().parents[1]
 SETUP_PROCESSES = 6

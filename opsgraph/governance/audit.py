@@ -119,6 +119,8 @@ class AuditStore:
 
     placeholder = "?"
     tables = {"events": "audit_events", "runs": "runs", "heads": "audit_heads"}
+    # (thread_id, value) -> value with personal data masked; set by the run context when masking is on.
+    redact: Callable[[str, Any], Any] | None = None
     lock_row = ""  # SQLite: BEGIN IMMEDIATE already holds the whole database
 
     def __init__(self, path: Path):

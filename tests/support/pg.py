@@ -1,4 +1,5 @@
-"""A Postgres database of its own for one test, so parallel runs never share tables."""
+"""A Postgres database of its own for a test (or a test module), so parallel runs never share
+schemas, tables or advisory locks; dropped afterwards with its connections forced out."""
 
 from __future__ import annotations
 
@@ -21,3 +22,11 @@ def fresh_database(server_url: str, prefix: str = "opsgraph") -> Iterator[str]:
     finally:
         with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def rows(url: str, sql: str, params: tuple = ()) -> list[tuple]:
+    """Rows of one query on the database at ``url``."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql, params or None).fetchall()

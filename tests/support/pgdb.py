@@ -11,9 +11,10 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+
+from tests.support.pg import fresh_database as server_database
 
 SKIP_REASON = "OPSGRAPH_TEST_POSTGRES_URL is unset; set it to a Postgres URL to run the Postgres world tests"
 
@@ -25,20 +26,12 @@ def admin_url() -> str | None:
 
 @contextmanager
 def fresh_database(prefix: str = "opsgraph") -> Iterator[str]:
-    """A new, empty database on the test server for the block; yields its URL."""
-    import psycopg
-
+    """A new, empty database on the test server for the block; yields its URL (skips without Postgres)."""
     base = admin_url()
     if base is None:
         pytest.skip(SKIP_REASON)
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(urlsplit(base)._replace(path="/" + name))
-    finally:
-        with psycopg.connect(base, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with server_database(base, prefix) as url:
+        yield url
 
 
 def unique_schema(label: str = "world") -> str:
