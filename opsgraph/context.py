@@ -137,16 +137,24 @@ def build_context(
 
 def open_masker(settings: Settings, policy: Policy, world: Any) -> Any:
     """The PII masker of policy.yaml's ``privacy`` section over the data home's vault (None when off)."""
-    from opsgraph.governance.pii_vault import PiiVault, load_secret
     from opsgraph.governance.privacy import PrivacyPolicy, build_masker
 
     rules = PrivacyPolicy.from_policy(policy.raw.get("privacy"))
     if not rules.mask_pii:
         return None
-    secret = load_secret(settings.data_home / "pii.key", settings.pii_key)
     crm = getattr(world, "crm", None)
     names = crm.customer_names if hasattr(crm, "customer_names") else (lambda: [])
-    return build_masker(rules, PiiVault(settings.pii_vault_path, secret), names)
+    return build_masker(rules, open_vault(settings), names)
+
+
+def open_vault(settings: Settings) -> Any:
+    """The PII vault: in the shared database when one is set (a thread keeps its placeholders on
+    every machine), else a file in the data home."""
+    from opsgraph.governance.pii_vault import PiiVault, PostgresPiiVault, load_secret
+
+    if settings.database_url:
+        return PostgresPiiVault(settings.database_url, settings.pii_key)
+    return PiiVault(settings.pii_vault_path, load_secret(settings.data_home / "pii.key", settings.pii_key))
 
 
 def world_target(settings: Settings) -> Any:

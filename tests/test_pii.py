@@ -180,3 +180,25 @@ def test_known_names_come_from_the_crm_on_sqlite_and_on_postgres(world_database:
         names = local.crm.customer_names()
         assert len(names) == 100 and "Lakeside Packaging Ltd." in names
         assert sorted(shared.crm.customer_names()) == sorted(names)
+
+
+def test_a_shared_database_keeps_a_threads_placeholders_for_every_machine(world_database: str,  # noqa: F811
+                                                                         tmp_path: Path):
+    """Two data homes on one database URL: machine B resolves what machine A masked, no key file needed."""
+    from opsgraph.context import open_vault
+    from opsgraph.settings import load_settings
+    from tests.support.pg import rows
+
+    machine_a = open_vault(load_settings({"OPSGRAPH_HOME": str(tmp_path / "a"), "OPSGRAPH_DATABASE_URL": world_database}))
+    machine_b = open_vault(load_settings({"OPSGRAPH_HOME": str(tmp_path / "b"), "OPSGRAPH_DATABASE_URL": world_database}))
+    placeholder = machine_a.placeholder("thread-x", "EMAIL", "maria@example.com", "Maria@Example.com")
+    assert machine_b.reveal("thread-x", placeholder) == "Maria@Example.com"
+    assert machine_b.placeholder("thread-x", "EMAIL", "maria@example.com", "maria@example.com") == placeholder
+    assert machine_b.placeholder("thread-x", "EMAIL", "ops@example.org", "ops@example.org") == "<EMAIL_2>"
+    assert machine_a.values("thread-x", "EMAIL") == ["Maria@Example.com", "ops@example.org"]
+    assert not (tmp_path / "a" / "pii_vault.db").exists() and not (tmp_path / "b" / "pii.key").exists()
+    stored = rows(world_database, "SELECT digest, sealed FROM opsgraph.pii_placeholders")
+    assert stored and all(b"example" not in bytes(sealed).lower() and "example" not in digest
+                          for digest, sealed in stored)
+    machine_a.close()
+    machine_b.close()
