@@ -403,7 +403,10 @@ class Runner:
             return RunResult(thread_id, graph_id, "failed", reason=NEVER_STARTED)
         pending = [i.value for i in snapshot.interrupts]
         values = dict(snapshot.values)
-        status, reason = _status(snapshot.next, pending, values), None
+        # A process killed after a step's writes but before its checkpoint leaves ``next`` empty while
+        # the step's task is still due: only a snapshot without tasks has really finished.
+        due = tuple(snapshot.next) or tuple(task.name for task in snapshot.tasks)
+        status, reason = _status(due, pending, values), None
         info = self.context.audit.run(thread_id)
         if status == "interrupted" and info is not None and info.status == "failed":
             # A run that failed mid-way stays failed, with its reason, until it is resumed.
