@@ -132,7 +132,8 @@ class PiiDetector:
         return self._run_presidio(EMAIL, "EMAIL_ADDRESS", text) if "@" in text else []
 
     def _phones(self, text: str) -> list[Span]:
-        return self._run_presidio(PHONE, "PHONE_NUMBER", text) if _digits_at_least(text, 7) else []
+        found = self._run_presidio(PHONE, "PHONE_NUMBER", text) if _digits_at_least(text, 7) else []
+        return [s for s in found if _reads_as_phone(s, text)]
 
     def _cards(self, text: str) -> list[Span]:
         return self._run_presidio(CARD, "CREDIT_CARD", text) if _digits_at_least(text, 12) else []
@@ -155,6 +156,18 @@ class PiiDetector:
         """One case-insensitive pattern for every known name, longest first (so a full name wins)."""
         names = tuple(self._known_names())
         return _names_pattern(names) if any(len(n.strip()) >= 4 for n in names if n) else None
+
+
+# Quantities and amounts in data ("liability_cap_usd": 360000.0) are digit runs that some region's
+# numbering plan accepts; a phone written for people is formatted or carries the full number.
+MIN_BARE_PHONE_DIGITS = 10
+
+
+def _reads_as_phone(span: Span, text: str) -> bool:
+    """False for a number that only looks like a phone: a short bare digit run, or the whole part of a decimal."""
+    if re.match(r"[.,]\d", text[span.end:span.end + 2]):
+        return False
+    return not (span.text.isdigit() and len(span.text) < MIN_BARE_PHONE_DIGITS)
 
 
 @lru_cache(maxsize=256)
