@@ -24,7 +24,7 @@ CORPUS = Path(__file__).parent / "data" / "pii_corpus.yaml"
 IDS = ["SH-0001", "INV-0001", "SKU-003", "PO-00001", "TCK-0004", "SO-0042", "CUST-005", "SUP-019", "CTR-1003",
        "REF-0003", "DC-EAST", "sh-0002", "$42,380.00", "$1,250.00", "$480", "38,450.75 USD", "2026-03-10", "03/05/2026",
        "BK-4155550198", "4155550198 USD",
-       '{"liability_cap_usd": 360000.0}', "quantity 360000"]  # amounts and quantities in data are not phones  # the last two hold a valid US phone number: only the protection saves them
+       '{"liability_cap_usd": 360000.0}', "quantity 360000", '{"total_usd": 1377.64}', "1,377,640.50 USD"]  # amounts and quantities in data are not phones  # the last two hold a valid US phone number: only the protection saves them
 
 
 @pytest.fixture(scope="module")

@@ -161,11 +161,13 @@ class PiiDetector:
 # Quantities and amounts in data ("liability_cap_usd": 360000.0) are digit runs that some region's
 # numbering plan accepts; a phone written for people is formatted or carries the full number.
 MIN_BARE_PHONE_DIGITS = 10
+# An amount: 1377.64, 1,377.64, 42,380 (one decimal point; a phone with dots has several).
+_DECIMAL = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+")
 
 
 def _reads_as_phone(span: Span, text: str) -> bool:
     """False for a number that only looks like a phone: a short bare digit run, or the whole part of a decimal."""
-    if re.match(r"[.,]\d", text[span.end:span.end + 2]):
+    if re.match(r"[.,]\d", text[span.end:span.end + 2]) or _DECIMAL.fullmatch(span.text):
         return False
     return not (span.text.isdigit() and len(span.text) < MIN_BARE_PHONE_DIGITS)
 
