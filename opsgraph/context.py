@@ -143,8 +143,25 @@ def open_masker(settings: Settings, policy: Policy, world: Any) -> Any:
     if not rules.mask_pii:
         return None
     crm = getattr(world, "crm", None)
-    names = crm.customer_names if hasattr(crm, "customer_names") else (lambda: [])
-    return build_masker(rules, open_vault(settings), names)
+    return build_masker(rules, open_vault(settings), lambda: _known_names(crm))
+
+
+def _known_names(crm: Any) -> list[str]:
+    """Customer names the masker looks for; none when the world cannot be read right now.
+
+    A broken or unreachable world database fails the run at its first tool call with the real
+    error (and a resumable status); the masker asking first must not turn that into a crash.
+    """
+    from opsgraph.tools.connectors.base import is_database_fault
+
+    if not hasattr(crm, "customer_names"):
+        return []
+    try:
+        return list(crm.customer_names())
+    except Exception as exc:  # noqa: BLE001 - only database faults are absorbed, the rest re-raised
+        if is_database_fault(exc):
+            return []
+        raise
 
 
 def open_vault(settings: Settings) -> Any:
