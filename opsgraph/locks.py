@@ -30,3 +30,16 @@ def init_lock(directory: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+@contextmanager
+def immediate_transaction(conn: "sqlite3.Connection") -> Iterator[None]:
+    """A SQLite write transaction that takes the database's write lock at once (``BEGIN IMMEDIATE``),
+    so two writers serialise instead of both reading before either writes; rolled back on error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

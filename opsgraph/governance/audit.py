@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from opsgraph.failures import StorageError
 from opsgraph.governance.audit_chain import (HASHED_FIELDS, ChainBreak, ChainedEvent, ChainHead, event_hash,
                                              find_break)
-from opsgraph.locks import init_lock
+from opsgraph.locks import immediate_transaction, init_lock
 
 if TYPE_CHECKING:
     from opsgraph.settings import Settings
@@ -172,16 +172,9 @@ class AuditStore:
         with self._lock:
             return list(self._conn.execute(self._sql(text), params).fetchall())
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
+    def _transaction(self) -> AbstractContextManager[None]:
         # IMMEDIATE takes the write lock at once: two writers of one thread's chain serialise.
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+        return immediate_transaction(self._conn)
 
     # -- audit events ----------------------------------------------------------------------------
     def record(

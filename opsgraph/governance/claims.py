@@ -22,12 +22,13 @@ import socket
 import sqlite3
 import threading
 import uuid
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from opsgraph.locks import immediate_transaction
 from opsgraph.errors import UserError
 from opsgraph.shared_db import SCHEMA, connect, ensure_tables
 
@@ -187,16 +188,9 @@ class SqliteClaimStore(ClaimStore):
         super().__init__(conn)
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        # IMMEDIATE takes the write lock at once, so two deciders serialise instead of both reading "free".
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[None]:
+        # IMMEDIATE takes the write lock at once: two deciders serialise instead of both reading "free".
+        return immediate_transaction(self._conn)
 
     @contextmanager
     def lease(self, thread_id: str) -> Iterator[None]:
