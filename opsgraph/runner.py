@@ -322,7 +322,9 @@ class Runner:
             raise
         except Exception as exc:  # noqa: BLE001 - every other failure ends the run failed, with its reason
             failed = self._fail(thread_id, exc)
-            self._remember(graph_id, thread_id, "failed")
+            # A run that can be resumed has not ended: its episode is written when it does (else the
+            # resumed run would recall its own first half).
+            self._remember(graph_id, thread_id, "failed" if not failed.resumable else "paused")
             raise failed from exc
         except BaseException:
             self._mark(thread_id, "failed", "the process was stopped mid-run")

@@ -71,12 +71,17 @@ def test_a_model_that_cannot_decide_fails_the_run_and_resume_finishes_it_once(se
         assert event.result["agent"] == "supervisor" and event.result["resumable"] is True and not event.ok
         before = _write_counts(runner, "undecided-1")
         assert sum(before.values()) >= 1  # it failed after doing some of its work
+        # Not ended: no episode yet, so the resumed run does not recall its own first half.
+        assert runner.context.memory.items(kind="episode") == []
 
         done = runner.resume("undecided-1")
         assert done.status == "completed" and done.reason is None
         assert _write_counts(runner, "undecided-1") == {name: 1 for name in WRITES}
         assert runner.context.audit.run("undecided-1").reason is None
         assert runner.context.world.tms.get_shipment("SH-0002")["total_delay_days"] == 4
+        assert "recall_memory" not in {e.name for e in runner.context.audit.events("undecided-1", "tool_call")}
+        [episode] = runner.context.memory.items(kind="episode")
+        assert episode["thread_id"] == "undecided-1" and episode["outcome"] == "completed"
 
 
 def test_a_failure_that_cannot_be_resumed_says_start_a_new_run(settings):
