@@ -237,8 +237,23 @@ def available_suites(directory: Path = DATASETS_DIR) -> dict[str, Path]:
 def load_suites(names: list[str] | None = None, directory: Path = DATASETS_DIR) -> list[Suite]:
     """The named suites (all when ``names`` is empty); an unknown name is a DatasetError."""
     found = available_suites(directory)
-    unknown = [n for n in names or [] if n not in found]
+    specs = _workflow_suites(names or [], found)
+    unknown = [n for n in names or [] if n not in found and n not in specs]
     if unknown:
-        known = ", ".join(found) or "none"
+        known = ", ".join([*found, *specs]) or "none"
         raise DatasetError(f"unknown eval suite(s) {', '.join(unknown)}; known suites: {known}")
-    return [load_suite(found[n]) for n in (names or list(found))]
+    return [specs[n] if n in specs else load_suite(found[n]) for n in (names or list(found))]
+
+
+def _workflow_suites(names: list[str], found: dict[str, Path]) -> dict[str, Suite]:
+    """Suites named after a YAML workflow: the dataset its spec names, run against the workflow's graph id."""
+    import dataclasses
+
+    wanted = [n for n in names if n not in found]
+    if not wanted:
+        return {}
+    from opsgraph.workflows.registration import eval_datasets
+
+    datasets = eval_datasets()
+    return {n: dataclasses.replace(load_suite(found[datasets[n]]), name=n, graph_id=n)
+            for n in wanted if datasets.get(n) in found}
