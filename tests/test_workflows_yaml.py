@@ -1,0 +1,217 @@
+"""YAML workflow specs: validation with line numbers, compilation to the shared builders, runs, evals, CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from opsgraph.workflows.loader import WorkflowSpecError, load_spec
+from opsgraph.workflows.registration import SPECS_DIR
+
+CONTRACT_SPEC = SPECS_DIR / "contract_review_yaml.yaml"
+RISK_SPEC = SPECS_DIR / "supplier_risk_yaml.yaml"
+
+
+def _variant(tmp_path: Path, source: Path, old: str, new: str) -> Path:
+    """A copy of ``source`` with one text change, and the 1-based line where the change sits."""
+    text = source.read_text()
+    assert old in text, old
+    path = tmp_path / source.name
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+def _line_of(path: Path, needle: str) -> int:
+    return next(n for n, line in enumerate(path.read_text().splitlines(), start=1) if needle in line)
+
+
+def _problems(path: Path) -> list[str]:
+    with pytest.raises(WorkflowSpecError) as caught:
+        load_spec(path)
+    return caught.value.problems
+
+
+# --- validation: one problem per line, each naming file:line -------------------------------------------------
+
+@pytest.mark.parametrize("old, new, needle, words", [
+    ("extract_contract_terms]", "extract_contract_termz]", "extract_contract_termz", "unknown tool 'extract_contract_termz'"),
+    ("{agent: contract_compliance, output", "{agent: contract_complianse, output", "contract_complianse",
+     "unknown agent 'contract_complianse'"),
+    ("kind: sequential", "kind: pipeline_of_doom", "pipeline_of_doom", "unknown topology 'pipeline_of_doom'"),
+    ("kind: sequential", "kind: market", "kind: market", "topology 'market' cannot be compiled from a spec yet"),
+    ("    tier: large", "    tier: 2", "tier: 2", "agents.contract_compliance.tier: Input should be 'small' or 'large'"),
+    ("    prompt: contract_summarizer\n", "", "contract_summarizer:", "missing required field 'agents.contract_summarizer.prompt'"),
+    ("  steps:\n", "  rounds: 3\n  steps:\n", "rounds: 3", "unknown field 'topology.rounds'"),
+    ("    - {agent: contract_summarizer, output: contract_summary}\n", "    - contract_summarizer\n",
+     "- contract_summarizer", "topology.steps.2: Input should be a valid dictionary"),
+    ("tools: [read_contract, extract_contract_terms]", "tools: [read_contract, extract_contract_terms, issue_refund]",
+     "issue_refund", "policy.yaml does not permit agent 'contract_extractor' to call 'issue_refund'"),
+])
+def test_each_problem_names_its_line(tmp_path, old, new, needle, words):
+    path = _variant(tmp_path, CONTRACT_SPEC, old, new)
+    problems = _problems(path)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{path}:{_line_of(path, needle)}: "), problems[0]
+    assert words in problems[0]
+
+
+def test_missing_top_level_field_and_unknown_field_are_both_reported(tmp_path):
+    path = _variant(tmp_path, RISK_SPEC, "report: supplier_risk\n", "reports: supplier_risk\n")
+    problems = _problems(path)
+    line = _line_of(path, "reports:")
+    assert f"{path}:1: missing required field 'report'" in problems
+    assert f"{path}:{line}: unknown field 'reports'" in problems
+
+
+def test_concurrent_branch_needs_a_declared_agent_with_a_dimension(tmp_path):
+    path = _variant(tmp_path, RISK_SPEC, "    dimension: esg\n", "")
+    path.write_text(path.read_text().replace("esg_assessor]", "esg_assessor, legal_assessor]"))
+    problems = _problems(path)
+    assert any(p.startswith(f"{path}:{_line_of(path, '  esg_assessor:')}: ") and "needs a 'dimension'" in p
+               for p in problems), problems
+    assert any(p.startswith(f"{path}:{_line_of(path, 'legal_assessor]')}: ") and "unknown agent 'legal_assessor'" in p
+               for p in problems), problems
+
+
+def test_duplicate_key_and_broken_yaml_name_their_line(tmp_path):
+    dup = _variant(tmp_path, CONTRACT_SPEC, "report: contract_review\n", "report: contract_review\nreport: x\n")
+    assert _problems(dup) == [f"{dup}:{_line_of(dup, 'report: x')}: duplicate key 'report'"]
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("id: x\n  agents: [\n")
+    [problem] = _problems(broken)
+    assert problem.startswith(f"{broken}:2: not valid YAML")
+
+
+def test_shipped_specs_are_valid():
+    for path in (CONTRACT_SPEC, RISK_SPEC):
+        assert load_spec(path).spec.id == path.stem
+
+
+# --- registration and compilation ------------------------------------------------------------------------------
+
+def test_yaml_workflows_are_registered_and_compile_to_the_python_structure():
+    from opsgraph.registry import graph_entries
+    from opsgraph.runner import compile_graph
+
+    entries = graph_entries()
+    assert entries["contract_review_yaml"].topology == "sequential (yaml)"
+    assert entries["supplier_risk_yaml"].topology == "concurrent (yaml)"
+    for python_id in ("contract_review", "supplier_risk"):
+        ours, theirs = compile_graph(f"{python_id}_yaml").get_graph(), compile_graph(python_id).get_graph()
+        assert set(ours.nodes) == set(theirs.nodes)
+        assert {(e.source, e.target, e.conditional) for e in ours.edges} == \
+               {(e.source, e.target, e.conditional) for e in theirs.edges}
+
+
+def test_user_folder_spec_is_registered(tmp_path, monkeypatch):
+    from opsgraph.registry import graph_entries
+
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    (folder / "mine.yaml").write_text(RISK_SPEC.read_text().replace("id: supplier_risk_yaml", "id: my_risk_panel"))
+    (folder / "bad.yaml").write_text("id: broken_one\n")
+    monkeypatch.setenv("OPSGRAPH_WORKFLOWS", str(folder))
+    entries = graph_entries()
+    assert "my_risk_panel" in entries and "broken_one" not in entries
+
+
+# --- end-to-end runs on the offline engine, SQLite checkpointer ------------------------------------------------
+
+def _run(runner, graph_id: str, options: dict, thread: str):
+    return runner.start(graph_id, runner.make_input(graph_id, options), thread_id=thread)
+
+
+def test_contract_review_yaml_runs_like_the_python_graph(runner):
+    ours = _run(runner, "contract_review_yaml", {"contract": "CTR-1002"}, "yaml-ctr")
+    theirs = _run(runner, "contract_review", {"contract": "CTR-1002"}, "py-ctr")
+    assert ours.status == theirs.status == "completed"
+    assert ours.report["recommendation"] == theirs.report["recommendation"] == "escalate_to_legal"
+    assert ours.report["steps"] == theirs.report["steps"]
+    assert [(a["agent"], a["tool"], a["args"]) for a in ours.values["actions"]] == \
+           [(a["agent"], a["tool"], a["args"]) for a in theirs.values["actions"]]
+    kinds = [e.kind for e in runner.context.audit.events("yaml-ctr")]
+    assert kinds.count("validation") == 3 and "tool_call" in kinds
+    assert runner.checkpointer.get_tuple({"configurable": {"thread_id": "yaml-ctr"}}) is not None
+
+
+def test_supplier_risk_yaml_runs_like_the_python_graph(runner):
+    ours = _run(runner, "supplier_risk_yaml", {"supplier": "SUP-019"}, "yaml-sr")
+    theirs = _run(runner, "supplier_risk", {"supplier": "SUP-019"}, "py-sr")
+    assert ours.status == theirs.status == "completed"
+    for key in ("risk_level", "score", "votes", "needs_review", "disagreement"):
+        assert ours.report[key] == theirs.report[key], key
+    assert sorted((a["agent"], a["tool"]) for a in ours.values["actions"]) == \
+           sorted((a["agent"], a["tool"]) for a in theirs.values["actions"])
+    [logged] = [e for e in runner.context.audit.events("yaml-sr") if e.kind == "disagreement"]
+    assert logged.agent == "reconciler"
+
+
+# --- evals: the YAML version passes its suite exactly like the Python one ------------------------------------
+
+def _case_results(settings, suites: tuple[str, ...], smoke: bool) -> dict[str, dict[str, dict]]:
+    """Per suite, per case: pass/fail, every evaluator's score and what the run did (not its thread id or timing)."""
+    from opsgraph.evals.runner import EvalOptions, run_evals
+
+    data = run_evals(settings, EvalOptions(suites=suites, smoke=smoke, judge=False))
+    kept = ("passed", "failed", "status", "trajectory", "tool_calls", "approvals", "report", "world_changes")
+    return {suite["name"]: {row["case_id"]: {**{k: row.get(k) for k in kept},
+                                             "scores": {k: v["score"] for k, v in row["scores"].items()}}
+                            for row in suite["results"]}
+            for suite in data["suites"]}
+
+
+@pytest.mark.parametrize("python_id", ["contract_review", "supplier_risk"])
+def test_yaml_suite_smoke_matches_python(settings, python_id):
+    results = _case_results(settings, (python_id, f"{python_id}_yaml"), smoke=True)
+    assert results[python_id] and results[python_id] == results[f"{python_id}_yaml"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("python_id", ["contract_review", "supplier_risk"])
+def test_yaml_suite_matches_python_case_by_case(settings, python_id):
+    results = _case_results(settings, (python_id, f"{python_id}_yaml"), smoke=False)
+    assert len(results[python_id]) >= 15
+    assert results[python_id] == results[f"{python_id}_yaml"]
+    assert all(case["passed"] for case in results[python_id].values())
+
+
+# --- CLI ---------------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def cli():
+    from opsgraph.cli import workflow_cmd  # noqa: F401 - registers the workflow commands
+    from opsgraph.cli.app import app
+
+    return lambda *args: CliRunner().invoke(app, list(args))
+
+
+def test_cli_validate_ok_and_errors(cli, tmp_path):
+    done = cli("workflow", "validate", str(CONTRACT_SPEC))
+    assert done.exit_code == 0 and "valid" in done.output and "contract_review_yaml" in done.output
+    bad = _variant(tmp_path, CONTRACT_SPEC, "extract_contract_terms]", "extract_contract_termz]")
+    bad.write_text(bad.read_text().replace("    tier: large", "    tier: huge"))
+    done = cli("workflow", "validate", str(bad))
+    assert done.exit_code == 1
+    lines = [line for line in done.output.splitlines() if line.strip()]
+    assert lines == [f"{bad}:{_line_of(bad, 'tier: huge')}: agents.contract_compliance.tier: Input should be "
+                     "'small' or 'large' (got 'huge')"]
+    assert "Traceback" not in done.output
+    missing = cli("workflow", "validate", str(tmp_path / "nope.yaml"))
+    assert missing.exit_code == 1 and "cannot read the workflow spec" in missing.output
+
+
+def test_cli_show_mermaid(cli):
+    done = cli("workflow", "show", str(RISK_SPEC), "--mermaid")
+    assert done.exit_code == 0
+    assert "graph TD;" in done.output and "intake -.-> assess;" in done.output and "assess --> reconcile;" in done.output
+    done = cli("workflow", "show", str(CONTRACT_SPEC))
+    assert done.exit_code == 0 and "validate_terms" in done.output
+
+
+def test_cli_graphs_lists_yaml_workflows(cli):
+    from opsgraph.cli import graphviz  # noqa: F401 - registers graphs
+
+    done = cli("graphs", "--json")
+    assert done.exit_code == 0 and "contract_review_yaml" in done.output and "supplier_risk_yaml" in done.output
