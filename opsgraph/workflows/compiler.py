@@ -32,7 +32,25 @@ def compile_spec(spec: WorkflowSpec) -> StateGraph:
 
 
 def _sequential(spec: WorkflowSpec) -> StateGraph:
-    """Steps in order, each gated by validation of its typed output (the contract review chain)."""
+    """Steps in order: a review chain when the steps declare typed outputs, a pipeline when they do not."""
+    assert isinstance(spec.topology, SequentialTopology)
+    if spec.report == "pipeline":
+        return _pipeline(spec)
+    return _review_chain(spec)
+
+
+def _pipeline(spec: WorkflowSpec) -> StateGraph:
+    """Agents one after the other, each with its tools behind the approval gate."""
+    from opsgraph.graphs.pipeline import build_pipeline_graph
+
+    assert isinstance(spec.topology, SequentialTopology)
+    agents = agent_specs(spec)
+    return build_pipeline_graph([agents[step.agent] for step in spec.topology.steps], subject_key=str(spec.input.field),
+                                request=spec.input.request, title=spec.input.title)
+
+
+def _review_chain(spec: WorkflowSpec) -> StateGraph:
+    """Steps gated by validation of their typed outputs (the contract review chain)."""
     from opsgraph.graphs.contract_review import ReviewChain, build_contract_review_graph
 
     assert isinstance(spec.topology, SequentialTopology)

@@ -83,10 +83,14 @@ def _check_topology(spec: WorkflowSpec, problems: Problems) -> None:
     topology = spec.topology
     if isinstance(topology, SequentialTopology):
         refs = [(("topology", "steps", i, "agent"), step.agent) for i, step in enumerate(topology.steps)]
-        outputs = tuple(step.output for step in topology.steps)
-        if outputs != SEQUENTIAL_OUTPUTS:
-            problems.add(("topology", "steps"), f"a sequential chain's step outputs must be, in order: "
-                         f"{', '.join(SEQUENTIAL_OUTPUTS)} (got {', '.join(outputs)})")
+        outputs = tuple(step.output for step in topology.steps if step.output)
+        if outputs and outputs != SEQUENTIAL_OUTPUTS:
+            problems.add(("topology", "steps"), f"a review chain's step outputs must be, in order: "
+                         f"{', '.join(SEQUENTIAL_OUTPUTS)} (got {', '.join(outputs)}); or give no outputs (a pipeline)")
+        expected = "contract_review" if outputs else "pipeline"
+        if spec.report != expected:
+            problems.add(("report",), f"a sequential topology {'with' if outputs else 'without'} step outputs "
+                         f"ends with the {expected!r} report, not {spec.report!r}")
     else:
         refs = [(("topology", "branches", i), name) for i, name in enumerate(topology.branches)]
         for where, name in refs:
@@ -102,19 +106,53 @@ def _check_topology(spec: WorkflowSpec, problems: Problems) -> None:
 
 
 def _check_input_and_report(spec: WorkflowSpec, problems: Problems) -> None:
-    from opsgraph.workflows.registration import python_entries
-
     kind = spec.topology.kind
     if spec.report not in REPORTS[kind]:
         problems.add(("report",), f"report {spec.report!r} does not fit a {kind} topology; "
                      f"use one of: {', '.join(REPORTS[kind])}")
-    if spec.input.like not in python_entries():
-        problems.add(("input", "like"), f"input.like names no registered graph: {spec.input.like!r}")
-    elif spec.input.like != spec.report:
-        problems.add(("input", "like"), f"input.like {spec.input.like!r} does not give the input the "
-                     f"{spec.report!r} report reads; use {spec.report!r}")
+    if spec.report == "pipeline":
+        _check_id_input(spec, problems)
+    else:
+        _check_like_input(spec, problems)
     if spec.evals is not None:
         from opsgraph.evals.dataset import available_suites
 
         if spec.evals.dataset not in available_suites():
             problems.add(("evals", "dataset"), f"no eval dataset {spec.evals.dataset!r} (evals/datasets/)")
+
+
+def _check_like_input(spec: WorkflowSpec, problems: Problems) -> None:
+    from opsgraph.workflows.registration import python_entries
+
+    like = spec.input.like
+    if like is None:
+        problems.add(("input",), f"the {spec.report!r} report reads the input of graph {spec.report!r}: "
+                     f"write input: {{like: {spec.report}}}")
+    elif like not in python_entries():
+        problems.add(("input", "like"), f"input.like names no registered graph: {like!r}")
+    elif like != spec.report:
+        problems.add(("input", "like"), f"input.like {like!r} does not give the input the "
+                     f"{spec.report!r} report reads; use {spec.report!r}")
+
+
+def _check_id_input(spec: WorkflowSpec, problems: Problems) -> None:
+    import re
+
+    from opsgraph.tools.world import operation_names
+
+    decl = spec.input
+    if decl.like is not None:
+        problems.add(("input", "like"), "a pipeline takes one record id: give input.field, input.pattern and "
+                     "input.lookup instead of input.like")
+        return
+    for name in ("field", "pattern", "lookup"):
+        if getattr(decl, name) is None:
+            problems.add(("input",), f"missing required field 'input.{name}' (a pipeline takes one record id)")
+    if decl.pattern is not None:
+        try:
+            re.compile(decl.pattern)
+        except re.error as exc:
+            problems.add(("input", "pattern"), f"input.pattern is not a valid regular expression: {exc}")
+    if decl.lookup is not None and decl.lookup not in operation_names():
+        problems.add(("input", "lookup"), f"unknown connector operation {decl.lookup!r} (write system.operation, "
+                     "e.g. payables.get_supplier_invoice)")

@@ -73,6 +73,12 @@ def entry_for(loaded: LoadedSpec) -> GraphEntry:
     from opsgraph.workflows.compiler import compile_spec
 
     spec = loaded.spec
+    if spec.input.like is None:
+        from opsgraph.workflows.inputs import IdInput
+
+        reader = IdInput(spec.input)
+        return GraphEntry(spec.id, f"{spec.topology.kind} (yaml)", spec.description, lambda: compile_spec(spec),
+                          reader.make_input, reader.title, chat_input=reader.chat_input)
     like = python_entries()[spec.input.like]
     return GraphEntry(spec.id, f"{spec.topology.kind} (yaml)", spec.description, lambda: compile_spec(spec),
                       like.make_input, like.title, chat_input=like.chat_input, samples=like.samples)

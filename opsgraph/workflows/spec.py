@@ -21,7 +21,7 @@ RESERVED_TOPOLOGIES = ("supervisor", "handoff", "group_chat", "blackboard", "mar
 SEQUENTIAL_OUTPUTS = ("contract_terms", "compliance_findings", "contract_summary")
 # How a concurrent topology's reconciler merges the branches' findings.
 RECONCILERS = ("confidence_weighted_vote",)
-REPORTS = {"sequential": ("contract_review",), "concurrent": ("supplier_risk",)}
+REPORTS = {"sequential": ("contract_review", "pipeline"), "concurrent": ("supplier_risk",)}
 
 
 class _Closed(BaseModel):
@@ -43,14 +43,15 @@ class AgentDecl(_Closed):
 
 
 class StepDecl(_Closed):
-    """One step of a sequential topology: the agent and the typed output it hands on."""
+    """One step of a sequential topology: the agent, and the typed output it hands on (review chains only)."""
 
     agent: str
-    output: Literal["contract_terms", "compliance_findings", "contract_summary"]
+    output: Literal["contract_terms", "compliance_findings", "contract_summary"] | None = None
 
 
 class SequentialTopology(_Closed):
-    """Steps run one after the other; each step's output is validated before the next step sees it."""
+    """Steps run one after the other. With typed outputs (a review chain) each output is validated before
+    the next step sees it; without, each step works with its tools behind the approval gate (a pipeline)."""
 
     kind: Literal["sequential"]
     steps: list[StepDecl] = Field(min_length=1)
@@ -74,9 +75,20 @@ Topology = Annotated[Union[SequentialTopology, ConcurrentTopology], Field(discri
 
 
 class InputDecl(_Closed):
-    """Where run input comes from: the CLI options and chat turns of a registered graph's input."""
+    """Where run input comes from: ``like`` a registered graph's input, or one record id found in the text.
 
-    like: str
+    The id form: ``field`` names the id in the agents' prompts (``$supplier_invoice_id``), ``pattern``
+    is how it is written, ``lookup`` the connector operation that must find it (``payables.get_supplier_invoice``),
+    ``option`` the run option that may carry it, ``request`` opens the thread, ``title`` heads the report.
+    """
+
+    like: str | None = None
+    field: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]*$")
+    pattern: str | None = None
+    lookup: str | None = None
+    option: str | None = None
+    request: str = "Handle $subject_id."
+    title: str = "$subject_id"
 
 
 class EvalDecl(_Closed):
