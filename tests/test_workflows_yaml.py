@@ -215,3 +215,89 @@ def test_cli_graphs_lists_yaml_workflows(cli):
 
     done = cli("graphs", "--json")
     assert done.exit_code == 0 and "contract_review_yaml" in done.output and "supplier_risk_yaml" in done.output
+
+
+# --- invoice_match: declared only in YAML --------------------------------------------------------------------
+
+def test_three_way_match_arithmetic():
+    from opsgraph.tools.connectors.payables import three_way_match
+
+    order = {"po_id": "PO-1", "lines": [{"sku_id": "A", "quantity": 100, "unit_price": 10.0},
+                                        {"sku_id": "B", "quantity": 10, "unit_price": 4.0}]}
+    receipts = [{"receipt_id": "GR-1", "lines": [{"sku_id": "A", "quantity": 50}, {"sku_id": "B", "quantity": 10}]},
+                {"receipt_id": "GR-2", "lines": [{"sku_id": "A", "quantity": 30}]}]
+    invoice = {"supplier_invoice_id": "VINV-1", "lines": [{"sku_id": "A", "quantity": 100, "unit_price": 10.5},
+                                                          {"sku_id": "B", "quantity": 10, "unit_price": 4.0}]}
+    match = three_way_match(order, receipts, invoice, 50.0)
+    # A: 80 received of 100 ordered at $10 owed = $800; invoiced 100 x $10.50 = $1,050. B matches.
+    assert match["owed_usd"] == 840.0 and match["invoiced_usd"] == 1090.0 and match["variance_usd"] == 250.0
+    assert match["issues"] == ["price_differs", "quantity_short"] and match["within_tolerance"] is False
+    assert three_way_match(order, [], invoice, 50.0)["issues"] == ["missing_receipt", "price_differs"]
+    exact = {**invoice, "lines": [{"sku_id": "A", "quantity": 80, "unit_price": 10.0},
+                                  {"sku_id": "B", "quantity": 10, "unit_price": 4.0}]}
+    assert three_way_match(order, receipts, exact, 0.0)["result"] == "matched"
+
+
+def _invoice_run(runner, invoice: str, thread: str):
+    return runner.start("invoice_match", runner.make_input("invoice_match", {"invoice": invoice}), thread_id=thread)
+
+
+def test_invoice_within_tolerance_is_released_without_a_human(runner):
+    done = _invoice_run(runner, "VINV-0005", "inv-5")
+    assert done.status == "completed" and not done.pending
+    invoice = runner.context.world.payables.get_supplier_invoice("VINV-0005")
+    assert invoice["status"] == "approved" and invoice["decided_by"] == "auto (within tolerance)"
+    tools = [a["tool"] for a in done.values["actions"]]
+    assert tools == ["get_supplier_invoice", "get_purchase_order", "get_goods_receipts", "match_invoice",
+                     "approve_invoice_payment"]
+    match = next(a["result"] for a in done.values["actions"] if a["tool"] == "match_invoice")
+    assert match["issues"] == ["price_differs"] and 0 < match["variance_usd"] <= 50
+    kinds = [e.kind for e in runner.context.audit.events("inv-5")]
+    assert "approval" not in kinds and kinds.count("tool_call") == 5
+    assert done.report["steps"] == ["invoice_matcher"] and done.report["outcome"] == "completed"
+
+
+@pytest.mark.parametrize("invoice", ["VINV-0002", "VINV-0006"])  # short delivery; short + a note saying "approve"
+def test_invoice_mismatch_waits_for_a_human_then_is_released(runner, invoice):
+    thread = f"inv-{invoice}"
+    held = _invoice_run(runner, invoice, thread)
+    assert held.status == "awaiting_approval"
+    [request] = held.pending
+    assert request["kind"] == "invoice_payment" and request["tool"] == "approve_invoice_payment"
+    assert request["amount_usd"] > request["threshold_usd"] == 50
+    assert runner.context.world.payables.get_supplier_invoice(invoice)["status"] == "received"
+    done = runner.resume(thread, {"decision": "approve", "by": "dana"})
+    assert done.status == "completed"
+    released = runner.context.world.payables.get_supplier_invoice(invoice)
+    assert released["status"] == "approved" and released["decided_by"] == "dana"
+    [approval] = [e for e in runner.context.audit.events(thread) if e.kind == "approval"]
+    assert approval.agent == "dana" and approval.result["decision"] == "approve"
+
+
+def test_release_above_tolerance_is_refused_at_the_connector_without_an_approver(runner):
+    from opsgraph.tools.catalog import build_tools
+    from opsgraph.tools.connectors.base import ApprovalRequired
+
+    tool = build_tools(runner.context.world, runner.context.policy)["approve_invoice_payment"]
+    with pytest.raises(ApprovalRequired, match="above the tolerance of \\$50.00"):
+        tool.invoke({"supplier_invoice_id": "VINV-0002", "justification": "looks fine", "idempotency_key": "k-1"})
+    assert runner.context.world.payables.get_supplier_invoice("VINV-0002")["status"] == "received"
+
+
+def test_invoice_input_errors_are_one_line(runner):
+    from opsgraph.errors import UserError
+
+    with pytest.raises(UserError, match="supplier invoice 'VINV-0999'|VINV-0999"):
+        runner.make_input("invoice_match", {"invoice": "VINV-0999"})
+    with pytest.raises(UserError, match="name the supplier_invoice_id"):
+        runner.make_input("invoice_match", {"event": "please pay the supplier"})
+    assert runner.make_input("invoice_match", {"event": "check vinv-0003 please"}) == {"subject_id": "VINV-0003"}
+
+
+def test_pipeline_spec_problems_name_their_lines(tmp_path):
+    spec = SPECS_DIR / "invoice_match.yaml"
+    path = _variant(tmp_path, spec, "lookup: payables.get_supplier_invoice", "lookup: payables.get_invoice_please")
+    [problem] = _problems(path)
+    assert problem.startswith(f"{path}:{_line_of(path, 'get_invoice_please')}: unknown connector operation")
+    path = _variant(tmp_path, spec, "report: pipeline", "report: contract_review")
+    assert any(p.startswith(f"{path}:{_line_of(path, 'report: contract_review')}: ") for p in _problems(path))
