@@ -43,3 +43,4 @@ retail_support = _factory("retail_support")
 # Workflows declared as YAML specs (opsgraph/workflows/specs).
 contract_review_yaml = _factory("contract_review_yaml")
 supplier_risk_yaml = _factory("supplier_risk_yaml")
+invoice_match = _factory("invoice_match")
