@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from opsgraph.workflows.loader import WorkflowSpecError, load_spec
 from opsgraph.workflows.registration import SPECS_DIR
+from tests.support.pgdb import world_database  # noqa: F401 - fixture (skips without Postgres)
 
 CONTRACT_SPEC = SPECS_DIR / "contract_review_yaml.yaml"
 RISK_SPEC = SPECS_DIR / "supplier_risk_yaml.yaml"
@@ -301,3 +302,28 @@ def test_pipeline_spec_problems_name_their_lines(tmp_path):
     assert problem.startswith(f"{path}:{_line_of(path, 'get_invoice_please')}: unknown connector operation")
     path = _variant(tmp_path, spec, "report: pipeline", "report: contract_review")
     assert any(p.startswith(f"{path}:{_line_of(path, 'report: contract_review')}: ") for p in _problems(path))
+
+
+def _payables_story(world) -> list:
+    """Match every seeded invoice, then release one within tolerance, one above it (refused), one approved."""
+    from opsgraph.tools.connectors.base import ConnectorError
+
+    out = [world.payables.match_invoice(f"VINV-{n:04d}", 50.0) for n in range(1, 11)]
+    for invoice, approver in (("VINV-0001", None), ("VINV-0002", None), ("VINV-0003", "dana")):
+        try:
+            result = world.payables.approve_invoice_payment(invoice, "matched", f"k-{invoice}", tolerance_usd=50.0,
+                                                            approved_by=approver)
+            out.append({k: v for k, v in result.items() if k != "replayed"})
+        except ConnectorError as exc:
+            out.append({"error": type(exc).__name__, "message": str(exc)})
+    return out + [world.payables.get_supplier_invoice(f"VINV-{n:04d}") for n in (1, 2, 3)]
+
+
+def test_payables_behave_the_same_on_postgres_and_sqlite(world_database, tmp_path):
+    from opsgraph.tools.world import World
+    from tests.support.pgdb import unique_schema
+
+    with World.open(world_database, schema=unique_schema()) as pg, World.open(tmp_path / "world.db") as lite:
+        on_postgres, on_sqlite = _payables_story(pg), _payables_story(lite)
+    assert on_postgres == on_sqlite
+    assert on_sqlite[11]["error"] == "ApprovalRequired" and on_sqlite[12]["approved_by"] == "dana"
