@@ -47,6 +47,7 @@ def _problems(path: Path) -> list[str]:
     ("  steps:\n", "  rounds: 3\n  steps:\n", "rounds: 3", "unknown field 'topology.rounds'"),
     ("    - {agent: contract_summarizer, output: contract_summary}\n", "    - contract_summarizer\n",
      "- contract_summarizer", "topology.steps.2: Input should be a valid dictionary"),
+    ("id: contract_review_yaml", "id: contract_review", "id: contract_review", "graph id 'contract_review' is taken"),
     ("tools: [read_contract, extract_contract_terms]", "tools: [read_contract, extract_contract_terms, issue_refund]",
      "issue_refund", "policy.yaml does not permit agent 'contract_extractor' to call 'issue_refund'"),
 ])

@@ -106,6 +106,10 @@ def _check_topology(spec: WorkflowSpec, problems: Problems) -> None:
 
 
 def _check_input_and_report(spec: WorkflowSpec, problems: Problems) -> None:
+    from opsgraph.workflows.registration import python_entries
+
+    if spec.id in python_entries():
+        problems.add(("id",), f"graph id {spec.id!r} is taken by a built-in workflow; choose another id")
     kind = spec.topology.kind
     if spec.report not in REPORTS[kind]:
         problems.add(("report",), f"report {spec.report!r} does not fit a {kind} topology; "
