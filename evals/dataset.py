@@ -27,7 +27,8 @@ EXPECT_KEYS = frozenset({"status", "error", "approvals", "report", "reply", "sta
                          "forbidden", "citations", "max_cost_usd", "max_tokens", "max_latency_s"})
 SUITE_KEYS = frozenset({"graph", "description", "threshold", "defaults", "cases"})
 CASE_KEYS = frozenset({"id", "description", "tags", "smoke", "input", "decisions", "expect", "policy", "memory"})
-MEMORY_KEYS = frozenset({"text", "category", "subjects", "decision", "by", "reason", "stated_values"})
+MEMORY_KEYS = frozenset({"text", "category", "subjects", "decision", "by", "reason", "stated_values",
+                         "kind", "graph", "event_type", "event", "outcome", "agents", "created_at"})
 # Stable example ids: a case keeps its LangSmith example across uploads.
 EXAMPLE_NAMESPACE = uuid.UUID("6f1f4c1e-8d0a-4c1b-9a57-0b6f2d1e7a10")
 
@@ -137,13 +138,15 @@ def _case(item: Any, defaults: dict[str, Any], where: str) -> Case:
 
 
 def _memory_seeds(item: dict[str, Any], where: str) -> tuple[dict[str, Any], ...]:
-    """A case's ``memory``: lessons (text, category, subjects by kind, optional stated_values) to seed."""
+    """A case's ``memory`` to seed: lessons (text, category, subjects by kind, optional stated_values) and
+    past episodes (``kind: episode``, text, subjects, optional graph/event_type/event/outcome/agents)."""
     seeds = item.get("memory") or []
-    _require(isinstance(seeds, list), where, "'memory' must be a list of lessons")
+    _require(isinstance(seeds, list), where, "'memory' must be a list of lessons and episodes")
     for seed in seeds:
         _require(isinstance(seed, dict) and isinstance(seed.get("text"), str) and isinstance(seed.get("subjects"), dict),
-                 where, "each memory lesson needs 'text' and 'subjects' ({sku: [SKU-003], supplier: [SUP-006]})")
+                 where, "each memory needs 'text' and 'subjects' ({sku: [SKU-003], supplier: [SUP-006]})")
         _unknown(seed, MEMORY_KEYS, f"{where} memory")
+        _require(seed.get("kind", "lesson") in ("lesson", "episode"), where, "a memory's kind is lesson or episode")
     return tuple(dict(seed) for seed in seeds)
 
 

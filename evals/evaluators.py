@@ -233,13 +233,15 @@ def forbidden(outputs: dict[str, Any], expect: dict[str, Any]) -> Score:
 
 # -- citations and groundedness -------------------------------------------------------------------
 def citations(outputs: dict[str, Any], expect: dict[str, Any], corpus: Path | None = None) -> Score:
-    """Required policies are cited, and every citation in the report names a corpus document retrieved in this run."""
+    """Required policies are cited, excluded ones are not, and every citation is grounded in this run."""
     want = expect.get("citations")
     if want is None:
         return Score("citations", None, "no expectation of this kind")
     cited = report_citations(outputs.get("report"), outputs.get("citations") or [])
     checks = [(any(need.lower() in c.lower() for c in cited), f"policy {need} not cited (cited: {_few(cited)})")
               for need in want.get("include", [])]
+    checks += [(not any(bad.lower() in c.lower() for c in cited), f"{bad} cited but must not be (cited: {_few(cited)})")
+               for bad in want.get("exclude", [])]
     if want.get("grounded", True):
         retrieved = {_source(c) for c in outputs.get("retrieved") or []}
         recalled = set(outputs.get("recalled") or [])

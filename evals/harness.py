@@ -46,9 +46,9 @@ def execute(workspace: Any, inputs: dict[str, Any]) -> dict[str, Any]:
         with open_runner(settings, world=world, retriever=workspace.retriever, routing=workspace.routing,
                          with_knowledge=workspace.with_knowledge, memory_embed=workspace.memory_embedding) as runner:
             if inputs.get("memory"):
-                from opsgraph.memory.hooks import seed_lessons
+                from opsgraph.memory.hooks import seed_memories
 
-                seed_lessons(runner.context.memory, inputs["memory"])
+                seed_memories(runner.context.memory, inputs["memory"])
             out = _drive(runner, inputs)
     except UserError as exc:
         out = {"status": "input_error", "error": str(exc)}
