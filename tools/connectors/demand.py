@@ -16,9 +16,9 @@ from typing import Any
 from opsgraph.tools.connectors.base import Conn, Connector, norm_id, not_found
 
 DEMAND_SCHEMA = """
-CREATE TABLE pos_sales (sku_id TEXT NOT NULL REFERENCES skus, dc_id TEXT NOT NULL REFERENCES dcs,
-    sale_date TEXT NOT NULL, units INTEGER NOT NULL CHECK (units >= 0), stockout INTEGER NOT NULL,
-    PRIMARY KEY (sku_id, dc_id, sale_date));
+CREATE TABLE pos_sales (sale_id INTEGER PRIMARY KEY, sku_id TEXT NOT NULL REFERENCES skus,
+    dc_id TEXT NOT NULL REFERENCES dcs, sale_date TEXT NOT NULL, units INTEGER NOT NULL CHECK (units >= 0),
+    stockout INTEGER NOT NULL, UNIQUE (sku_id, dc_id, sale_date));
 CREATE TABLE promotions (promo_id TEXT PRIMARY KEY, sku_id TEXT NOT NULL REFERENCES skus, name TEXT NOT NULL,
     start_date TEXT NOT NULL, end_date TEXT NOT NULL, discount_pct REAL NOT NULL);
 CREATE TABLE demand_events (event_id TEXT PRIMARY KEY, sku_id TEXT NOT NULL REFERENCES skus,
@@ -61,7 +61,8 @@ def seed_demand(conn: Conn, business_date: date, seed: int) -> None:
     for sku_id, levels in DEMAND_LEVELS.items():
         for dc_id, (level, slope) in levels.items():
             rows += _sales_rows(rng, sku_id, dc_id, level, slope, business_date)
-    conn.executemany("INSERT INTO pos_sales VALUES (?, ?, ?, ?, ?)", rows)
+    conn.executemany("INSERT INTO pos_sales VALUES (?, ?, ?, ?, ?, ?)",
+                     [(number, *row) for number, row in enumerate(rows, start=1)])
     conn.executemany("INSERT INTO promotions VALUES (?, ?, ?, ?, ?, ?)",
                      [(p, s, n, _day(business_date, a), _day(business_date, b), d) for p, s, n, a, b, d, _ in PROMOTIONS])
     conn.executemany("INSERT INTO demand_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
