@@ -10,6 +10,7 @@ from opsgraph.errors import UserError
 from opsgraph.graphs.board import apply_board_writes, empty_board
 from opsgraph.graphs.demand_sensing import due_agents
 from opsgraph.tools.demand_tools import DemandTools
+from tests.support.pgdb import BACKENDS, open_backend_world, world_database  # noqa: F401 - fixture
 
 
 def _write(section: str, based_on: int, author: str, value: int) -> dict:
@@ -136,3 +137,18 @@ def test_bad_input_is_one_clear_error(runner):
         runner.make_input("demand_sensing", {"sku": "SKU-999"})
     with pytest.raises(UserError, match="--sku"):
         runner.make_input("demand_sensing", {"request": "how is demand?"})
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_demand_feeds_are_seeded_alike_on_both_databases(backend, request, tmp_path):
+    with open_backend_world(backend, request, tmp_path) as world:
+        history = world.demand.sales_history("sku-004")["dcs"]
+        assert sorted(history) == ["DC-CENTRAL", "DC-EAST", "DC-SOUTH", "DC-WEST"]
+        assert all(len(days) == 56 for days in history.values())
+        assert sum(d["stockout"] for d in history["DC-EAST"]) == 10
+        assert [p["promo_id"] for p in world.demand.promotions("SKU-003")["promotions"]] == ["PROMO-001", "PROMO-002"]
+        assert "99999" in world.demand.events("SKU-007")["events"][0]["note"]
+        lead = {o["supplier_id"]: o for o in world.demand.lead_times("SKU-001")["lead_times"]}
+        assert set(lead) == {"SUP-001", "SUP-004", "SUP-009", "SUP-013"} and lead["SUP-001"]["approved"] == 1
+        forecast = DemandTools(world, None).forecast("SKU-001")["forecast"]
+        assert {r["dc_id"]: r["daily"] for r in forecast}["DC-EAST"] == 11.15  # same rows, same numbers
