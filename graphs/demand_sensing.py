@@ -28,6 +28,7 @@ from opsgraph.agents.promotion_planner import PROMOTION_PLANNER
 from opsgraph.agents.replenishment_planner import REPLENISHMENT_PLANNER
 from opsgraph.context import OpsContext, resolve_context
 from opsgraph.graphs.board import Board, BoardWrite, changed_by_others, empty_board, versions
+from opsgraph.graphs.demand_report import summary_lines
 from opsgraph.graphs.components import (APPROVAL, TOOLS, after_turn, agent_turn, approval_gate, execute_tool_calls,
                                         guard_step, last_ai, thread_id)
 from opsgraph.graphs.incident import cost_summary
@@ -286,9 +287,10 @@ def report(state: DemandSensingState) -> dict:
     board, stop = state["board"], state.get("stop_reason")
     orders = [_po(a) | {"quantity": sum(l["quantity"] for l in a["args"].get("lines", []))}
               for a in state.get("actions") or [] if a["tool"] == "create_purchase_order"]
+    outcome, cycles = ("stopped" if stop else "completed"), int(state.get("cycle") or 0)
     return {"report": DemandReport(
-        title=f"Demand board of {state['sku_id']}", outcome="stopped" if stop else "completed", stop_reason=stop,
-        sku_id=state["sku_id"], cycles=int(state.get("cycle") or 0), quiescent=not stop,
+        title=f"Demand board of {state['sku_id']}", outcome=outcome, stop_reason=stop,
+        sku_id=state["sku_id"], cycles=cycles, quiescent=not stop, summary=summary_lines(board, outcome, cycles, stop),
         sections={name: _section_report(board, name) for name in board["sections"]},
         rejections=[{k: r[k] for k in ("section", "author", "based_on", "current", "cycle", "reason")}
                     for r in board["rejections"]],

@@ -524,6 +524,7 @@ class DemandReport(TypedDict):
     sku_id: str
     cycles: int
     quiescent: bool
+    summary: list[str]
     sections: dict[str, Any]
     rejections: list[dict[str, Any]]
     purchase_orders: list[dict[str, Any]]
