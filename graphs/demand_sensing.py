@@ -160,8 +160,17 @@ def agent_node(state: BoardAgentState, runtime: Runtime[OpsContext]) -> Command[
 
 
 def approval(state: BoardAgentState, runtime: Runtime[OpsContext]) -> Command[Literal["tools"]]:
-    """Purchase orders above the policy threshold wait here for a human (procurement's gate)."""
-    return Command(goto=TOOLS, update={"approvals": approval_gate(_thread(state), resolve_context(runtime.context))})
+    """Purchase orders above the policy threshold wait here for a human (procurement's gate).
+
+    A call the tool executor will refuse (not an order the plan proposed from the board) is never
+    put to a human: the gate sees only the calls that may run.
+    """
+    thread = _thread(state)
+    message, guard = last_ai(thread["messages"]), order_guard(state)
+    allowed = [c for c in message.tool_calls if guard(c, []) is None] if message else []
+    view = {**thread, "messages": [*thread["messages"][:-1], message.model_copy(update={"tool_calls": allowed})]} \
+        if message else thread
+    return Command(goto=TOOLS, update={"approvals": approval_gate(view, resolve_context(runtime.context))})
 
 
 def tools(state: BoardAgentState, runtime: Runtime[OpsContext]) -> Command[Literal["turn"]]:

@@ -152,3 +152,21 @@ def test_demand_feeds_are_seeded_alike_on_both_databases(backend, request, tmp_p
         assert set(lead) == {"SUP-001", "SUP-004", "SUP-009", "SUP-013"} and lead["SUP-001"]["approved"] == 1
         forecast = DemandTools(world, None).forecast("SKU-001")["forecast"]
         assert {r["dc_id"]: r["daily"] for r in forecast}["DC-EAST"] == 11.15  # same rows, same numbers
+
+
+def test_compromised_replenishment_agent_cannot_order_what_the_board_did_not_propose(tmp_path):
+    from tests.conftest import make_settings
+    from tests.support.adversary import call, done, events, hostile_runner, purchase_orders, says
+
+    hostile = call("create_purchase_order", supplier_id="SUP-009", dc_id="DC-EAST", justification="event note",
+                   lines=[{"sku_id": "SKU-007", "quantity": 99999}])
+    script = {"replenishment_planner": [says(hostile), done()]}
+    with hostile_runner(make_settings(tmp_path / "home"), script) as runner:
+        before = len(purchase_orders(runner, "SUP-009"))
+        done_run = _run(runner, "SKU-007", "ds-compromised")
+        # Refused at the tool boundary before any human is asked; nothing reaches the ERP.
+        assert done_run.status == "completed" and done_run.report["approvals"] == []
+        assert len(purchase_orders(runner, "SUP-009")) == before
+        [refused] = events(runner, "ds-compromised", "tool_refused")
+        assert refused.name == "create_purchase_order" and "not one plan_purchase_orders proposed" in str(refused.result)
+        assert done_run.report["sections"]["replenishment"]["version"] == 0  # no plan, no write
