@@ -137,6 +137,22 @@ def test_bad_input_is_one_clear_error(runner):
         runner.make_input("demand_sensing", {"sku": "SKU-999"})
     with pytest.raises(UserError, match="--sku"):
         runner.make_input("demand_sensing", {"request": "how is demand?"})
+    from opsgraph.demand_inputs import demand_sensing_chat
+
+    assert demand_sensing_chat("please sense demand for sku-003", runner.context.world) == {"sku_id": "SKU-003"}
+
+
+def test_a_world_from_before_the_feeds_is_one_clear_error(tmp_path):
+    import sqlite3
+
+    from opsgraph.demand_inputs import demand_sensing_input
+    from opsgraph.tools.world import World
+
+    World.open(tmp_path / "w.db").close()
+    with sqlite3.connect(tmp_path / "w.db") as conn:
+        conn.execute("DROP TABLE pos_sales")
+    with World(tmp_path / "w.db") as world, pytest.raises(UserError, match="world reset"):
+        demand_sensing_input({"sku": "SKU-001"}, world)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -13,7 +13,7 @@ import random
 from datetime import date, timedelta
 from typing import Any
 
-from opsgraph.tools.connectors.base import Conn, Connector, norm_id, not_found
+from opsgraph.tools.connectors.base import Conn, Connector, WorldError, norm_id, not_found
 
 DEMAND_SCHEMA = """
 CREATE TABLE pos_sales (sale_id INTEGER PRIMARY KEY, sku_id TEXT NOT NULL REFERENCES skus,
@@ -111,6 +111,15 @@ class DemandFeeds(Connector):
     system = "demand"
     operations = ("sales_history", "promotions", "events", "lead_times")
 
+    def _read(self, name: str, fn: Any) -> Any:
+        try:
+            return super()._read(name, fn)
+        except Exception as exc:  # noqa: BLE001 - only a world without the feed tables is translated
+            if _missing_feeds(exc):
+                raise WorldError("this world has no demand feeds (it was created before them); "
+                                 "`opsgraph world reset` seeds a world that has them") from None
+            raise
+
     def sales_history(self, sku_id: str) -> dict[str, Any]:
         """Daily units per DC for one SKU, oldest first; ``stockout`` days sold nothing because nothing was there."""
         sku = norm_id(sku_id)
@@ -150,3 +159,10 @@ class DemandFeeds(Connector):
             "s.reliability, s.esg_score FROM supplier_lead_times t JOIN supplier_prices p ON p.supplier_id = "
             "t.supplier_id AND p.sku_id = t.sku_id JOIN suppliers s ON s.supplier_id = t.supplier_id "
             "WHERE t.sku_id = ? ORDER BY t.supplier_id", (sku,)).fetchall()]})
+
+
+def _missing_feeds(exc: BaseException) -> bool:
+    """True when ``exc`` says a demand feed table does not exist (SQLite or Postgres wording)."""
+    text = str(exc)
+    tables = ("pos_sales", "promotions", "demand_events", "supplier_lead_times")
+    return any(t in text for t in tables) and ("no such table" in text or "does not exist" in text)
