@@ -186,3 +186,23 @@ def test_compromised_replenishment_agent_cannot_order_what_the_board_did_not_pro
         [refused] = events(runner, "ds-compromised", "tool_refused")
         assert refused.name == "create_purchase_order" and "not one plan_purchase_orders proposed" in str(refused.result)
         assert done_run.report["sections"]["replenishment"]["version"] == 0  # no plan, no write
+
+
+@pytest.mark.slow
+def test_cli_run_waits_for_approval_then_resumes_and_draws_the_graph(tmp_path):
+    import json
+
+    from tests.support.cli import one_error_line, opsgraph
+
+    home = tmp_path / "home"
+    started = opsgraph(home, "run", "demand_sensing", "--sku", "SKU-001", "--thread", "ds-cli", "--json")
+    assert started.returncode == 0, started.stderr
+    assert json.loads(started.stdout)["status"] == "awaiting_approval"
+    resumed = opsgraph(home, "runs", "resume", "ds-cli", "--approve", "--by", "dana", "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    report = json.loads(resumed.stdout)["report"]
+    assert report["outcome"] == "completed" and [o["quantity"] for o in report["purchase_orders"]] == [247]
+    assert any(line.startswith("replenishment v1") for line in report["summary"])
+    drawn = opsgraph(home, "graph", "show", "demand_sensing", "--mermaid", str(tmp_path / "g.mmd"))
+    assert drawn.returncode == 0 and "board_agent" in (tmp_path / "g.mmd").read_text()
+    one_error_line(opsgraph(home, "run", "demand_sensing", "--sku", "SKU-999"), "SKU-999")
