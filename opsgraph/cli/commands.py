@@ -70,6 +70,8 @@ def run_cmd(
 
     Example: opsgraph run supplier_risk --supplier SUP-019
 
+    Example: opsgraph run demand_sensing --sku SKU-003
+
     Example: opsgraph run support_desk --message 'Charged twice on INV-0001, please refund' --customer CUST-005
 
     Example: opsgraph run procurement_review --request '100 units of SKU-001 for DC-EAST from SUP-001'
