@@ -23,6 +23,7 @@ from typing import Any, Callable
 from opsgraph.locks import init_lock
 from opsgraph.tools import seed as seeding
 from opsgraph.tools.connectors import billing, contracts, crm, erp, notifications, tms, wms
+from opsgraph.tools.connectors import demand
 from opsgraph.tools.connectors.base import (Conn, Database, FaultPlan, Runtime, UnknownEntity, WorldDatabase,
                                             WorldError)
 from opsgraph.tools.connectors.postgres import WORLD_SCHEMA, PostgresDatabase, is_postgres_url, masked, postgres_ddl
@@ -107,7 +108,7 @@ CREATE TABLE outbox (outbox_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL REFER
     business_date TEXT NOT NULL, created_at TEXT NOT NULL);
 CREATE TABLE idempotency (key TEXT PRIMARY KEY, operation TEXT NOT NULL, request_hash TEXT NOT NULL,
     result TEXT NOT NULL, created_at TEXT NOT NULL);
-"""
+""" + demand.DEMAND_SCHEMA
 # SQLite keeps insertion order in the rowid; Postgres has none, so its idempotency records
 # carry a column for it (earlier_writes lists writes in the order they were applied).
 POSTGRES_EXTRA = ("ALTER TABLE idempotency ADD COLUMN seq BIGINT GENERATED ALWAYS AS IDENTITY",)
@@ -199,6 +200,7 @@ class World:
         self.crm = crm.CRM(runtime)
         self.billing = billing.Billing(runtime)
         self.notifications = notifications.Notifications(runtime)
+        self.demand = demand.DemandFeeds(runtime)
         # Contracts are documents, not rows: a read-only repository beside the database.
         self.contracts = contracts.ContractRepository()
 
@@ -324,7 +326,7 @@ def world_tables() -> dict[str, list[str]]:
 
 def operation_names() -> set[str]:
     """Every connector operation a FaultPlan may name, e.g. ``erp.create_purchase_order``."""
-    classes = (erp.ERP, wms.WMS, tms.TMS, crm.CRM, billing.Billing, notifications.Notifications)
+    classes = (erp.ERP, wms.WMS, tms.TMS, crm.CRM, billing.Billing, notifications.Notifications, demand.DemandFeeds)
     return {f"{cls.system}.{name}" for cls in classes for name in cls.operations}
 
 
