@@ -44,7 +44,8 @@ def execute(workspace: Any, inputs: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"status": "crashed", "error": None}
     try:
         with open_runner(settings, world=world, retriever=workspace.retriever, routing=workspace.routing,
-                         with_knowledge=workspace.with_knowledge, memory_embed=workspace.memory_embedding) as runner:
+                         with_knowledge=workspace.with_knowledge, memory_embed=workspace.memory_embedding,
+                         **_forced(inputs)) as runner:
             if inputs.get("memory"):
                 from opsgraph.memory.hooks import seed_memories
 
@@ -62,6 +63,15 @@ def execute(workspace: Any, inputs: dict[str, Any]) -> dict[str, Any]:
     out["world_changes"] = workspace.changes(settings.world_path)
     workspace.discard(settings)
     return _defaults(out)
+
+
+def _forced(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Runner options for a case with ``forced_calls`` (see opsgraph.evals.forced); none otherwise."""
+    if not inputs.get("forced_calls"):
+        return {}
+    from opsgraph.evals.forced import forced_factory
+
+    return {"model_factory": forced_factory(inputs["forced_calls"])}
 
 
 def _shadow_first(workspace: Any, runner: Any, settings: Any, inputs: dict[str, Any]) -> dict[str, Any]:
