@@ -26,8 +26,10 @@ INPUT_KINDS = ("options", "graph_input", "turns")
 EXPECT_KEYS = frozenset({"status", "error", "approvals", "report", "reply", "state", "trajectory", "tool_calls",
                          "forbidden", "citations", "max_cost_usd", "max_tokens", "max_latency_s"})
 SUITE_KEYS = frozenset({"graph", "description", "threshold", "defaults", "cases"})
-CASE_KEYS = frozenset({"id", "description", "tags", "smoke", "input", "decisions", "expect", "policy", "memory"})
-MEMORY_KEYS = frozenset({"text", "category", "subjects", "decision", "by", "reason", "stated_values"})
+CASE_KEYS = frozenset({"id", "description", "tags", "smoke", "input", "decisions", "expect", "policy", "memory",
+                       "forced_calls"})
+MEMORY_KEYS = frozenset({"text", "category", "subjects", "decision", "by", "reason", "stated_values",
+                         "kind", "graph", "event_type", "event", "outcome", "agents", "created_at"})
 # Stable example ids: a case keeps its LangSmith example across uploads.
 EXAMPLE_NAMESPACE = uuid.UUID("6f1f4c1e-8d0a-4c1b-9a57-0b6f2d1e7a10")
 
@@ -51,12 +53,16 @@ class Case:
     policy: dict[str, Any] = field(default_factory=dict)
     # Lessons the case's memory holds before the run starts (written through the policy check).
     memory: tuple[dict[str, Any], ...] = ()
+    # Tool calls a misbehaving model makes first, per agent (opsgraph.evals.forced): reaches guards.
+    forced_calls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def example_inputs(self, graph_id: str) -> dict[str, Any]:
         """What the target sees: the graph, its input, the decisions, any policy values and remembered
         lessons; never the case id."""
         inputs = {"graph_id": graph_id, "input": self.input, "decisions": list(self.decisions)}
         inputs |= {"memory": [dict(m) for m in self.memory]} if self.memory else {}
+        inputs |= {"forced_calls": {a: [dict(c) for c in calls] for a, calls in self.forced_calls.items()}} \
+            if self.forced_calls else {}
         return inputs | ({"policy": dict(self.policy)} if self.policy else {})
 
 
@@ -133,17 +139,32 @@ def _case(item: Any, defaults: dict[str, Any], where: str) -> Case:
     _require(isinstance(tags, list), where, "'tags' must be a list")
     return Case(case_id, str(item.get("description") or ""), graph_input, tuple(decisions), expect,
                 tuple(str(t) for t in tags), bool(item.get("smoke", False)), _policy_values(item, where),
-                _memory_seeds(item, where))
+                _memory_seeds(item, where), _forced_calls(item, where))
+
+
+def _forced_calls(item: dict[str, Any], where: str) -> dict[str, list[dict[str, Any]]]:
+    """A case's ``forced_calls``: {agent: [{tool, args}]}, each call naming a tool."""
+    forced = item.get("forced_calls") or {}
+    _require(isinstance(forced, dict), where, "'forced_calls' maps an agent to a list of {tool, args}")
+    for agent, calls in forced.items():
+        _require(isinstance(calls, list) and all(isinstance(c, dict) and isinstance(c.get("tool"), str)
+                                                 and isinstance(c.get("args", {}), dict) for c in calls),
+                 where, f"forced_calls.{agent} must be a list of {{tool: NAME, args: {{...}}}}")
+        for call in calls:
+            _unknown(call, frozenset({"tool", "args"}), f"{where} forced_calls.{agent}")
+    return {str(a): [dict(c) for c in calls] for a, calls in forced.items()}
 
 
 def _memory_seeds(item: dict[str, Any], where: str) -> tuple[dict[str, Any], ...]:
-    """A case's ``memory``: lessons (text, category, subjects by kind, optional stated_values) to seed."""
+    """A case's ``memory`` to seed: lessons (text, category, subjects by kind, optional stated_values) and
+    past episodes (``kind: episode``, text, subjects, optional graph/event_type/event/outcome/agents)."""
     seeds = item.get("memory") or []
-    _require(isinstance(seeds, list), where, "'memory' must be a list of lessons")
+    _require(isinstance(seeds, list), where, "'memory' must be a list of lessons and episodes")
     for seed in seeds:
         _require(isinstance(seed, dict) and isinstance(seed.get("text"), str) and isinstance(seed.get("subjects"), dict),
-                 where, "each memory lesson needs 'text' and 'subjects' ({sku: [SKU-003], supplier: [SUP-006]})")
+                 where, "each memory needs 'text' and 'subjects' ({sku: [SKU-003], supplier: [SUP-006]})")
         _unknown(seed, MEMORY_KEYS, f"{where} memory")
+        _require(seed.get("kind", "lesson") in ("lesson", "episode"), where, "a memory's kind is lesson or episode")
     return tuple(dict(seed) for seed in seeds)
 
 

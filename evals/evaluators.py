@@ -233,13 +233,15 @@ def forbidden(outputs: dict[str, Any], expect: dict[str, Any]) -> Score:
 
 # -- citations and groundedness -------------------------------------------------------------------
 def citations(outputs: dict[str, Any], expect: dict[str, Any], corpus: Path | None = None) -> Score:
-    """Required policies are cited, and every citation in the report names a corpus document retrieved in this run."""
+    """Required policies are cited, excluded ones are not, and every citation is grounded in this run."""
     want = expect.get("citations")
     if want is None:
         return Score("citations", None, "no expectation of this kind")
     cited = report_citations(outputs.get("report"), outputs.get("citations") or [])
     checks = [(any(need.lower() in c.lower() for c in cited), f"policy {need} not cited (cited: {_few(cited)})")
               for need in want.get("include", [])]
+    checks += [(not any(bad.lower() in c.lower() for c in cited), f"{bad} cited but must not be (cited: {_few(cited)})")
+               for bad in want.get("exclude", [])]
     if want.get("grounded", True):
         retrieved = {_source(c) for c in outputs.get("retrieved") or []}
         recalled = set(outputs.get("recalled") or [])
@@ -304,7 +306,24 @@ def cost_latency(outputs: dict[str, Any], expect: dict[str, Any]) -> Score:
                     f"{int(outputs.get('tokens') or 0):,} tokens, {float(outputs.get('latency_s') or 0):.2f}s")
 
 
-GATING = ("outcome", "state", "trajectory", "tool_calls", "forbidden", "citations", "cost_latency")
+def shadow(outputs: dict[str, Any], expect: dict[str, Any]) -> Score:
+    """Under ``eval --shadow``: the case's shadow run ran and changed nothing in the live world.
+
+    Agreement of its proposals with the live run is reported per suite, not gated: a human
+    who rejects a proposal the shadow run would have made is a difference worth seeing, not a defect.
+    """
+    run = outputs.get("shadow")
+    if run is None:
+        return Score("shadow", None, "not applicable: not a shadow eval")
+    if run.get("error") and not run.get("applicable", True):
+        return Score("shadow", None, f"not applicable: {run['error']}")
+    checks = [(not run.get("error"), f"the shadow run failed: {run.get('error')}"),
+              (not run.get("live_changes"), f"the shadow run wrote to the live world: {run.get('live_changes')}")]
+    return _verdict("shadow", checks, f"live world untouched; {len(run.get('agreed') or [])} write(s) agreed, "
+                    f"{len(run.get('shadow_only') or [])} shadow only, {len(run.get('live_only') or [])} live only")
+
+
+GATING = ("outcome", "state", "trajectory", "tool_calls", "forbidden", "citations", "cost_latency", "shadow")
 
 
 def evaluate_all(outputs: dict[str, Any], expect: dict[str, Any], *, baseline: Baseline | None = None,
@@ -312,7 +331,7 @@ def evaluate_all(outputs: dict[str, Any], expect: dict[str, Any], *, baseline: B
     """Every gating evaluator on one run, in report order."""
     return [outcome(outputs, expect), state(outputs, expect, baseline), trajectory(outputs, expect),
             tool_calls(outputs, expect), forbidden(outputs, expect), citations(outputs, expect, corpus),
-            cost_latency(outputs, expect)]
+            cost_latency(outputs, expect), shadow(outputs, expect)]
 
 
 def case_passed(scores: list[Score]) -> bool:

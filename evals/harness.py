@@ -44,12 +44,16 @@ def execute(workspace: Any, inputs: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"status": "crashed", "error": None}
     try:
         with open_runner(settings, world=world, retriever=workspace.retriever, routing=workspace.routing,
-                         with_knowledge=workspace.with_knowledge, memory_embed=workspace.memory_embedding) as runner:
+                         with_knowledge=workspace.with_knowledge, memory_embed=workspace.memory_embedding,
+                         **_forced(inputs)) as runner:
             if inputs.get("memory"):
-                from opsgraph.memory.hooks import seed_lessons
+                from opsgraph.memory.hooks import seed_memories
 
-                seed_lessons(runner.context.memory, inputs["memory"])
+                seed_memories(runner.context.memory, inputs["memory"])
+            shadow = _shadow_first(workspace, runner, settings, inputs) if workspace.shadow else None
             out = _drive(runner, inputs)
+            if shadow is not None:
+                out["shadow"] = _agreement(runner.context.audit, shadow, out["thread_id"])
     except UserError as exc:
         out = {"status": "input_error", "error": str(exc)}
     except Exception as exc:  # noqa: BLE001 - a crashing graph is a failed case, not a failed eval run
@@ -61,15 +65,50 @@ def execute(workspace: Any, inputs: dict[str, Any]) -> dict[str, Any]:
     return _defaults(out)
 
 
-def _drive(runner: Any, inputs: dict[str, Any]) -> dict[str, Any]:
+def _forced(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Runner options for a case with ``forced_calls`` (see opsgraph.evals.forced); none otherwise."""
+    if not inputs.get("forced_calls"):
+        return {}
+    from opsgraph.evals.forced import forced_factory
+
+    return {"model_factory": forced_factory(inputs["forced_calls"])}
+
+
+def _shadow_first(workspace: Any, runner: Any, settings: Any, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Run the case in shadow mode before the live run, on the same untouched world.
+
+    Returns the shadow thread and what, if anything, it changed in the case's live world
+    (it must change nothing: every write goes to the shadow run's scratch copy).
+    """
+    try:
+        shadow = _drive(runner, inputs, shadow=True)
+    except UserError as exc:  # a graph that cannot run in shadow mode, or input the live run refuses too
+        return {"thread_id": None, "error": str(exc), "applicable": False, "live_changes": {}}
+    except Exception as exc:  # noqa: BLE001 - a failed shadow run fails the shadow check, not the eval run
+        return {"thread_id": None, "error": f"{type(exc).__name__}: {exc}", "live_changes": {}}
+    changed = {t: {k: len(v) for k, v in d.items() if v} for t, d in workspace.changes(settings.world_path).items()}
+    return {"thread_id": shadow["thread_id"], "status": shadow["status"], "error": None,
+            "live_changes": {t: c for t, c in changed.items() if c}}
+
+
+def _agreement(audit: Any, shadow: dict[str, Any], live_thread: str) -> dict[str, Any]:
+    """The shadow run's proposed writes against the live run's writes on the same input."""
+    from opsgraph.governance.shadow import done_writes, proposed_writes, write_agreement
+
+    proposed = proposed_writes(audit, shadow["thread_id"]) if shadow["thread_id"] else []
+    paired = write_agreement(proposed, done_writes(audit, live_thread))
+    return {**shadow, **{side: [{"category": c, "action": k} for c, k in items] for side, items in paired.items()}}
+
+
+def _drive(runner: Any, inputs: dict[str, Any], shadow: bool = False) -> dict[str, Any]:
     graph_id, spec = inputs["graph_id"], inputs["input"]
     turns = list(spec.get("turns") or [])
     opening = None if ("options" in spec or "graph_input" in spec) else turns.pop(0)
     first = _first_input(runner, graph_id, spec, opening)
-    thread = f"eval-{uuid.uuid4().hex[:12]}"
+    thread = f"eval-{'shadow-' if shadow else ''}{uuid.uuid4().hex[:12]}"
     decisions = list(inputs.get("decisions") or [])
     asked: list[dict[str, Any]] = []
-    result = runner.start(graph_id, first, thread_id=thread)
+    result = runner.start(graph_id, first, thread_id=thread, shadow=shadow)
     for _ in range(MAX_EXCHANGES):
         decidable = [p for p in result.pending if _kind(p) not in ("budget", "question")]
         asked += [_asked(p) for p in decidable]
@@ -117,7 +156,7 @@ def _send(runner: Any, thread: str, graph_id: str, payload: Any) -> Any:
 
     runner.context.audit.set_status(thread, "running")
     with tracing(runner.context.settings, graph_id, thread):
-        for _ in runner.graph(graph_id).stream(payload, runner.config(thread), context=runner.context):
+        for _ in runner.graph(graph_id).stream(payload, runner.config(thread), context=runner.context_for(thread)):
             pass
     return runner.status(thread)
 

@@ -33,7 +33,7 @@ def render_html(data: dict[str, Any]) -> str:
     """The whole report as one HTML document."""
     suites = data["suites"]
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>opsgraph eval report</title>"
-             f"<style>{CSS}</style></head><body>", _header(data), _suite_table(suites)]
+             f"<style>{CSS}</style></head><body>", _header(data), _suite_table(suites), _shadow_table(suites)]
     if suites:
         parts.append("<h2>Plots</h2><div class='grid'>")
         parts += [_img(fig, alt) for fig, alt in (
@@ -77,6 +77,20 @@ def _suite_table(suites: list[dict[str, Any]]) -> str:
     head = "".join(f"<th>{h}</th>" for h in ("suite", "cases", "runs", "pass rate", "threshold", "gate", "cost (USD)",
                                               "tokens p50", "latency p50", "latency p95"))
     return f"<h2>Suites</h2><table><tr>{head}</tr>{rows}</table>"
+
+
+def _shadow_table(suites: list[dict[str, Any]]) -> str:
+    """Shadow agreement per suite and action category (eval --shadow); nothing otherwise."""
+    rows = "".join(
+        f"<tr><td>{_e(s['name'])}</td><td>{_e(category)}</td><td class='num'>{t['agreed']}</td>"
+        f"<td class='num'>{t['shadow_only']}</td><td class='num'>{t['live_only']}</td><td class='num'>{t['rate']:.0%}</td>"
+        f"<td class='num'>{s['shadow']['live_world_untouched']}/{s['shadow']['runs']}</td></tr>"
+        for s in suites if s.get("shadow") for category, t in s["shadow"]["categories"].items())
+    if not rows:
+        return ""
+    head = "".join(f"<th>{h}</th>" for h in ("suite", "action category", "agreed", "shadow only", "live only",
+                                              "agreement", "live world untouched"))
+    return f"<h2>Shadow runs against live runs</h2><table><tr>{head}</tr>{rows}</table>"
 
 
 def _trajectory_html(r: dict[str, Any]) -> str:

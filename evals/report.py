@@ -97,6 +97,15 @@ def print_narrow_tables(data: dict[str, Any], console: Console) -> None:
         console.print(Padding(Text(facts, overflow="fold"), (0, 0, 0, 4)))
 
 
+def shadow_line(suite: dict[str, Any]) -> str:
+    """One suite's shadow agreement: per category agreed/compared writes, and the live world check."""
+    shadow = suite["shadow"]
+    parts = [f"{c} {t['agreed']}/{t['agreed'] + t['shadow_only'] + t['live_only']} ({_rate(t['rate'])})"
+             for c, t in shadow["categories"].items()] or ["no writes on either side"]
+    return (f"shadow {suite['name']}: " + ", ".join(parts)
+            + f"; live world untouched in {shadow['live_world_untouched']}/{shadow['runs']} shadow runs")
+
+
 def print_summary(data: dict[str, Any], console: Console, report_dir: Path | None = None) -> None:
     """The terminal summary: suites, evaluators, failures with their explanation, the gate verdict."""
     if console.width < NARROW_BELOW:
@@ -114,6 +123,9 @@ def print_summary(data: dict[str, Any], console: Console, report_dir: Path | Non
             why = "; ".join(f"{n}: {r['scores'][n]['explanation']}" for n in r["failed"])
             console.print(f"[red]FAIL[/red] {escape(s['name'])}/{escape(r['case_id'])} (run {r['repetition']}): "
                           f"{escape(why)}", highlight=False)
+    for s in data["suites"]:
+        if s.get("shadow"):
+            console.print(shadow_line(s), highlight=False)
     for s in data["suites"]:
         if s.get("experiment"):
             console.print(f"LangSmith experiment {escape(s['experiment']['name'])}: {s['experiment']['url'] or '-'}",

@@ -46,6 +46,8 @@ class EvalOptions:
     smoke: bool = False
     judge: bool | None = None  # None: only when a real model is configured
     datasets_dir: Path = DATASETS_DIR
+    # Also run every case in shadow mode first and report agreement with the live run.
+    shadow: bool = False
 
 
 def plan_suites(options: EvalOptions) -> tuple[list[Suite], list[dict[str, str]]]:
@@ -73,7 +75,7 @@ def run_evals(settings: Settings, options: EvalOptions, *, on_start: StartCallba
     judge = _judge(settings, options)
     started = time.perf_counter()
     results = []
-    with Workspace(settings, routing=options.routing) as workspace, _quiet_langsmith():
+    with Workspace(settings, routing=options.routing, shadow=options.shadow) as workspace, _quiet_langsmith():
         _ = workspace.retriever  # ingest before the first case, so no case's latency includes it
         setup = time.perf_counter() - started
         for suite in suites:
@@ -147,6 +149,7 @@ def langsmith_evaluators(workspace: Workspace, judge: Any) -> list[Callable[[Any
         "forbidden": lambda o, e, i: ev.forbidden(o, e),
         "citations": lambda o, e, i: ev.citations(o, e, corpus),
         "cost_latency": lambda o, e, i: ev.cost_latency(o, e),
+        "shadow": lambda o, e, i: ev.shadow(o, e),
     }
     if judge is not None:
         plain["judge"] = judge

@@ -8,6 +8,9 @@ from typing import Any
 from opsgraph.evals.dataset import Suite
 from opsgraph.evals.evaluators import GATING
 
+# Evaluators that apply only under an option (eval --shadow): left out of the tables otherwise.
+SHOWN_WHEN_APPLIED = ("shadow",)
+
 
 def percentile(values: list[float], q: float) -> float:
     """The ``q`` quantile (0..1) by linear interpolation; 0 for no values."""
@@ -32,12 +35,33 @@ def evaluator_rates(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     out = {}
     for name in names:
         scored = [r["scores"][name]["score"] for r in rows if r["scores"].get(name, {}).get("score") is not None]
+        if name in SHOWN_WHEN_APPLIED and not scored:
+            continue
         passed = sum(1 for s in scored if s >= 1.0 - 1e-9)
         out[name] = {"applicable": len(scored), "passed": passed,
                      "pass_rate": round(passed / len(scored), 4) if scored else None,
                      "mean": round(statistics.fmean(scored), 4) if scored else None,
                      "gating": name in GATING}
     return out
+
+
+def shadow_agreement(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Under ``eval --shadow``: per action category, the shadow runs' writes agreed with the live runs'.
+
+    ``rate`` = agreed / (agreed + shadow only + live only), as ``opsgraph shadow report`` counts it.
+    """
+    runs = [r["shadow"] for r in rows if isinstance(r.get("shadow"), dict) and r["shadow"].get("applicable", True)]
+    if not runs:
+        return None
+    tallies: dict[str, dict[str, int]] = {}
+    for run in runs:
+        for side in ("agreed", "shadow_only", "live_only"):
+            for write in run.get(side) or []:
+                tally = tallies.setdefault(write["category"], {"agreed": 0, "shadow_only": 0, "live_only": 0})
+                tally[side] += 1
+    categories = {c: {**t, "rate": round(t["agreed"] / sum(t.values()), 4)} for c, t in sorted(tallies.items())}
+    untouched = sum(1 for run in runs if not run.get("live_changes") and not run.get("error"))
+    return {"runs": len(runs), "live_world_untouched": untouched, "categories": categories}
 
 
 def summarize_suite(suite: Suite, rows: list[dict[str, Any]], fail_under: float | None,
@@ -56,5 +80,6 @@ def summarize_suite(suite: Suite, rows: list[dict[str, Any]], fail_under: float 
         "tokens": distribution([float(r.get("tokens") or 0) for r in rows], 0),
         "latency_s": distribution([float(r.get("latency_s") or 0) for r in rows], 3),
         "experiment": experiment,
+        "shadow": shadow_agreement(rows),
         "results": rows,
     }

@@ -32,11 +32,14 @@ class Workspace:
     """Isolated homes for the cases of one eval run, under one temporary directory."""
 
     def __init__(self, settings: Settings, *, routing: str = "routed", root: Path | None = None,
-                 with_knowledge: bool = True) -> None:
-        """Prepare the template world; the knowledge store is ingested on first use."""
+                 with_knowledge: bool = True, shadow: bool = False) -> None:
+        """Prepare the template world; the knowledge store is ingested on first use.
+
+        ``shadow``: every case also runs in shadow mode first (see ``opsgraph eval --shadow``).
+        """
         from opsgraph.tools.world import World
 
-        self.settings, self.routing, self.with_knowledge = settings, routing, with_knowledge
+        self.settings, self.routing, self.with_knowledge, self.shadow = settings, routing, with_knowledge, shadow
         self._owned = root is None
         self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="opsgraph-eval-"))
         self.template = World.open(self.root / "template" / "world.db", seed=EVAL_SEED,

@@ -503,6 +503,90 @@ class DirectorState(OpsState):
     report: DirectorReport
 
 
+# --- demand_sensing (blackboard) -------------------------------------------------------
+
+from opsgraph.graphs.board import Board, BoardWrite, apply_board_writes  # noqa: E402 - kept with its section
+
+
+class DemandSensingInput(TypedDict):
+    """Input of ``demand_sensing``: the SKU whose board is worked on."""
+
+    sku_id: str
+    messages: NotRequired[list[AnyMessage]]
+
+
+class DemandReport(TypedDict):
+    """What changed on the board and why, per section with its version history."""
+
+    title: str
+    outcome: Literal["completed", "stopped"]
+    stop_reason: str | None
+    sku_id: str
+    cycles: int
+    quiescent: bool
+    summary: list[str]
+    sections: dict[str, Any]
+    rejections: list[dict[str, Any]]
+    purchase_orders: list[dict[str, Any]]
+    approvals: list[dict[str, Any]]
+    cost: dict[str, Any]
+
+
+class DemandSensingOutput(TypedDict):
+    """Output of ``demand_sensing``."""
+
+    report: DemandReport
+    messages: list[AnyMessage]
+
+
+class DemandSensingState(OpsState):
+    """Full state of ``demand_sensing``: the board, what each agent last read, the cycle count."""
+
+    sku_id: str
+    board: Annotated[Board, apply_board_writes]
+    seen: Annotated[dict[str, dict[str, int]], lambda a, b: {**(a or {}), **(b or {})}]
+    ran: Annotated[dict[str, int], lambda a, b: {**(a or {}), **(b or {})}]
+    cycle: int
+    audited: dict[str, int]
+    report: DemandReport
+
+
+class BoardAgentState(TypedDict):
+    """One agent's branch in a cycle: its own conversation over the board snapshot it read."""
+
+    agent: str
+    sku_id: str
+    cycle: int
+    snapshot: Board
+    transcript: Annotated[list[AnyMessage], add_messages]
+    active_agent: str
+    agent_rounds: int
+    actions: Annotated[list[ActionRecord], operator.add]
+    approvals: Annotated[list[ApprovalRecord], operator.add]
+    calls: Annotated[list[CallRecord], add_calls]
+    citations: Annotated[list[str], merge_unique]
+    budget: Annotated[BudgetOverrides, merge_budget]
+    board: list[BoardWrite]
+    seen: dict[str, dict[str, int]]
+    ran: dict[str, int]
+    visited: Annotated[list[str], operator.add]
+    messages: Annotated[list[AnyMessage], add_messages]
+
+
+class BoardAgentOutput(TypedDict):
+    """What a branch hands back: board writes, what it read, its accounting."""
+
+    board: list[BoardWrite]
+    seen: dict[str, dict[str, int]]
+    ran: dict[str, int]
+    visited: list[str]
+    messages: list[AnyMessage]
+    actions: list[ActionRecord]
+    approvals: list[ApprovalRecord]
+    calls: list[CallRecord]
+    citations: list[str]
+
+
 # --- pipeline: agents in sequence with tools and approvals (compiled from workflow specs) ---------------------
 
 class PipelineReport(TypedDict):

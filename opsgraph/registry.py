@@ -261,6 +261,7 @@ def python_graph_entries() -> dict[str, GraphEntry]:
     ]
     entries += _review_entries()
     entries += _orchestration_entries()
+    entries += _demand_entries()
     return {entry.graph_id: entry for entry in entries}
 
 
@@ -270,3 +271,22 @@ def get_entry(graph_id: str) -> GraphEntry:
     if graph_id not in entries:
         raise UserError(f"unknown graph {graph_id!r}; known graphs: {', '.join(sorted(entries))}")
     return entries[graph_id]
+
+
+def _demand_sensing_builder() -> StateGraph:
+    from opsgraph.graphs.demand_sensing import build_demand_sensing_graph
+
+    return build_demand_sensing_graph()
+
+
+def _demand_entries() -> list[GraphEntry]:
+    from opsgraph import demand_inputs as inputs
+
+    return [GraphEntry(
+        "demand_sensing", "blackboard",
+        "Demand feeds update a versioned board: demand sensing, promotion, inventory optimisation and replenishment "
+        "agents react to the sections they subscribe to until the board is quiescent.",
+        _demand_sensing_builder, inputs.demand_sensing_input, lambda inp: f"demand {inp['sku_id']}",
+        chat_input=inputs.demand_sensing_chat,
+        samples=tuple({"sku": s} for s in ("SKU-001", "SKU-003", "SKU-007")),
+    )]

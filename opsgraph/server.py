@@ -40,6 +40,7 @@ support_desk = _factory("support_desk")
 procurement_review = _factory("procurement_review")
 operations_director = _factory("operations_director")
 retail_support = _factory("retail_support")
+demand_sensing = _factory("demand_sensing")
 # Workflows declared as YAML specs (opsgraph/workflows/specs).
 contract_review_yaml = _factory("contract_review_yaml")
 supplier_risk_yaml = _factory("supplier_risk_yaml")

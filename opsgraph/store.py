@@ -54,6 +54,19 @@ def _sqlite(path: Path) -> Iterator[BaseStore]:
 
 
 def _postgres(url: str) -> Iterator[BaseStore]:
+    store = open_postgres_store(url)
+    try:
+        yield store
+    finally:
+        store.conn.close()
+
+
+def open_postgres_store(url: str) -> BaseStore:
+    """A ``PostgresStore`` in the shared database's ``opsgraph`` schema, tables created on first use.
+
+    The caller closes ``store.conn``. No vector index: searches by meaning are ranked in the
+    process (see opsgraph.memory.ranked), so the database needs no pgvector extension.
+    """
     from langgraph.store.postgres import PostgresStore
     from psycopg.rows import dict_row
 
@@ -64,6 +77,7 @@ def _postgres(url: str) -> Iterator[BaseStore]:
         with setup_lock(conn, what="store"):
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
             store.setup()
-        yield store
-    finally:
+    except BaseException:
         conn.close()
+        raise
+    return store

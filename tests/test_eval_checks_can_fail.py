@@ -66,6 +66,15 @@ def test_a_required_citation_still_fails_when_nothing_is_cited(tmp_path: Path):
     assert verdict.score == 0.0
 
 
+def test_an_excluded_citation_fails_when_cited_and_passes_when_absent(tmp_path: Path):
+    memory = "memory:ep_0123456789 (episode, 2026-10-09)"
+    cited = {**_outputs({"policies_cited": [memory]}), "recalled": [memory]}
+    verdict = ev.citations(cited, {"citations": {"exclude": ["memory:"]}}, tmp_path)
+    assert verdict.score == 0.5 and "memory: cited but must not be" in verdict.explanation
+    clean = {**_outputs({"policies_cited": []}), "recalled": [memory]}
+    assert ev.citations(clean, {"citations": {"exclude": ["memory:"], "grounded": True}}, tmp_path).passed
+
+
 def test_reply_check_fails_on_a_missing_fact_an_internal_field_or_no_reply():
     expect = {"reply": {"facts": ["189.00", "REF-"], "internal": ["tier", "customer_plan"]}}
     good = "We refunded $189.00 on invoice INV-0001 (refund REF-0004). Your ticket TCK-0001 is now resolved."

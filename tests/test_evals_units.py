@@ -60,6 +60,13 @@ def test_dataset_errors_name_the_file_and_the_problem(tmp_path: Path):
         load_suite(bad)
     with pytest.raises(DatasetError, match="unknown eval suite"):
         load_suites(["no_such_suite"])
+    case = "graph: x\ncases:\n  - id: a\n    input: {options: {}}\n    forced_calls: %s\n"
+    bad.write_text(case % "{billing: [transfer_to_billing]}")
+    with pytest.raises(DatasetError, match=r"forced_calls.billing must be a list of \{tool: NAME"):
+        load_suite(bad)
+    bad.write_text(case % "{billing: [{tool: transfer_to_billing, agent: triage}]}")
+    with pytest.raises(DatasetError, match=r"forced_calls.billing: unknown key\(s\) agent"):
+        load_suite(bad)
 
 
 def test_suite_defaults_add_list_expectations_and_cases_override_scalars(tmp_path: Path):

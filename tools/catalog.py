@@ -387,6 +387,9 @@ def build_tools(world: Any, policy: Any = None) -> dict[str, BaseTool]:
 
         tools += build_review_tools(world, policy)
         tools += build_purchasing_tools(world, policy)
+        from opsgraph.tools.demand_tools import build_demand_tools
+
+        tools += build_demand_tools(world, policy)
         from opsgraph.tools.payables_tools import build_payables_tools
 
         tools += build_payables_tools(world, policy)

@@ -58,6 +58,7 @@ from datetime import date, timedelta
 from typing import Any, Sequence
 
 from opsgraph.tools.connectors.base import Conn
+from opsgraph.tools.connectors.demand import seed_demand
 
 BUSINESS_DATE = date(2026, 3, 2)
 
@@ -323,6 +324,7 @@ def seed_world(conn: Conn, seed: int) -> None:
     _seed_tickets(conn, rng, customers)
     _seed_backorders(conn, random.Random(f"backorders-{seed}"))
     _seed_extra_suppliers(conn)
+    seed_demand(conn, BUSINESS_DATE, seed)  # own random stream: every record above is as before
     from opsgraph.tools.seed_payables import seed_payables
 
     seed_payables(conn)

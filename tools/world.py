@@ -23,6 +23,7 @@ from typing import Any, Callable
 from opsgraph.locks import init_lock
 from opsgraph.tools import seed as seeding
 from opsgraph.tools.connectors import billing, contracts, crm, erp, notifications, payables, tms, wms
+from opsgraph.tools.connectors import demand
 from opsgraph.tools.connectors.base import (Conn, Database, FaultPlan, Runtime, UnknownEntity, WorldDatabase,
                                             WorldError)
 from opsgraph.tools.connectors.postgres import WORLD_SCHEMA, PostgresDatabase, is_postgres_url, masked, postgres_ddl
@@ -120,7 +121,7 @@ CREATE TABLE supplier_invoices (supplier_invoice_id TEXT PRIMARY KEY, supplier_i
 CREATE TABLE supplier_invoice_lines (supplier_invoice_id TEXT NOT NULL REFERENCES supplier_invoices,
     line_no INTEGER NOT NULL, sku_id TEXT NOT NULL REFERENCES skus, quantity INTEGER NOT NULL CHECK (quantity > 0),
     unit_price REAL NOT NULL CHECK (unit_price > 0), PRIMARY KEY (supplier_invoice_id, line_no));
-"""
+""" + demand.DEMAND_SCHEMA
 # SQLite keeps insertion order in the rowid; Postgres has none, so its idempotency records
 # carry a column for it (earlier_writes lists writes in the order they were applied).
 POSTGRES_EXTRA = ("ALTER TABLE idempotency ADD COLUMN seq BIGINT GENERATED ALWAYS AS IDENTITY",)
@@ -213,6 +214,7 @@ class World:
         self.billing = billing.Billing(runtime)
         self.payables = payables.Payables(runtime)
         self.notifications = notifications.Notifications(runtime)
+        self.demand = demand.DemandFeeds(runtime)
         # Contracts are documents, not rows: a read-only repository beside the database.
         self.contracts = contracts.ContractRepository()
 
@@ -339,7 +341,8 @@ def world_tables() -> dict[str, list[str]]:
 
 def operation_names() -> set[str]:
     """Every connector operation a FaultPlan may name, e.g. ``erp.create_purchase_order``."""
-    classes = (erp.ERP, wms.WMS, tms.TMS, crm.CRM, billing.Billing, notifications.Notifications, payables.Payables)
+    classes = (erp.ERP, wms.WMS, tms.TMS, crm.CRM, billing.Billing, notifications.Notifications, demand.DemandFeeds,
+               payables.Payables)
     return {f"{cls.system}.{name}" for cls in classes for name in cls.operations}
 
 

@@ -48,6 +48,7 @@ def run_cmd(
     customer: Optional[str] = typer.Option(None, "--customer", help="Customer id (support_desk), e.g. CUST-005."),
     request: Optional[str] = typer.Option(None, "--request", help="Purchase request, JSON or words (procurement_review, "
                                           "operations_director), e.g. '65 units of SKU-003 for DC-WEST from SUP-006'."),
+    sku: Optional[str] = typer.Option(None, "--sku", help="SKU whose demand board to work (demand_sensing), e.g. SKU-001."),
     thread: Optional[str] = typer.Option(None, "--thread", help="Thread id to use (default: generated)."),
     routing: str = typer.Option("routed", "--routing", help="Model tiers: routed, small or large."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Override the supervisor step limit."),
@@ -69,6 +70,8 @@ def run_cmd(
 
     Example: opsgraph run supplier_risk --supplier SUP-019
 
+    Example: opsgraph run demand_sensing --sku SKU-003
+
     Example: opsgraph run support_desk --message 'Charged twice on INV-0001, please refund' --customer CUST-005
 
     Example: opsgraph run procurement_review --request '100 units of SKU-001 for DC-EAST from SUP-001'
@@ -83,7 +86,7 @@ def run_cmd(
     from opsgraph.runner import open_runner
 
     options = {"shipment": shipment, "delay_days": delay_days, "event": event, "contract": contract, "supplier": supplier,
-               "message": message, "customer": customer, "request": request}
+               "message": message, "customer": customer, "request": request, "sku": sku}
     settings = _settings()
     budget = budget_overrides(budget_usd, max_tokens, agent_budget_usd, agent_max_tokens,
                               policy=load_policy(settings.policy_path))  # refused before anything opens

@@ -26,6 +26,8 @@ def eval_cmd(
     fail_under: Optional[float] = typer.Option(
         None, "--fail-under", help="Pass rate (0-1) every suite must reach, instead of its dataset threshold."),
     smoke: bool = typer.Option(False, "--smoke", help="Only the smoke subset (cases marked smoke: true)."),
+    shadow: bool = typer.Option(False, "--shadow", help="Also run every case in shadow mode first; report how "
+                                "its proposed writes agree with the live run's (the live world must stay untouched)."),
     judge: Optional[bool] = typer.Option(
         None, "--judge/--no-judge", help="LLM-as-judge on the large tier (default: on when a real model is configured)."),
     out: Path = typer.Option(DEFAULT_REPORTS, "--out", help="Reports go to <out>/<timestamp>/."),
@@ -42,6 +44,8 @@ def eval_cmd(
       opsgraph eval                                   # every suite whose graph is registered
 
       opsgraph eval supply_chain_exception --smoke
+
+      opsgraph eval support_desk --shadow                # agreement of shadow runs with live runs
 
       opsgraph eval --concurrency 4 --repeat 3 --fail-under 0.9
 
@@ -65,7 +69,7 @@ def eval_cmd(
 
     _check_out(out)  # before the suites run: a bad --out must not cost a whole suite
     options = EvalOptions(suites=tuple(names), routing=routing, repeat=repeat, concurrency=concurrency,
-                          fail_under=fail_under, smoke=smoke, judge=judge)
+                          fail_under=fail_under, smoke=smoke, judge=judge, shadow=shadow)
     data = _run_with_progress(options)
     report_dir = write_report(data, out)
     print_summary(data, console, report_dir)

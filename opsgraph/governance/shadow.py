@@ -215,22 +215,31 @@ def _seconds(stamp: str) -> float:
     return datetime.fromisoformat(stamp).timestamp()
 
 
-def _compare(audit: Any, shadow: Any, live: Any, tallies: dict[str, CategoryAgreement],
-             differences: list[dict[str, Any]]) -> dict[str, Any]:
-    proposed, done = proposed_writes(audit, shadow.thread_id), done_writes(audit, live.thread_id)
+def write_agreement(proposed: list[tuple[str, str]], done: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
+    """Pair proposed writes with done ones: ``agreed``, ``shadow_only`` and ``live_only`` (category, key) lists."""
     left = list(done)
-    agreed = 0
+    agreed, shadow_only = [], []
     for item in proposed:
         if item in left:
             left.remove(item)
-            agreed += 1
-            tallies.setdefault(item[0], CategoryAgreement(item[0])).agreed += 1
+            agreed.append(item)
         else:
-            _differ(tallies, differences, item, "shadow only", shadow, live)
-    for item in left:
+            shadow_only.append(item)
+    return {"agreed": agreed, "shadow_only": shadow_only, "live_only": left}
+
+
+def _compare(audit: Any, shadow: Any, live: Any, tallies: dict[str, CategoryAgreement],
+             differences: list[dict[str, Any]]) -> dict[str, Any]:
+    proposed, done = proposed_writes(audit, shadow.thread_id), done_writes(audit, live.thread_id)
+    paired = write_agreement(proposed, done)
+    for category, _ in paired["agreed"]:
+        tallies.setdefault(category, CategoryAgreement(category)).agreed += 1
+    for item in paired["shadow_only"]:
+        _differ(tallies, differences, item, "shadow only", shadow, live)
+    for item in paired["live_only"]:
         _differ(tallies, differences, item, "live only", shadow, live)
-    return {"shadow": shadow.thread_id, "live": live.thread_id, "graph_id": shadow.graph_id, "agreed": agreed,
-            "shadow_writes": len(proposed), "live_writes": len(done)}
+    return {"shadow": shadow.thread_id, "live": live.thread_id, "graph_id": shadow.graph_id,
+            "agreed": len(paired["agreed"]), "shadow_writes": len(proposed), "live_writes": len(done)}
 
 
 def _differ(tallies: dict[str, CategoryAgreement], differences: list[dict[str, Any]], item: tuple[str, str],

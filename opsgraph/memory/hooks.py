@@ -91,15 +91,34 @@ def _agents(values: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(str(a["agent"]) for a in values.get("actions") or [] if a.get("agent")))
 
 
-def seed_lessons(memory: Memory, seeds: list[dict[str, Any]]) -> list[str]:
-    """Write lessons given as plain data (eval cases, imports); each passes the policy check."""
-    written = []
-    for seed in seeds:
-        lesson = Lesson(id=memory_id("le", "seed", seed["text"]), kind="lesson", text=str(seed["text"]),
-                        category=str(seed.get("category") or "purchase_order"),
-                        subjects={str(k): [str(i) for i in v] for k, v in seed["subjects"].items()},
-                        decision=str(seed.get("decision") or "edit"), by=str(seed.get("by") or "operator"),
-                        reason=str(seed.get("reason") or ""), changes=[],
-                        stated_values=list(seed.get("stated_values") or []), thread_id=MEMORY_LEDGER, created_at="")
-        written.append(memory.write_lesson(lesson))
-    return written
+def seed_memories(memory: Memory, seeds: list[dict[str, Any]]) -> list[str]:
+    """Write lessons and episodes given as plain data (eval cases, imports); lessons pass the policy check.
+
+    A seed with ``kind: episode`` is a past run (text, subjects, optionally graph, event, outcome,
+    agents); any other seed is a lesson.
+    """
+    return [_seed_episode(memory, seed) if seed.get("kind") == "episode" else _seed_lesson(memory, seed)
+            for seed in seeds]
+
+
+def _seed_lesson(memory: Memory, seed: dict[str, Any]) -> str:
+    lesson = Lesson(id=memory_id("le", "seed", seed["text"]), kind="lesson", text=str(seed["text"]),
+                    category=str(seed.get("category") or "purchase_order"), subjects=_seed_subjects(seed),
+                    decision=str(seed.get("decision") or "edit"), by=str(seed.get("by") or "operator"),
+                    reason=str(seed.get("reason") or ""), changes=[],
+                    stated_values=list(seed.get("stated_values") or []), thread_id=MEMORY_LEDGER, created_at="")
+    return memory.write_lesson(lesson)
+
+
+def _seed_episode(memory: Memory, seed: dict[str, Any]) -> str:
+    event = dict(seed.get("event") or {})
+    episode = Episode(id=memory_id("ep", "seed", seed["text"]), kind="episode", text=str(seed["text"]),
+                      graph=str(seed.get("graph") or ""), thread_id=MEMORY_LEDGER,
+                      event_type=str(seed.get("event_type") or ""), event=event, subjects=_seed_subjects(seed),
+                      actions=[], decisions=[], outcome=str(seed.get("outcome") or "completed"), cost={},
+                      created_at=str(seed.get("created_at") or ""))
+    return memory.write_episode(episode, [str(a) for a in seed.get("agents") or []])
+
+
+def _seed_subjects(seed: dict[str, Any]) -> dict[str, list[str]]:
+    return {str(k): [str(i) for i in v] for k, v in seed["subjects"].items()}

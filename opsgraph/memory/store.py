@@ -55,10 +55,23 @@ def memory_index(settings: Settings, embed: Callable[[Sequence[str]], Any] | Non
 
 
 def open_memory_store(settings: Settings, embed: Callable[[Sequence[str]], Any] | None = None) -> BaseStore:
-    """The memory ``BaseStore`` of the data home (``memory.db``), tables created on first use.
+    """The memory ``BaseStore``: the data home's ``memory.db``, or the shared Postgres store.
 
+    With ``database_url`` set, memory lives in the same ``PostgresStore`` every graph is
+    compiled with, so every process on every machine recalls what another learned; searches by
+    meaning are ranked in the process (no pgvector needed). Tables are created on first use.
     Close it with :func:`close_store`. ``embed`` replaces the offline embedding (tests).
     """
+    if settings.database_url:
+        from opsgraph.memory.ranked import RankedSearchStore
+        from opsgraph.store import open_postgres_store
+
+        index = memory_index(settings, embed)
+        return RankedSearchStore(open_postgres_store(settings.database_url), index["embed"], index["fields"])
+    return _sqlite_memory_store(settings, embed)
+
+
+def _sqlite_memory_store(settings: Settings, embed: Callable[[Sequence[str]], Any] | None) -> BaseStore:
     from langgraph.store.sqlite import SqliteStore
 
     path = settings.memory_path

@@ -41,6 +41,9 @@ class StructuredOutputError(ModelDecisionError, ValueError):
     the retry with feedback and the escalation; the run ends ``failed`` naming the agent."""
 
 
+AGENT_KEY = "opsgraph_agent"  # run metadata key naming the agent a model call is for
+
+
 def settings_model_factory(settings: Settings) -> ModelFactory:
     """Factory that builds the configured model of a tier (per-tier endpoint, key and timeout honoured)."""
 
@@ -98,7 +101,9 @@ class ModelGateway:
         tools, position = list(tools), len(messages)
 
         def ask(tier: str, model: BaseChatModel, sent: list[BaseMessage]) -> AIMessage:
-            return (model.bind_tools(tools) if tools else model).invoke(sent)
+            # The agent rides along in the run metadata: traces group by it, and a test double
+            # standing in for one agent's model (evals' forced calls) knows whom it answers.
+            return (model.bind_tools(tools) if tools else model).invoke(sent, config={"metadata": {AGENT_KEY: agent}})
 
         message, record, problem = self._cascade(agent, messages, state, ask,
                                                  lambda m: check_tool_message(m, tools, position),
