@@ -253,7 +253,8 @@ class MES(Connector):
     def quote_bids(self, work_centre_id: str, job_ids: list[str], exclude: list[str] | None = None) -> dict[str, Any]:
         """Bids ``work_centre_id`` can make for ``job_ids`` from its own calendar (no write)."""
         def read(conn: Conn) -> dict[str, Any]:
-            skip = {norm_id(j) for j in [*job_ids, *(exclude or [])]}
+            # Each job is priced against the calendar as it stands (the job itself left out, wherever it sits now).
+            skip = {norm_id(j) for j in exclude or []}
             bids = [bid_for(conn, work_centre_id, load_job(conn, job), self.today, skip) for job in job_ids]
             return {"work_centre_id": norm_id(work_centre_id), "bids": [b.as_dict() for b in bids],
                     "job_ids": [b.job_id for b in bids if b.can_bid]}
