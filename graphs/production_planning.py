@@ -196,11 +196,13 @@ def bidder_bids(state: BidderState, runtime: Runtime[OpsContext]) -> dict:
     ctx = resolve_context(runtime.context)
     wc, round_no = state["work_centre_id"], state["round"]
     announced = list(state["job_ids"])
-    submitted = _submitted(state) or {"submitted": [], "declined": [], "justification": "no bids submitted"}
-    bids = [{**b, "round": round_no, "justification": submitted["justification"]} for b in submitted["submitted"]
-            if b["job_id"] in announced]
+    submitted = _submitted(state) or {"bids": [], "justification": "no bids submitted"}
+    bids = [{**{k: v for k, v in b.items() if k != "submitted"}, "round": round_no,
+             "justification": submitted["justification"]}
+            for b in submitted["bids"] if b["submitted"] and b["job_id"] in announced]
     bid_jobs = {b["job_id"] for b in bids}
-    reasons = {**_quoted_reasons(state), **{d["job_id"]: d["reason"] for d in submitted["declined"]}}
+    declined = {b["job_id"]: f"no bid: {b['reason']}" for b in submitted["bids"] if not b["submitted"]}
+    reasons = {**_quoted_reasons(state), **declined}
     no_bids = [{"job_id": job, "work_centre_id": wc, "round": round_no, "reason": reasons.get(job, "did not bid")}
                for job in announced if job not in bid_jobs]
     for bid in bids:

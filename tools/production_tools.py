@@ -26,7 +26,7 @@ DESCRIPTIONS = {
                            "job (job_id). Give exactly one of the three."),
     "quote_bids": ("Price the announced jobs on your own work centre's calendar: for each job whether you can take "
                    "it (capability, batch limit, free hours), the units offered, start and finish date, cost in USD, "
-                   "whether it meets the due date. job_ids lists the jobs you can bid on."),
+                   "whether it meets the due date; can_take_job_ids lists the jobs you can bid on."),
     "submit_bids": ("Submit your bids for the announced jobs you choose to take (job_ids), with a short "
                     "justification. Jobs you leave out are a no-bid. The bid numbers are taken from your calendar."),
     "record_downtime": "Record that a work centre is out of service from today for a number of calendar days (1-30).",
@@ -92,10 +92,10 @@ def _tool(name: str, schema: type[BaseModel], fn: Callable[..., dict[str, Any]],
 def _submit(mes: Any) -> Callable[..., dict[str, Any]]:
     def submit(work_centre_id: str, job_ids: list[str], justification: str) -> dict[str, Any]:
         quoted = mes.quote_bids(work_centre_id, job_ids)
-        bids = [b for b in quoted["bids"] if b["can_bid"]]
-        declined = [{"job_id": b["job_id"], "reason": b["reason"]} for b in quoted["bids"] if not b["can_bid"]]
-        return {"work_centre_id": quoted["work_centre_id"], "submitted": bids, "declined": declined,
-                "justification": justification}
+        # One list in the order asked: a job the calendar cannot take is declined with the calendar's reason.
+        bids = [{**b, "submitted": True} if b["can_bid"] else {"job_id": b["job_id"], "submitted": False,
+                                                                "reason": b["reason"]} for b in quoted["bids"]]
+        return {"work_centre_id": quoted["work_centre_id"], "bids": bids, "justification": justification}
     return submit
 
 

@@ -257,7 +257,7 @@ class MES(Connector):
             skip = {norm_id(j) for j in exclude or []}
             bids = [bid_for(conn, work_centre_id, load_job(conn, job), self.today, skip) for job in job_ids]
             return {"work_centre_id": norm_id(work_centre_id), "bids": [b.as_dict() for b in bids],
-                    "job_ids": [b.job_id for b in bids if b.can_bid]}
+                    "can_take_job_ids": [b.job_id for b in bids if b.can_bid]}
         return self._read("quote_bids", read)
 
     def check_materials(self, job_ids: list[str], min_reliability: float = 0.0, min_esg: float = 0.0) -> dict[str, Any]:
