@@ -228,9 +228,10 @@ def test_no_bids_are_reannounced_a_bounded_number_of_times(runner):
 
 
 def test_a_bidder_may_not_bid_for_another_work_centre_or_write(settings):
-    script = {"work_centre": [says(call("quote_bids", work_centre_id="WC-04", job_ids=["JOB-0010"]),
-                                   call("assign_job", job_id="JOB-0010", work_centre_id="WC-05", approved_by="boss")),
-                              done("No bids.")] * 5}
+    # Every bidder (the scripted model knows them as "bidding") first tries another centre's calendar and a write.
+    script = {"bidding": [message for _ in range(5) for message in (
+        says(call("quote_bids", work_centre_id="WC-04", job_ids=["JOB-0010"]),
+             call("assign_job", job_id="JOB-0010", work_centre_id="WC-05", approved_by="boss")), done("No bids."))]}
     with hostile_runner(settings, script) as runner:
         result = _start(runner, "pp-hostile", event="rush", job="JOB-0010")
         refused = events(runner, "pp-hostile", "tool_refused")
