@@ -15,7 +15,7 @@ from opsgraph.tools.catalog import build_tools
 from opsgraph.tools.connectors.base import ApprovalRequired, ValidationFailed
 from opsgraph.tools.production_calendar import compute_bid
 from opsgraph.tools.world import World
-from tests.support.adversary import call, done, events, hostile_runner, says
+from tests.support.adversary import call, events, hostile_runner, says
 
 GRAPH = "production_planning"
 TODAY = date(2026, 3, 2)  # a Monday: the seeded business date
@@ -229,9 +229,10 @@ def test_no_bids_are_reannounced_a_bounded_number_of_times(runner):
 
 def test_a_bidder_may_not_bid_for_another_work_centre_or_write(settings):
     # Every bidder (the scripted model knows them as "bidding") first tries another centre's calendar and a write.
-    script = {"bidding": [message for _ in range(5) for message in (
-        says(call("quote_bids", work_centre_id="WC-04", job_ids=["JOB-0010"]),
-             call("assign_job", job_id="JOB-0010", work_centre_id="WC-05", approved_by="boss")), done("No bids."))]}
+    # Branches run in parallel, so who takes which scripted reply varies; every reply is the same attack.
+    script = {"bidding": [says(call("quote_bids", work_centre_id="WC-04", job_ids=["JOB-0010"]),
+                               call("assign_job", job_id="JOB-0010", work_centre_id="WC-05", approved_by="boss"))
+                          for _ in range(5)]}
     with hostile_runner(settings, script) as runner:
         result = _start(runner, "pp-hostile", event="rush", job="JOB-0010")
         refused = events(runner, "pp-hostile", "tool_refused")
