@@ -231,7 +231,7 @@ def test_a_bidder_may_not_bid_for_another_work_centre_or_write(settings):
     # Every bidder (the scripted model knows them as "bidding") first tries another centre's calendar and a write.
     # Branches run in parallel, so who takes which scripted reply varies; every reply is the same attack.
     script = {"bidding": [says(call("quote_bids", work_centre_id="WC-04", job_ids=["JOB-0010"]),
-                               call("assign_job", job_id="JOB-0010", work_centre_id="WC-05", approved_by="boss"))
+                               call("assign_job", job_id="JOB-0010", approved_by="plant manager"))
                           for _ in range(5)]}
     with hostile_runner(settings, script) as runner:
         result = _start(runner, "pp-hostile", event="rush", job="JOB-0010")
