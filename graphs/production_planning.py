@@ -31,7 +31,7 @@ from opsgraph.agents.production_planner import PRODUCTION_PLANNER
 from opsgraph.agents.work_centre import WORK_CENTRE
 from opsgraph.context import OpsContext, resolve_context
 from opsgraph.governance.approvals import DecisionError, parse_decision
-from opsgraph.graphs.components import (APPROVAL, TOOLS, after_turn, agent_turn, approval_node, execute_tool_calls,
+from opsgraph.graphs.components import (APPROVAL, SHADOW_APPROVER, TOOLS, after_turn, agent_turn, approval_node, execute_tool_calls,
                                         guard_step, last_ai, thread_id)
 from opsgraph.graphs.production_award import AwardRules, award_round
 from opsgraph.graphs.production_report import build_production_report
@@ -274,6 +274,8 @@ def commitment_request(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _decide_commitment(item: dict[str, Any], ctx: OpsContext) -> dict[str, Any]:
+    if ctx.shadow:
+        return _would_ask(item, ctx)
     request, attempt = commitment_request(item), 0
     while True:
         raw = interrupt(request)
@@ -294,6 +296,16 @@ def _decide_commitment(item: dict[str, Any], ctx: OpsContext) -> dict[str, Any]:
     ctx.audit.record(thread_id(), f"approval:{item['call_id']}", "approval", agent=decision["by"], name="assign_job",
                      args=assign_args(item), result=record)
     return record
+
+
+def _would_ask(item: dict[str, Any], ctx: OpsContext) -> dict[str, Any]:
+    """A shadow run asks nobody: the request is audited and the write goes ahead without a human approval,
+    so the MES refuses it on the scratch world exactly as it would refuse it for real."""
+    ctx.audit.record(thread_id(), f"approval:{item['call_id']}", "shadow_approval", agent=PLANNER, name="assign_job",
+                     args=assign_args(item), result={"would_ask": commitment_request(item)})
+    return {"kind": COMMITMENT_KIND, "tool_call_id": item["call_id"], "decision": "approve", "reason": "shadow run",
+            "by": SHADOW_APPROVER, "proposal": item, "final_args": assign_args(item),
+            "approval_id": f"shadow:{item['call_id']}", "category": "production_schedule", "mode": "commitment"}
 
 
 def commitment_approval(state: ProductionState, runtime: Runtime[OpsContext]) -> Command[Literal["apply"]]:
