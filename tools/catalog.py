@@ -387,7 +387,7 @@ def build_tools(world: Any, policy: Any = None) -> dict[str, BaseTool]:
 
         tools += build_review_tools(world, policy)
         tools += build_purchasing_tools(world, policy)
-    from opsgraph.tools.production_tools import build_production_tools
+        from opsgraph.tools.production_tools import build_production_tools
 
-    tools += build_production_tools(world, policy)
+        tools += build_production_tools(world, policy)
     return {tool.name: tool for tool in tools}
