@@ -585,3 +585,101 @@ class BoardAgentOutput(TypedDict):
     approvals: list[ApprovalRecord]
     calls: list[CallRecord]
     citations: list[str]
+
+
+# --- production_planning (market) -------------------------------------------------------
+
+
+class ProductionEvent(TypedDict):
+    """What happened in the plant: a breakdown, late material or a rush order."""
+
+    kind: Literal["breakdown", "late_material", "rush"]
+    work_centre_id: str | None
+    days: int | None
+    shipment_id: str | None
+    job_id: str | None
+    note: str
+
+
+class ProductionInput(TypedDict):
+    """Input of ``production_planning``."""
+
+    event: ProductionEvent
+    messages: NotRequired[list[AnyMessage]]
+    budget: NotRequired[BudgetOverrides]
+
+
+class ProductionReport(TypedDict):
+    """What a production planning run did: the new schedule, awards, moves, approvals, purchases."""
+
+    title: str
+    outcome: Literal["completed", "stopped"]
+    stop_reason: str | None
+    event: dict[str, Any]
+    rounds: int
+    calls_for_bids: list[dict[str, Any]]
+    awards: list[dict[str, Any]]
+    rejected_bids: list[dict[str, Any]]
+    no_bids: list[dict[str, Any]]
+    schedule: list[dict[str, Any]]
+    moved: list[dict[str, Any]]
+    commitments_moved: list[dict[str, Any]]
+    unassigned: list[dict[str, Any]]
+    approvals: list[dict[str, Any]]
+    purchase_orders: list[dict[str, Any]]
+    material_shortfalls: list[dict[str, Any]]
+    cost: dict[str, Any]
+
+
+class ProductionOutput(TypedDict):
+    """Output of ``production_planning``."""
+
+    report: ProductionReport
+    messages: list[AnyMessage]
+
+
+class ProductionState(OpsState):
+    """Full state of ``production_planning``: bids arrive from work centres bidding in parallel."""
+
+    event: ProductionEvent
+    round: int
+    open_jobs: list[dict[str, Any]]
+    calls_for_bids: Annotated[list[dict[str, Any]], operator.add]
+    bids: Annotated[list[dict[str, Any]], operator.add]
+    no_bids: Annotated[list[dict[str, Any]], operator.add]
+    awards: Annotated[list[dict[str, Any]], operator.add]
+    rejected_bids: Annotated[list[dict[str, Any]], operator.add]
+    pending_awards: list[dict[str, Any]]
+    unassigned: list[dict[str, Any]]
+    report: ProductionReport
+
+
+class BidderState(TypedDict):
+    """State of one work centre's bidding branch: its own conversation, apart from the other bidders'."""
+
+    work_centre_id: str
+    round: int
+    job_ids: list[str]
+    transcript: Annotated[list[AnyMessage], add_messages]
+    active_agent: str
+    agent_rounds: int
+    actions: Annotated[list[ActionRecord], operator.add]
+    calls: Annotated[list[CallRecord], add_calls]
+    citations: Annotated[list[str], merge_unique]
+    budget: Annotated[BudgetOverrides, merge_budget]
+    bids: Annotated[list[dict[str, Any]], operator.add]
+    no_bids: Annotated[list[dict[str, Any]], operator.add]
+    visited: Annotated[list[str], operator.add]
+    messages: Annotated[list[AnyMessage], add_messages]
+
+
+class BidderOutput(TypedDict):
+    """What a bidding branch hands back: its bids, no-bids, reply and accounting."""
+
+    bids: list[dict[str, Any]]
+    no_bids: list[dict[str, Any]]
+    visited: list[str]
+    messages: list[AnyMessage]
+    actions: list[ActionRecord]
+    calls: list[CallRecord]
+    citations: list[str]

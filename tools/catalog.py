@@ -390,4 +390,7 @@ def build_tools(world: Any, policy: Any = None) -> dict[str, BaseTool]:
         from opsgraph.tools.demand_tools import build_demand_tools
 
         tools += build_demand_tools(world, policy)
+        from opsgraph.tools.production_tools import build_production_tools
+
+        tools += build_production_tools(world, policy)
     return {tool.name: tool for tool in tools}
