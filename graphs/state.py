@@ -285,11 +285,10 @@ class SupplierRiskState(OpsState):
     report: RiskReport
 
 
-class AssessorState(TypedDict):
-    """State of one assessor branch: its own conversation (``transcript``), apart from the others'."""
+class BranchState(TypedDict):
+    """What every parallel agent branch (``Send``) carries: its own conversation (``transcript``),
+    apart from the other branches', and the accounting it hands back to the parent graph."""
 
-    assessor: str
-    supplier_id: str
     transcript: Annotated[list[AnyMessage], add_messages]
     active_agent: str
     agent_rounds: int
@@ -297,20 +296,32 @@ class AssessorState(TypedDict):
     calls: Annotated[list[CallRecord], add_calls]
     citations: Annotated[list[str], merge_unique]
     budget: Annotated[BudgetOverrides, merge_budget]
-    findings: Annotated[list[RiskFinding], operator.add]
     visited: Annotated[list[str], operator.add]
     messages: Annotated[list[AnyMessage], add_messages]
 
 
-class AssessorOutput(TypedDict):
-    """What an assessor branch hands back to ``supplier_risk``: its finding, report and accounting."""
+class BranchOutput(TypedDict):
+    """What every parallel agent branch hands back: its trail, reply and accounting."""
 
-    findings: list[RiskFinding]
     visited: list[str]
     messages: list[AnyMessage]
     actions: list[ActionRecord]
     calls: list[CallRecord]
     citations: list[str]
+
+
+class AssessorState(BranchState):
+    """State of one assessor branch."""
+
+    assessor: str
+    supplier_id: str
+    findings: Annotated[list[RiskFinding], operator.add]
+
+
+class AssessorOutput(BranchOutput):
+    """What an assessor branch hands back to ``supplier_risk``: its finding, report and accounting."""
+
+    findings: list[RiskFinding]
 
 
 # --- support_desk (handoff) -------------------------------------------------------------
@@ -551,40 +562,26 @@ class DemandSensingState(OpsState):
     report: DemandReport
 
 
-class BoardAgentState(TypedDict):
+class BoardAgentState(BranchState):
     """One agent's branch in a cycle: its own conversation over the board snapshot it read."""
 
     agent: str
     sku_id: str
     cycle: int
     snapshot: Board
-    transcript: Annotated[list[AnyMessage], add_messages]
-    active_agent: str
-    agent_rounds: int
-    actions: Annotated[list[ActionRecord], operator.add]
     approvals: Annotated[list[ApprovalRecord], operator.add]
-    calls: Annotated[list[CallRecord], add_calls]
-    citations: Annotated[list[str], merge_unique]
-    budget: Annotated[BudgetOverrides, merge_budget]
     board: list[BoardWrite]
     seen: dict[str, dict[str, int]]
     ran: dict[str, int]
-    visited: Annotated[list[str], operator.add]
-    messages: Annotated[list[AnyMessage], add_messages]
 
 
-class BoardAgentOutput(TypedDict):
-    """What a branch hands back: board writes, what it read, its accounting."""
+class BoardAgentOutput(BranchOutput):
+    """What a branch hands back: board writes, what it read, approvals, its accounting."""
 
     board: list[BoardWrite]
     seen: dict[str, dict[str, int]]
     ran: dict[str, int]
-    visited: list[str]
-    messages: list[AnyMessage]
-    actions: list[ActionRecord]
     approvals: list[ApprovalRecord]
-    calls: list[CallRecord]
-    citations: list[str]
 
 
 # --- production_planning (market) -------------------------------------------------------
@@ -654,32 +651,18 @@ class ProductionState(OpsState):
     report: ProductionReport
 
 
-class BidderState(TypedDict):
-    """State of one work centre's bidding branch: its own conversation, apart from the other bidders'."""
+class BidderState(BranchState):
+    """State of one work centre's bidding branch."""
 
     work_centre_id: str
     round: int
     job_ids: list[str]
-    transcript: Annotated[list[AnyMessage], add_messages]
-    active_agent: str
-    agent_rounds: int
-    actions: Annotated[list[ActionRecord], operator.add]
-    calls: Annotated[list[CallRecord], add_calls]
-    citations: Annotated[list[str], merge_unique]
-    budget: Annotated[BudgetOverrides, merge_budget]
     bids: Annotated[list[dict[str, Any]], operator.add]
     no_bids: Annotated[list[dict[str, Any]], operator.add]
-    visited: Annotated[list[str], operator.add]
-    messages: Annotated[list[AnyMessage], add_messages]
 
 
-class BidderOutput(TypedDict):
+class BidderOutput(BranchOutput):
     """What a bidding branch hands back: its bids, no-bids, reply and accounting."""
 
     bids: list[dict[str, Any]]
     no_bids: list[dict[str, Any]]
-    visited: list[str]
-    messages: list[AnyMessage]
-    actions: list[ActionRecord]
-    calls: list[CallRecord]
-    citations: list[str]
