@@ -285,11 +285,10 @@ class SupplierRiskState(OpsState):
     report: RiskReport
 
 
-class AssessorState(TypedDict):
-    """State of one assessor branch: its own conversation (``transcript``), apart from the others'."""
+class BranchState(TypedDict):
+    """What every parallel agent branch (``Send``) carries: its own conversation (``transcript``),
+    apart from the other branches', and the accounting it hands back to the parent graph."""
 
-    assessor: str
-    supplier_id: str
     transcript: Annotated[list[AnyMessage], add_messages]
     active_agent: str
     agent_rounds: int
@@ -297,20 +296,32 @@ class AssessorState(TypedDict):
     calls: Annotated[list[CallRecord], add_calls]
     citations: Annotated[list[str], merge_unique]
     budget: Annotated[BudgetOverrides, merge_budget]
-    findings: Annotated[list[RiskFinding], operator.add]
     visited: Annotated[list[str], operator.add]
     messages: Annotated[list[AnyMessage], add_messages]
 
 
-class AssessorOutput(TypedDict):
-    """What an assessor branch hands back to ``supplier_risk``: its finding, report and accounting."""
+class BranchOutput(TypedDict):
+    """What every parallel agent branch hands back: its trail, reply and accounting."""
 
-    findings: list[RiskFinding]
     visited: list[str]
     messages: list[AnyMessage]
     actions: list[ActionRecord]
     calls: list[CallRecord]
     citations: list[str]
+
+
+class AssessorState(BranchState):
+    """State of one assessor branch."""
+
+    assessor: str
+    supplier_id: str
+    findings: Annotated[list[RiskFinding], operator.add]
+
+
+class AssessorOutput(BranchOutput):
+    """What an assessor branch hands back to ``supplier_risk``: its finding, report and accounting."""
+
+    findings: list[RiskFinding]
 
 
 # --- support_desk (handoff) -------------------------------------------------------------
@@ -551,40 +562,110 @@ class DemandSensingState(OpsState):
     report: DemandReport
 
 
-class BoardAgentState(TypedDict):
+class BoardAgentState(BranchState):
     """One agent's branch in a cycle: its own conversation over the board snapshot it read."""
 
     agent: str
     sku_id: str
     cycle: int
     snapshot: Board
-    transcript: Annotated[list[AnyMessage], add_messages]
-    active_agent: str
-    agent_rounds: int
-    actions: Annotated[list[ActionRecord], operator.add]
     approvals: Annotated[list[ApprovalRecord], operator.add]
-    calls: Annotated[list[CallRecord], add_calls]
-    citations: Annotated[list[str], merge_unique]
-    budget: Annotated[BudgetOverrides, merge_budget]
     board: list[BoardWrite]
     seen: dict[str, dict[str, int]]
     ran: dict[str, int]
-    visited: Annotated[list[str], operator.add]
-    messages: Annotated[list[AnyMessage], add_messages]
 
 
-class BoardAgentOutput(TypedDict):
-    """What a branch hands back: board writes, what it read, its accounting."""
+class BoardAgentOutput(BranchOutput):
+    """What a branch hands back: board writes, what it read, approvals, its accounting."""
 
     board: list[BoardWrite]
     seen: dict[str, dict[str, int]]
     ran: dict[str, int]
-    visited: list[str]
-    messages: list[AnyMessage]
-    actions: list[ActionRecord]
     approvals: list[ApprovalRecord]
-    calls: list[CallRecord]
-    citations: list[str]
+
+
+# --- production_planning (market) -------------------------------------------------------
+
+
+class ProductionEvent(TypedDict):
+    """What happened in the plant: a breakdown, late material or a rush order."""
+
+    kind: Literal["breakdown", "late_material", "rush"]
+    work_centre_id: str | None
+    days: int | None
+    shipment_id: str | None
+    job_id: str | None
+    note: str
+
+
+class ProductionInput(TypedDict):
+    """Input of ``production_planning``."""
+
+    event: ProductionEvent
+    messages: NotRequired[list[AnyMessage]]
+    budget: NotRequired[BudgetOverrides]
+
+
+class ProductionReport(TypedDict):
+    """What a production planning run did: the new schedule, awards, moves, approvals, purchases."""
+
+    title: str
+    outcome: Literal["completed", "stopped"]
+    stop_reason: str | None
+    event: dict[str, Any]
+    rounds: int
+    calls_for_bids: list[dict[str, Any]]
+    awards: list[dict[str, Any]]
+    rejected_bids: list[dict[str, Any]]
+    no_bids: list[dict[str, Any]]
+    schedule: list[dict[str, Any]]
+    moved: list[dict[str, Any]]
+    commitments_moved: list[dict[str, Any]]
+    unassigned: list[dict[str, Any]]
+    approvals: list[dict[str, Any]]
+    purchase_orders: list[dict[str, Any]]
+    material_shortfalls: list[dict[str, Any]]
+    cost: dict[str, Any]
+
+
+class ProductionOutput(TypedDict):
+    """Output of ``production_planning``."""
+
+    report: ProductionReport
+    messages: list[AnyMessage]
+
+
+class ProductionState(OpsState):
+    """Full state of ``production_planning``: bids arrive from work centres bidding in parallel."""
+
+    event: ProductionEvent
+    round: int
+    open_jobs: list[dict[str, Any]]
+    calls_for_bids: Annotated[list[dict[str, Any]], operator.add]
+    bids: Annotated[list[dict[str, Any]], operator.add]
+    no_bids: Annotated[list[dict[str, Any]], operator.add]
+    awards: Annotated[list[dict[str, Any]], operator.add]
+    rejected_bids: Annotated[list[dict[str, Any]], operator.add]
+    pending_awards: list[dict[str, Any]]
+    unassigned: list[dict[str, Any]]
+    report: ProductionReport
+
+
+class BidderState(BranchState):
+    """State of one work centre's bidding branch."""
+
+    work_centre_id: str
+    round: int
+    job_ids: list[str]
+    bids: Annotated[list[dict[str, Any]], operator.add]
+    no_bids: Annotated[list[dict[str, Any]], operator.add]
+
+
+class BidderOutput(BranchOutput):
+    """What a bidding branch hands back: its bids, no-bids, reply and accounting."""
+
+    bids: list[dict[str, Any]]
+    no_bids: list[dict[str, Any]]
 
 
 # --- pipeline: agents in sequence with tools and approvals (compiled from workflow specs) ---------------------

@@ -237,6 +237,28 @@ def _orchestration_entries() -> list[GraphEntry]:
     ]
 
 
+def _production_planning_builder() -> StateGraph:
+    from opsgraph.graphs.production_planning import build_production_planning_graph
+
+    return build_production_planning_graph()
+
+
+def _production_entries() -> list[GraphEntry]:
+    from opsgraph import production_inputs as inputs
+
+    return [
+        GraphEntry(
+            "production_planning", "market",
+            "A breakdown, late material or a rush order puts production jobs up for bids; work centres bid from "
+            "their calendars, the orchestrator awards by policy and a human approves moved customer commitments.",
+            _production_planning_builder, inputs.production_input, inputs.production_title,
+            chat_input=inputs.production_chat,
+            samples=({"event": "breakdown", "work_centre": "WC-02", "days": 3},
+                     {"event": "rush", "job": "JOB-0009"}, {"event": "rush", "job": "JOB-0008"}),
+        ),
+    ]
+
+
 def graph_entries() -> dict[str, GraphEntry]:
     """Every registered workflow by graph id: the Python ones, then the YAML workflow specs."""
     from opsgraph.workflows.registration import workflow_entries
@@ -262,6 +284,7 @@ def python_graph_entries() -> dict[str, GraphEntry]:
     entries += _review_entries()
     entries += _orchestration_entries()
     entries += _demand_entries()
+    entries += _production_entries()
     return {entry.graph_id: entry for entry in entries}
 
 

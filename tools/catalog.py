@@ -390,6 +390,9 @@ def build_tools(world: Any, policy: Any = None) -> dict[str, BaseTool]:
         from opsgraph.tools.demand_tools import build_demand_tools
 
         tools += build_demand_tools(world, policy)
+        from opsgraph.tools.production_tools import build_production_tools
+
+        tools += build_production_tools(world, policy)
         from opsgraph.tools.payables_tools import build_payables_tools
 
         tools += build_payables_tools(world, policy)

@@ -22,8 +22,7 @@ from typing import Any, Callable
 
 from opsgraph.locks import init_lock
 from opsgraph.tools import seed as seeding
-from opsgraph.tools.connectors import billing, contracts, crm, erp, notifications, payables, tms, wms
-from opsgraph.tools.connectors import demand
+from opsgraph.tools.connectors import billing, contracts, crm, demand, erp, notifications, payables, production, tms, wms
 from opsgraph.tools.connectors.base import (Conn, Database, FaultPlan, Runtime, UnknownEntity, WorldDatabase,
                                             WorldError)
 from opsgraph.tools.connectors.postgres import WORLD_SCHEMA, PostgresDatabase, is_postgres_url, masked, postgres_ddl
@@ -122,6 +121,7 @@ CREATE TABLE supplier_invoice_lines (supplier_invoice_id TEXT NOT NULL REFERENCE
     line_no INTEGER NOT NULL, sku_id TEXT NOT NULL REFERENCES skus, quantity INTEGER NOT NULL CHECK (quantity > 0),
     unit_price REAL NOT NULL CHECK (unit_price > 0), PRIMARY KEY (supplier_invoice_id, line_no));
 """ + demand.DEMAND_SCHEMA
+SCHEMA += production.SCHEMA  # the plant (work centres, jobs, bills of material) beside the rest
 # SQLite keeps insertion order in the rowid; Postgres has none, so its idempotency records
 # carry a column for it (earlier_writes lists writes in the order they were applied).
 POSTGRES_EXTRA = ("ALTER TABLE idempotency ADD COLUMN seq BIGINT GENERATED ALWAYS AS IDENTITY",)
@@ -166,6 +166,7 @@ def _build(path: Path, fill: Callable[[sqlite3.Connection], None]) -> None:
 
 def _seed(conn: Conn, seed: int) -> None:
     seeding.seed_world(conn, seed)
+    production.seed_production(conn)
     conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
 
 
@@ -215,6 +216,7 @@ class World:
         self.payables = payables.Payables(runtime)
         self.notifications = notifications.Notifications(runtime)
         self.demand = demand.DemandFeeds(runtime)
+        self.mes = production.MES(runtime)
         # Contracts are documents, not rows: a read-only repository beside the database.
         self.contracts = contracts.ContractRepository()
 
@@ -324,6 +326,7 @@ class World:
             "purchase_order": erp.load_purchase_order, "customer": crm.load_customer, "order": crm.load_order,
             "ticket": crm.load_ticket, "invoice": billing.load_invoice, "refund": billing.load_refund,
             "message": notifications.load_message,
+            "work_centre": production.load_work_centre, "job": production.load_job,
             "supplier_invoice": payables.load_supplier_invoice,
         }
 
@@ -342,7 +345,7 @@ def world_tables() -> dict[str, list[str]]:
 def operation_names() -> set[str]:
     """Every connector operation a FaultPlan may name, e.g. ``erp.create_purchase_order``."""
     classes = (erp.ERP, wms.WMS, tms.TMS, crm.CRM, billing.Billing, notifications.Notifications, demand.DemandFeeds,
-               payables.Payables)
+               production.MES, payables.Payables)
     return {f"{cls.system}.{name}" for cls in classes for name in cls.operations}
 
 

@@ -49,6 +49,11 @@ def run_cmd(
     request: Optional[str] = typer.Option(None, "--request", help="Purchase request, JSON or words (procurement_review, "
                                           "operations_director), e.g. '65 units of SKU-003 for DC-WEST from SUP-006'."),
     sku: Optional[str] = typer.Option(None, "--sku", help="SKU whose demand board to work (demand_sensing), e.g. SKU-001."),
+    work_centre: Optional[str] = typer.Option(None, "--work-centre", help="Work centre that broke down "
+                                              "(production_planning), e.g. WC-02."),
+    days: Optional[int] = typer.Option(None, "--days", help="Days a work centre is down (production_planning, 1-30)."),
+    job: Optional[str] = typer.Option(None, "--job", help="Rush job (production_planning), e.g. JOB-0008."),
+    note: Optional[str] = typer.Option(None, "--note", help="Note on the event (production_planning)."),
     thread: Optional[str] = typer.Option(None, "--thread", help="Thread id to use (default: generated)."),
     routing: str = typer.Option("routed", "--routing", help="Model tiers: routed, small or large."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Override the supervisor step limit."),
@@ -79,6 +84,8 @@ def run_cmd(
     Example: opsgraph run operations_director --shipment SH-0001 --delay-days 5 --request '200 x SKU-001 for DC-EAST'
 
     Example: opsgraph run supply_chain_exception --shipment SH-0002 --delay-days 4 --shadow
+
+    Example: opsgraph run production_planning --event breakdown --work-centre WC-02 --days 3
     """
     from opsgraph.governance.budgets import budget_overrides
     from opsgraph.governance.policy import load_policy
@@ -87,6 +94,7 @@ def run_cmd(
 
     options = {"shipment": shipment, "delay_days": delay_days, "event": event, "contract": contract, "supplier": supplier,
                "message": message, "customer": customer, "request": request, "sku": sku}
+    options.update({"work_centre": work_centre, "days": days, "job": job, "note": note})
     settings = _settings()
     budget = budget_overrides(budget_usd, max_tokens, agent_budget_usd, agent_max_tokens,
                               policy=load_policy(settings.policy_path))  # refused before anything opens

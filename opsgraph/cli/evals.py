@@ -36,6 +36,8 @@ def eval_cmd(
     tasks_file: Optional[Path] = typer.Option(None, "--tasks-file", help="tau2-retail: tasks.json to use."),
     db: Optional[Path] = typer.Option(None, "--db", help="tau2-retail: db.json to start every task from."),
     hashes_out: Optional[Path] = typer.Option(None, "--hashes-out", help="tau2-retail: write {task_id: hash} here."),
+    suite: list[str] = typer.Option([], "--suite", help="A suite to run, as a named option (repeatable); the same "
+                                    "as naming it as an argument."),
 ) -> None:
     """Run eval suites offline; write reports/<timestamp>/report.json and report.html; exit 1 under a threshold.
 
@@ -55,7 +57,7 @@ def eval_cmd(
 
       opsgraph eval tau2-retail --agent --repeat 3 --concurrency 2
     """
-    names = list(suites or [])
+    names = list(suites or []) + [name for name in suite if name not in (suites or [])]
     if names and names[0] == COMPARE:
         return _compare(names[1:])
     if names and names[0] == TAU2:

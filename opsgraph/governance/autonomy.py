@@ -53,6 +53,8 @@ TOOL_CATEGORIES: dict[str, str] = {
     "cancel_pending_order": "retail_order_change",
     "return_delivered_order_items": "retail_order_change",
     "exchange_delivered_order_items": "retail_order_change",
+    "record_downtime": "production_schedule",
+    "assign_job": "production_schedule",
 }
 UNCATEGORISED = "uncategorised"
 # Categories whose tools carry a priced approval rule (a policy limit): only these have a threshold mode.

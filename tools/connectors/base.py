@@ -102,6 +102,8 @@ ID_HINTS: dict[str, str] = {
     "refund": "refund ids look like REF-0001",
     "message": "outbox message ids look like MSG-0001",
     "transfer": "transfer ids look like TR-0001",
+    "work centre": "work centre ids look like WC-01",
+    "job": "production job ids look like JOB-0001",
 }
 
 

@@ -26,7 +26,7 @@ CREATE TABLE demand_events (event_id TEXT PRIMARY KEY, sku_id TEXT NOT NULL REFE
     impact_pct REAL NOT NULL, note TEXT NOT NULL);
 CREATE TABLE supplier_lead_times (supplier_id TEXT NOT NULL REFERENCES suppliers, sku_id TEXT NOT NULL REFERENCES skus,
     lead_time_days REAL NOT NULL, lead_time_sd_days REAL NOT NULL, deliveries INTEGER NOT NULL,
-    PRIMARY KEY (supplier_id, sku_id))
+    PRIMARY KEY (supplier_id, sku_id));
 """
 HISTORY_DAYS = 56
 DEMAND_DCS = ("DC-EAST", "DC-WEST", "DC-CENTRAL", "DC-SOUTH")
