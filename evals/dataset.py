@@ -256,10 +256,25 @@ def available_suites(directory: Path = DATASETS_DIR) -> dict[str, Path]:
 
 
 def load_suites(names: list[str] | None = None, directory: Path = DATASETS_DIR) -> list[Suite]:
-    """The named suites (all when ``names`` is empty); an unknown name is a DatasetError."""
+    """The named suites (all when ``names`` is empty); an unknown name is a DatasetError.
+
+    Besides the dataset files, a YAML workflow whose spec names a dataset (``evals.dataset``)
+    is a suite under its own id: that dataset, run against the workflow's graph.
+    """
     found = available_suites(directory)
-    unknown = [n for n in names or [] if n not in found]
+    specs = _workflow_suites(found)
+    unknown = [n for n in names or [] if n not in found and n not in specs]
     if unknown:
-        known = ", ".join(found) or "none"
+        known = ", ".join([*found, *specs]) or "none"
         raise DatasetError(f"unknown eval suite(s) {', '.join(unknown)}; known suites: {known}")
-    return [load_suite(found[n]) for n in (names or list(found))]
+    return [specs[n] if n in specs else load_suite(found[n]) for n in (names or [*found, *specs])]
+
+
+def _workflow_suites(found: dict[str, Path]) -> dict[str, Suite]:
+    """Suites of YAML workflows scored on another graph's dataset, by workflow id."""
+    import dataclasses
+
+    from opsgraph.workflows.registration import eval_datasets
+
+    return {workflow: dataclasses.replace(load_suite(found[dataset]), name=workflow, graph_id=workflow)
+            for workflow, dataset in eval_datasets().items() if workflow not in found and dataset in found}

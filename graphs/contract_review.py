@@ -12,6 +12,8 @@ policy.yaml) before the next step sees it, so bad data stops the chain instead o
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from functools import wraps
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
@@ -38,7 +40,22 @@ from opsgraph.tools.contract_terms import ContractStandards
 GRAPH_ID = "contract_review"
 INTAKE, EXTRACT, CHECK, SUMMARIZE, TOOLS, REPORT = "intake", "extract", "check", "summarize", "tools", "report"
 VALIDATE_TERMS, VALIDATE_COMPLIANCE, VALIDATE_SUMMARY = "validate_terms", "validate_compliance", "validate_summary"
-STEP_NODE = {CONTRACT_EXTRACTOR.name: EXTRACT, CONTRACT_COMPLIANCE.name: CHECK}
+
+
+@dataclass(frozen=True)
+class ReviewChain:
+    """The agents of the three steps: the default chain, or one a workflow spec declares."""
+
+    extractor: AgentSpec = CONTRACT_EXTRACTOR
+    compliance: AgentSpec = CONTRACT_COMPLIANCE
+    summarizer: AgentSpec = CONTRACT_SUMMARIZER
+
+    def step_node(self, agent: str) -> str:
+        """The step node a tool-using agent returns to after its tools ran."""
+        return {self.extractor.name: EXTRACT, self.compliance.name: CHECK}[agent]
+
+
+DEFAULT_CHAIN = ReviewChain()
 
 
 def review_request(contract_id: str) -> HumanMessage:
@@ -88,35 +105,40 @@ def _step_turn(spec: AgentSpec, schema: type[BaseModel], gate: str, state: Contr
     return Command(goto=gate, update=update)
 
 
-def extract(state: ContractReviewState, runtime: Runtime[OpsContext]) -> Command[Literal["tools", "validate_terms", "report"]]:
+def extract(state: ContractReviewState, runtime: Runtime[OpsContext], chain: ReviewChain = DEFAULT_CHAIN
+            ) -> Command[Literal["tools", "validate_terms", "report"]]:
     """Step 1: read the contract and extract its terms."""
-    return _step_turn(CONTRACT_EXTRACTOR, ContractTerms, VALIDATE_TERMS, state, runtime)
+    return _step_turn(chain.extractor, ContractTerms, VALIDATE_TERMS, state, runtime)
 
 
-def check(state: ContractReviewState, runtime: Runtime[OpsContext]) -> Command[Literal["tools", "validate_compliance", "report"]]:
+def check(state: ContractReviewState, runtime: Runtime[OpsContext], chain: ReviewChain = DEFAULT_CHAIN
+          ) -> Command[Literal["tools", "validate_compliance", "report"]]:
     """Step 2: compare the validated terms with our standard contract terms."""
-    return _step_turn(CONTRACT_COMPLIANCE, ComplianceFindings, VALIDATE_COMPLIANCE, state, runtime)
+    return _step_turn(chain.compliance, ComplianceFindings, VALIDATE_COMPLIANCE, state, runtime)
 
 
-def summarize(state: ContractReviewState, runtime: Runtime[OpsContext]) -> Command[Literal["validate_summary", "report"]]:
+def summarize(state: ContractReviewState, runtime: Runtime[OpsContext], chain: ReviewChain = DEFAULT_CHAIN
+              ) -> Command[Literal["validate_summary", "report"]]:
     """Step 3: the approvers' summary with the flagged risks (no tools: it works from the findings)."""
     ctx = resolve_context(runtime.context)
+    summarizer = chain.summarizer
     stop = guard_step(state, ctx)
     if stop:
         return Command(goto=REPORT, update={"stop_reason": stop})
-    draft, records = _draft(CONTRACT_SUMMARIZER, ContractSummary, ctx, state, [])
+    draft, records = _draft(summarizer, ContractSummary, ctx, state, [])
     output = draft["output"] or {}
     note = AIMessage(content=f"Recommendation: {output.get('recommendation', '-')}. {output.get('rationale', '')}".strip(),
-                     name=CONTRACT_SUMMARIZER.name)
+                     name=summarizer.name)
     return Command(goto=VALIDATE_SUMMARY, update={"draft": draft, "calls": records, "messages": [note],
-                                                  "visited": [CONTRACT_SUMMARIZER.name],
+                                                  "visited": [summarizer.name],
                                                   "steps": int(state.get("steps") or 0) + 1})
 
 
-def tools(state: ContractReviewState, runtime: Runtime[OpsContext]) -> Command[Literal["extract", "check"]]:
+def tools(state: ContractReviewState, runtime: Runtime[OpsContext], chain: ReviewChain = DEFAULT_CHAIN
+          ) -> Command[Literal["extract", "check"]]:
     """Execute the active step's tool calls and hand control back to it."""
     update = execute_tool_calls(state, resolve_context(runtime.context))
-    return Command(goto=STEP_NODE[state["active_agent"]], update=update)
+    return Command(goto=chain.step_node(state["active_agent"]), update=update)
 
 
 def _validated(schema: type[BaseModel], draft: dict | None) -> tuple[BaseModel | None, list[str]]:
@@ -197,12 +219,30 @@ def report(state: ContractReviewState) -> dict:
     )}
 
 
-def build_contract_review_graph() -> StateGraph:
-    """The uncompiled ``contract_review`` graph; the caller picks the checkpointer."""
+def _bound(node: Any, chain: ReviewChain) -> Any:
+    """``node`` with this graph's chain of agents; the default chain keeps the plain function."""
+    if chain == DEFAULT_CHAIN:
+        return node
+
+    # wraps keeps the name and the Command[Literal[...]] hints LangGraph reads to draw the edges.
+    @wraps(node)
+    def bound(state: Any, runtime: Runtime[OpsContext]) -> Any:
+        return node(state, runtime, chain)
+
+    return bound
+
+
+def build_contract_review_graph(chain: ReviewChain = DEFAULT_CHAIN) -> StateGraph:
+    """The uncompiled ``contract_review`` graph; the caller picks the checkpointer.
+
+    ``chain`` replaces the agents of the three steps (a workflow spec declares its own).
+    """
     graph = StateGraph(ContractReviewState, context_schema=OpsContext, input_schema=ContractReviewInput,
                        output_schema=ContractReviewOutput)
     graph.add_node(INTAKE, intake)
-    for name, node in ((EXTRACT, extract), (CHECK, check), (SUMMARIZE, summarize), (TOOLS, tools),
+    bound = {name: _bound(node, chain) for name, node in ((EXTRACT, extract), (CHECK, check),
+                                                          (SUMMARIZE, summarize), (TOOLS, tools))}
+    for name, node in ((EXTRACT, bound[EXTRACT]), (CHECK, bound[CHECK]), (SUMMARIZE, bound[SUMMARIZE]), (TOOLS, bound[TOOLS]),
                        (VALIDATE_TERMS, validate_terms), (VALIDATE_COMPLIANCE, validate_compliance),
                        (VALIDATE_SUMMARY, validate_summary), (REPORT, report)):
         graph.add_node(name, node)

@@ -666,3 +666,41 @@ class BidderOutput(BranchOutput):
 
     bids: list[dict[str, Any]]
     no_bids: list[dict[str, Any]]
+
+
+# --- pipeline: agents in sequence with tools and approvals (compiled from workflow specs) ---------------------
+
+class PipelineReport(TypedDict):
+    """What a pipeline run did: facts from executed tools and recorded approvals, the last agent's answer."""
+
+    title: str
+    outcome: Literal["completed", "stopped"]
+    stop_reason: str | None
+    subject_id: str
+    answer: str | None
+    steps: list[str]
+    actions: list[dict[str, Any]]
+    approvals: list[dict[str, Any]]
+    policies_cited: list[str]
+    cost: dict[str, Any]
+
+
+class PipelineInput(TypedDict):
+    """Input of a pipeline: the id of the record it works on (an invoice, say)."""
+
+    subject_id: str
+    messages: NotRequired[list[AnyMessage]]
+
+
+class PipelineOutput(TypedDict):
+    """Output of a pipeline."""
+
+    report: PipelineReport
+    messages: list[AnyMessage]
+
+
+class PipelineState(OpsState):
+    """Full state of a pipeline."""
+
+    subject_id: str
+    report: PipelineReport

@@ -11,6 +11,7 @@ logs disagreements beyond the policy threshold to the audit trail and flags them
 
 from __future__ import annotations
 
+from functools import wraps
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
@@ -19,6 +20,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command, Send
 from pydantic import ValidationError
 
+from opsgraph.agents.base import AgentSpec
 from opsgraph.agents.esg_assessor import ESG_ASSESSOR
 from opsgraph.agents.finance_assessor import FINANCE_ASSESSOR
 from opsgraph.agents.operations_assessor import OPERATIONS_ASSESSOR
@@ -42,6 +44,8 @@ RECONCILER = "reconciler"
 ASSESSORS = {FINANCE_ASSESSOR.name: (FINANCE_ASSESSOR, "financial"),
              OPERATIONS_ASSESSOR.name: (OPERATIONS_ASSESSOR, "operational"),
              ESG_ASSESSOR.name: (ESG_ASSESSOR, "esg")}
+# Assessor name -> (agent, dimension): the default panel, or one a workflow spec declares.
+Assessors = dict[str, tuple[AgentSpec, str]]
 
 
 def assessment_request(supplier_id: str) -> HumanMessage:
@@ -49,7 +53,8 @@ def assessment_request(supplier_id: str) -> HumanMessage:
     return HumanMessage(content=f"Assess the risk of supplier {supplier_id}.", name="request")
 
 
-def intake(state: SupplierRiskState, runtime: Runtime[OpsContext]) -> Command[Literal["assess", "report"]]:
+def intake(state: SupplierRiskState, runtime: Runtime[OpsContext], assessors: Assessors = ASSESSORS
+           ) -> Command[Literal["assess", "report"]]:
     """Open the thread and send the request to every assessor at once."""
     ctx = resolve_context(runtime.context)
     stop = guard_step(state, ctx)
@@ -60,7 +65,7 @@ def intake(state: SupplierRiskState, runtime: Runtime[OpsContext]) -> Command[Li
     # Parent calls and budget travel along so each branch's budget check sees the whole run.
     shared = {"supplier_id": state["supplier_id"], "transcript": [request], "calls": list(state.get("calls") or []),
               "budget": dict(state.get("budget") or {})}
-    sends = [Send(ASSESS, {**shared, "assessor": name}) for name in ASSESSORS]
+    sends = [Send(ASSESS, {**shared, "assessor": name}) for name in assessors]
     return Command(goto=sends, update={"messages": opened, "steps": int(state.get("steps") or 0) + 1})
 
 
@@ -74,10 +79,11 @@ def _on_transcript(update: dict[str, Any]) -> dict[str, Any]:
     return update
 
 
-def assessor_agent(state: AssessorState, runtime: Runtime[OpsContext]) -> Command[Literal["tools", "finding"]]:
+def assessor_agent(state: AssessorState, runtime: Runtime[OpsContext], assessors: Assessors = ASSESSORS
+                   ) -> Command[Literal["tools", "finding"]]:
     """One model round of this branch's assessor."""
     ctx = resolve_context(runtime.context)
-    spec, _dimension = ASSESSORS[state["assessor"]]
+    spec, _dimension = assessors[state["assessor"]]
     update = agent_turn(spec, ctx, _thread(state), {"supplier_id": state["supplier_id"]})
     goto = TOOLS if update["messages"][0].tool_calls else FINDING
     return Command(goto=goto, update=_on_transcript(update))
@@ -103,10 +109,10 @@ def _ask_finding(spec: Any, ctx: OpsContext, state: AssessorState) -> tuple[Find
     return parsed, [record], []
 
 
-def assessor_finding(state: AssessorState, runtime: Runtime[OpsContext]) -> dict:
+def assessor_finding(state: AssessorState, runtime: Runtime[OpsContext], assessors: Assessors = ASSESSORS) -> dict:
     """The assessor's structured finding, validated; an invalid one is kept but will not vote."""
     ctx = resolve_context(runtime.context)
-    spec, dimension = ASSESSORS[state["assessor"]]
+    spec, dimension = assessors[state["assessor"]]
     parsed, records, errors = _ask_finding(spec, ctx, state)
     if parsed is not None:
         errors = finding_problems(parsed, state["supplier_id"], RiskStandards.from_policy(ctx.policy))
@@ -123,12 +129,12 @@ def assessor_finding(state: AssessorState, runtime: Runtime[OpsContext]) -> dict
             "messages": [AIMessage(content=report.content, name=spec.name)]}
 
 
-def build_assessor_graph() -> StateGraph:
+def build_assessor_graph(assessors: Assessors = ASSESSORS) -> StateGraph:
     """One assessor branch: model rounds with tools, then the structured finding."""
     graph = StateGraph(AssessorState, context_schema=OpsContext, output_schema=AssessorOutput)
-    graph.add_node(AGENT, assessor_agent)
+    graph.add_node(AGENT, _bound(assessor_agent, assessors))
     graph.add_node(TOOLS, assessor_tools)
-    graph.add_node(FINDING, assessor_finding)
+    graph.add_node(FINDING, _bound(assessor_finding, assessors))
     graph.add_edge(START, AGENT)
     graph.set_finish_point(FINDING)
     return graph
@@ -177,13 +183,29 @@ def report(state: SupplierRiskState) -> dict:
     )}
 
 
-def build_supplier_risk_graph() -> StateGraph:
-    """The uncompiled ``supplier_risk`` graph; the caller picks the checkpointer."""
+def _bound(node: Any, assessors: Assessors) -> Any:
+    """``node`` with this graph's assessor panel; the default panel keeps the plain function."""
+    if assessors is ASSESSORS:
+        return node
+
+    # wraps keeps the name and the Command[Literal[...]] hints LangGraph reads to draw the edges.
+    @wraps(node)
+    def bound(state: Any, runtime: Runtime[OpsContext]) -> Any:
+        return node(state, runtime, assessors)
+
+    return bound
+
+
+def build_supplier_risk_graph(assessors: Assessors = ASSESSORS) -> StateGraph:
+    """The uncompiled ``supplier_risk`` graph; the caller picks the checkpointer.
+
+    ``assessors`` replaces the default panel (a workflow spec declares its own agents).
+    """
     graph = StateGraph(SupplierRiskState, context_schema=OpsContext, input_schema=SupplierRiskInput,
                        output_schema=SupplierRiskOutput)
-    graph.add_node(INTAKE, intake)
+    graph.add_node(INTAKE, _bound(intake, assessors))
     # LangGraph's drawing cannot see how many Sends intake makes: the metadata tells the pictures.
-    graph.add_node(ASSESS, build_assessor_graph().compile(), metadata={"fan_out": list(ASSESSORS)})
+    graph.add_node(ASSESS, build_assessor_graph(assessors).compile(), metadata={"fan_out": list(assessors)})
     graph.add_node(RECONCILE, reconcile)
     graph.add_node(REPORT, report)
     graph.add_edge(START, INTAKE)

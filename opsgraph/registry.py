@@ -260,7 +260,15 @@ def _production_entries() -> list[GraphEntry]:
 
 
 def graph_entries() -> dict[str, GraphEntry]:
-    """Every registered workflow by graph id."""
+    """Every registered workflow by graph id: the Python ones, then the YAML workflow specs."""
+    from opsgraph.workflows.registration import workflow_entries
+
+    entries = python_graph_entries()
+    return entries | {entry.graph_id: entry for entry in workflow_entries()}
+
+
+def python_graph_entries() -> dict[str, GraphEntry]:
+    """The workflows built in Python, by graph id."""
     entries = [
         GraphEntry(
             "supply_chain_exception", "supervisor",

@@ -42,3 +42,7 @@ operations_director = _factory("operations_director")
 retail_support = _factory("retail_support")
 demand_sensing = _factory("demand_sensing")
 production_planning = _factory("production_planning")
+# Workflows declared as YAML specs (opsgraph/workflows/specs).
+contract_review_yaml = _factory("contract_review_yaml")
+supplier_risk_yaml = _factory("supplier_risk_yaml")
+invoice_match = _factory("invoice_match")

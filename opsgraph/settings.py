@@ -104,6 +104,8 @@ class Settings:
 
     # Episodic memory and lessons from human feedback (OPSGRAPH_MEMORY=off: every run starts from zero).
     memory_enabled: bool = True
+    # A folder of YAML workflow specs registered beside the shipped workflows.
+    workflows_dir: Path | None = None
 
     @property
     def memory_path(self) -> Path:
@@ -189,6 +191,7 @@ class Settings:
             "queue": self.queue,
             "console_cookie_key": _mask(self.console_secret),
             "memory_enabled": self.memory_enabled,
+            "workflows_dir": str(self.workflows_dir) if self.workflows_dir else None,
         }
 
 
@@ -375,7 +378,16 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         pii_key=_pick(env, file, "OPSGRAPH_PII_KEY", "pii_key"),
 
         memory_enabled=not _is_false(str(_pick(env, file, "OPSGRAPH_MEMORY", "memory", "on"))),
+        workflows_dir=_optional_path(_pick(env, file, "OPSGRAPH_WORKFLOWS", "workflows_dir"), cwd),
     )
+
+
+def _optional_path(value: Any, cwd: Path) -> Path | None:
+    """A folder setting: None when unset, relative paths taken from the working directory."""
+    if value in (None, ""):
+        return None
+    path = Path(str(value)).expanduser()
+    return path if path.is_absolute() else cwd / path
 
 
 def _console_secret(value: Any) -> str | None:

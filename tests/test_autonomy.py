@@ -59,8 +59,8 @@ def _load(tmp_path, text):
 
 def test_shipped_policy_sets_today_behaviour_for_every_category(policy):
     modes = {c: effective_mode(c, policy, _EmptyAudit()) for c in CATEGORIES}
-    assert modes["purchase_order"] == modes["refund"] == "threshold"
-    assert {modes[c] for c in CATEGORIES if c not in ("purchase_order", "refund")} == {"autonomous"}
+    assert modes["purchase_order"] == modes["refund"] == modes["invoice_payment"] == "threshold"
+    assert {modes[c] for c in CATEGORIES if c not in ("purchase_order", "refund", "invoice_payment")} == {"autonomous"}
 
 
 @pytest.mark.parametrize("old, new, message", [

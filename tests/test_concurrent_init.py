@@ -57,7 +57,7 @@ def test_twelve_processes_on_a_fresh_data_home_lose_no_committed_write(tmp_path)
 
     subjects = sorted(row[0] for row in _rows(home / "world.db", "SELECT subject FROM outbox"))
     assert subjects == sorted(f"worker {i}" for i in range(PROCESSES))
-    assert _rows(home / "world.db", "SELECT value FROM meta WHERE key = 'schema_version'") == [("1",)]
+    assert _rows(home / "world.db", "SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
     assert sorted(r[0] for r in _rows(home / "audit.db", "SELECT thread_id FROM runs")) == threads
     audited = _rows(home / "audit.db", "SELECT thread_id FROM audit_events WHERE kind = 'tool_call'")
     assert sorted(r[0] for r in audited) == threads

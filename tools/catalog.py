@@ -393,4 +393,7 @@ def build_tools(world: Any, policy: Any = None) -> dict[str, BaseTool]:
         from opsgraph.tools.production_tools import build_production_tools
 
         tools += build_production_tools(world, policy)
+        from opsgraph.tools.payables_tools import build_payables_tools
+
+        tools += build_payables_tools(world, policy)
     return {tool.name: tool for tool in tools}

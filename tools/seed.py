@@ -325,6 +325,9 @@ def seed_world(conn: Conn, seed: int) -> None:
     _seed_backorders(conn, random.Random(f"backorders-{seed}"))
     _seed_extra_suppliers(conn)
     seed_demand(conn, BUSINESS_DATE, seed)  # own random stream: every record above is as before
+    from opsgraph.tools.seed_payables import seed_payables
+
+    seed_payables(conn)
     _insert(conn, "meta", [("seed", str(seed)), ("business_date", BUSINESS_DATE.isoformat())])
 
 

@@ -22,12 +22,12 @@ from typing import Any, Callable
 
 from opsgraph.locks import init_lock
 from opsgraph.tools import seed as seeding
-from opsgraph.tools.connectors import billing, contracts, crm, demand, erp, notifications, production, tms, wms
+from opsgraph.tools.connectors import billing, contracts, crm, demand, erp, notifications, payables, production, tms, wms
 from opsgraph.tools.connectors.base import (Conn, Database, FaultPlan, Runtime, UnknownEntity, WorldDatabase,
                                             WorldError)
 from opsgraph.tools.connectors.postgres import WORLD_SCHEMA, PostgresDatabase, is_postgres_url, masked, postgres_ddl
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: goods receipts and supplier invoices (accounts payable)
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -107,6 +107,19 @@ CREATE TABLE outbox (outbox_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL REFER
     business_date TEXT NOT NULL, created_at TEXT NOT NULL);
 CREATE TABLE idempotency (key TEXT PRIMARY KEY, operation TEXT NOT NULL, request_hash TEXT NOT NULL,
     result TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE goods_receipts (receipt_id TEXT PRIMARY KEY, po_id TEXT NOT NULL REFERENCES purchase_orders,
+    dc_id TEXT NOT NULL REFERENCES dcs, received_date TEXT NOT NULL, received_by TEXT NOT NULL);
+CREATE INDEX goods_receipts_po ON goods_receipts (po_id);
+CREATE TABLE goods_receipt_lines (receipt_id TEXT NOT NULL REFERENCES goods_receipts, line_no INTEGER NOT NULL,
+    sku_id TEXT NOT NULL REFERENCES skus, quantity INTEGER NOT NULL CHECK (quantity > 0),
+    PRIMARY KEY (receipt_id, line_no));
+CREATE TABLE supplier_invoices (supplier_invoice_id TEXT PRIMARY KEY, supplier_id TEXT NOT NULL REFERENCES suppliers,
+    po_id TEXT NOT NULL REFERENCES purchase_orders, amount_usd REAL NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('received', 'approved')), invoice_date TEXT NOT NULL,
+    due_date TEXT NOT NULL, note TEXT NOT NULL, decided_by TEXT, decision_reason TEXT);
+CREATE TABLE supplier_invoice_lines (supplier_invoice_id TEXT NOT NULL REFERENCES supplier_invoices,
+    line_no INTEGER NOT NULL, sku_id TEXT NOT NULL REFERENCES skus, quantity INTEGER NOT NULL CHECK (quantity > 0),
+    unit_price REAL NOT NULL CHECK (unit_price > 0), PRIMARY KEY (supplier_invoice_id, line_no));
 """ + demand.DEMAND_SCHEMA
 SCHEMA += production.SCHEMA  # the plant (work centres, jobs, bills of material) beside the rest
 # SQLite keeps insertion order in the rowid; Postgres has none, so its idempotency records
@@ -117,7 +130,7 @@ INSERTION_ORDER = {"sqlite": "rowid", "postgres": "seq"}
 # Tables reported by counts(), in a readable order.
 MAIN_TABLES = ("skus", "dcs", "stock", "suppliers", "supplier_prices", "customers", "sales_orders", "carriers",
                "shipments", "purchase_orders", "budgets", "invoices", "payments", "refunds", "tickets",
-               "stock_transfers", "outbox", "idempotency")
+               "stock_transfers", "outbox", "idempotency", "goods_receipts", "supplier_invoices")
 
 ENTITY_ALIASES = {"po": "purchase_order", "purchase-order": "purchase_order", "sales_order": "order",
                   "warehouse": "dc", "cost_center": "budget", "outbox": "message", "product": "sku"}
@@ -200,6 +213,7 @@ class World:
         self.tms = tms.TMS(runtime)
         self.crm = crm.CRM(runtime)
         self.billing = billing.Billing(runtime)
+        self.payables = payables.Payables(runtime)
         self.notifications = notifications.Notifications(runtime)
         self.demand = demand.DemandFeeds(runtime)
         self.mes = production.MES(runtime)
@@ -313,6 +327,7 @@ class World:
             "ticket": crm.load_ticket, "invoice": billing.load_invoice, "refund": billing.load_refund,
             "message": notifications.load_message,
             "work_centre": production.load_work_centre, "job": production.load_job,
+            "supplier_invoice": payables.load_supplier_invoice,
         }
 
 
@@ -330,7 +345,7 @@ def world_tables() -> dict[str, list[str]]:
 def operation_names() -> set[str]:
     """Every connector operation a FaultPlan may name, e.g. ``erp.create_purchase_order``."""
     classes = (erp.ERP, wms.WMS, tms.TMS, crm.CRM, billing.Billing, notifications.Notifications, demand.DemandFeeds,
-               production.MES)
+               production.MES, payables.Payables)
     return {f"{cls.system}.{name}" for cls in classes for name in cls.operations}
 
 

@@ -13,6 +13,7 @@ def main() -> None:
     from opsgraph.cli import worker  # noqa: F401 - registers worker
     from opsgraph.cli import console_cmd  # noqa: F401 - registers console (and console hash-password)
     from opsgraph.cli import memory  # noqa: F401 - registers memory list, show, search, forget
+    from opsgraph.cli import workflow_cmd  # noqa: F401 - registers workflow validate and show
     import sys
 
     from opsgraph.cli.app import app, report_error

@@ -32,7 +32,9 @@ from opsgraph.governance.policy import Policy
 
 Decision = Literal["approve", "reject", "edit"]
 EDITABLE = {"purchase_order": ("quantity", "supplier_id", "lines", "dc_id"), "refund": ("amount_usd",)}
-RULES = {"purchase_order": "approvals.purchase_order.threshold_usd", "refund": "approvals.refund.auto_limit_usd"}
+RULES = {"purchase_order": "approvals.purchase_order.threshold_usd", "refund": "approvals.refund.auto_limit_usd",
+         # A supplier invoice release is priced by its three-way match variance, not by its amount.
+         "invoice_payment": "approvals.invoice_payment.mismatch_tolerance_usd"}
 WINDOW_RULE = "approvals.purchase_order.split_window_days"
 DEFAULT_SPLIT_WINDOW_DAYS = 14
 
@@ -133,7 +135,17 @@ def _price(kind: str, args: dict[str, Any], policy: Policy, world: Any, limit: f
         invoice = world.billing.get_invoice(str(args.get("invoice_id") or ""))
         proposal = {**args, "invoice_id": invoice["invoice_id"]}
         return GateCheck(kind, float(amount), limit, proposal, rule, float(invoice["refunded_usd"]))
+    if kind == "invoice_payment":
+        return _price_invoice_release(args, limit, rule, world)
     raise LookupError(f"no pricing rule for approval kind {kind!r}")
+
+
+def _price_invoice_release(args: dict[str, Any], limit: float | None, rule: str, world: Any) -> GateCheck:
+    """The release's amount is its match variance, computed by the payables system from the database."""
+    match = world.payables.match_invoice(str(args.get("supplier_invoice_id") or ""), limit if limit is not None else 0.0)
+    proposal = {**args, "supplier_invoice_id": match["supplier_invoice_id"], "variance_usd": match["variance_usd"],
+                "issues": match["issues"]}
+    return GateCheck("invoice_payment", abs(float(match["variance_usd"])), limit, proposal, rule)
 
 
 class _Invalid(ValueError):

@@ -37,6 +37,7 @@ DEFAULT_MIN_DECISIONS = 20
 TOOL_CATEGORIES: dict[str, str] = {
     "create_purchase_order": "purchase_order",
     "issue_refund": "refund",
+    "approve_invoice_payment": "invoice_payment",
     "transfer_stock": "stock_transfer",
     "notify_customers": "customer_notice",
     "send_message": "customer_notice",
@@ -57,7 +58,7 @@ TOOL_CATEGORIES: dict[str, str] = {
 }
 UNCATEGORISED = "uncategorised"
 # Categories whose tools carry a priced approval rule (a policy limit): only these have a threshold mode.
-THRESHOLD_CATEGORIES = frozenset({"purchase_order", "refund"})
+THRESHOLD_CATEGORIES = frozenset({"purchase_order", "refund", "invoice_payment"})
 CATEGORIES: tuple[str, ...] = tuple(dict.fromkeys(TOOL_CATEGORIES.values()))
 
 

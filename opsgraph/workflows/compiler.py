@@ -1,0 +1,71 @@
+"""Compile a validated workflow spec to an uncompiled LangGraph ``StateGraph``.
+
+A spec compiles to the same builders the Python workflows use, given the agents the spec
+declares: nodes, validation gates, tool execution, approvals, audit and reports are the
+shared machinery, not a copy of it. One compiler per topology kind.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from opsgraph.agents.base import AgentSpec
+from opsgraph.workflows.spec import ConcurrentTopology, SequentialTopology, WorkflowSpec
+
+if TYPE_CHECKING:
+    from langgraph.graph import StateGraph
+
+
+def agent_specs(spec: WorkflowSpec) -> dict[str, AgentSpec]:
+    """The spec's agents as the AgentSpecs the graph components run."""
+    return {name: AgentSpec(name=name, description=decl.description, prompt=decl.prompt, tools=tuple(decl.tools),
+                            history=decl.history)
+            for name, decl in spec.agents.items()}
+
+
+def compile_spec(spec: WorkflowSpec) -> StateGraph:
+    """The uncompiled graph of ``spec``; the caller picks the checkpointer, as for every builder."""
+    compilers: dict[type, Callable[[WorkflowSpec], StateGraph]] = {
+        SequentialTopology: _sequential, ConcurrentTopology: _concurrent,
+    }
+    return compilers[type(spec.topology)](spec)
+
+
+def _sequential(spec: WorkflowSpec) -> StateGraph:
+    """Steps in order: a review chain when the steps declare typed outputs, a pipeline when they do not."""
+    assert isinstance(spec.topology, SequentialTopology)
+    if spec.report == "pipeline":
+        return _pipeline(spec)
+    return _review_chain(spec)
+
+
+def _pipeline(spec: WorkflowSpec) -> StateGraph:
+    """Agents one after the other, each with its tools behind the approval gate."""
+    from opsgraph.graphs.pipeline import build_pipeline_graph
+
+    assert isinstance(spec.topology, SequentialTopology)
+    agents = agent_specs(spec)
+    return build_pipeline_graph([agents[step.agent] for step in spec.topology.steps], subject_key=str(spec.input.field),
+                                request=spec.input.request, title=spec.input.title)
+
+
+def _review_chain(spec: WorkflowSpec) -> StateGraph:
+    """Steps gated by validation of their typed outputs (the contract review chain)."""
+    from opsgraph.graphs.contract_review import ReviewChain, build_contract_review_graph
+
+    assert isinstance(spec.topology, SequentialTopology)
+    agents = agent_specs(spec)
+    by_output = {step.output: agents[step.agent] for step in spec.topology.steps}
+    chain = ReviewChain(extractor=by_output["contract_terms"], compliance=by_output["compliance_findings"],
+                        summarizer=by_output["contract_summary"])
+    return build_contract_review_graph(chain)
+
+
+def _concurrent(spec: WorkflowSpec) -> StateGraph:
+    """Branches fanned out with Send, merged by the reconciler (the supplier risk panel)."""
+    from opsgraph.graphs.supplier_risk import build_supplier_risk_graph
+
+    assert isinstance(spec.topology, ConcurrentTopology)
+    agents = agent_specs(spec)
+    panel = {name: (agents[name], str(spec.agents[name].dimension)) for name in spec.topology.branches}
+    return build_supplier_risk_graph(panel)

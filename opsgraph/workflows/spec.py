@@ -1,0 +1,109 @@
+"""The schema of a YAML workflow spec (docs/workflows.md is its reference).
+
+A spec declares the agents (prompt, tools, tier, context policy), the topology that connects
+them, where its input comes from, the report it ends with and the eval dataset it is scored
+on. The topology is a tagged union on ``kind``: a new topology is one more model here and one
+more compiler in :mod:`opsgraph.workflows.compiler`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ID_PATTERN = r"^[a-z][a-z0-9_]{1,62}$"
+# Topologies the compiler builds today, and the ones the schema reserves for builders that
+# are not compilable from a spec yet (blackboard and market are being added as graphs).
+COMPILED_TOPOLOGIES = ("sequential", "concurrent")
+RESERVED_TOPOLOGIES = ("supervisor", "handoff", "group_chat", "blackboard", "market")
+# The typed output of each step of a sequential review chain, in chain order.
+SEQUENTIAL_OUTPUTS = ("contract_terms", "compliance_findings", "contract_summary")
+# How a concurrent topology's reconciler merges the branches' findings.
+RECONCILERS = ("confidence_weighted_vote",)
+REPORTS = {"sequential": ("contract_review", "pipeline"), "concurrent": ("supplier_risk",)}
+
+
+class _Closed(BaseModel):
+    """A spec section: unknown keys are errors (a typo must not be ignored)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AgentDecl(_Closed):
+    """``agents.<name>``: one agent. Its permissions stay in policy.yaml; the spec cannot widen them."""
+
+    description: str = ""
+    prompt: str = Field(min_length=1)
+    tools: list[str] = Field(default_factory=list)
+    tier: Literal["small", "large"] | None = None
+    history: Literal["full", "last_message", "summary", "own_turns"] = "full"
+    # concurrent: the risk dimension this agent scores (financial, operational, esg, ...).
+    dimension: str | None = None
+
+
+class StepDecl(_Closed):
+    """One step of a sequential topology: the agent, and the typed output it hands on (review chains only)."""
+
+    agent: str
+    output: Literal["contract_terms", "compliance_findings", "contract_summary"] | None = None
+
+
+class SequentialTopology(_Closed):
+    """Steps run one after the other. With typed outputs (a review chain) each output is validated before
+    the next step sees it; without, each step works with its tools behind the approval gate (a pipeline)."""
+
+    kind: Literal["sequential"]
+    steps: list[StepDecl] = Field(min_length=1)
+
+
+class ReconcilerDecl(_Closed):
+    """How the branches of a concurrent topology are merged."""
+
+    method: Literal["confidence_weighted_vote"] = "confidence_weighted_vote"
+
+
+class ConcurrentTopology(_Closed):
+    """Branches run in parallel (LangGraph ``Send``); a reconciler merges their findings."""
+
+    kind: Literal["concurrent"]
+    branches: list[str] = Field(min_length=1)
+    reconciler: ReconcilerDecl = Field(default_factory=ReconcilerDecl)
+
+
+Topology = Annotated[Union[SequentialTopology, ConcurrentTopology], Field(discriminator="kind")]
+
+
+class InputDecl(_Closed):
+    """Where run input comes from: ``like`` a registered graph's input, or one record id found in the text.
+
+    The id form: ``field`` names the id in the agents' prompts (``$supplier_invoice_id``), ``pattern``
+    is how it is written, ``lookup`` the connector operation that must find it (``payables.get_supplier_invoice``),
+    ``option`` the run option that may carry it, ``request`` opens the thread, ``title`` heads the report.
+    """
+
+    like: str | None = None
+    field: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]*$")
+    pattern: str | None = None
+    lookup: str | None = None
+    option: str | None = None
+    request: str = "Handle $subject_id."
+    title: str = "$subject_id"
+
+
+class EvalDecl(_Closed):
+    """The eval dataset (``evals/datasets/<dataset>.yaml``) the workflow is scored on."""
+
+    dataset: str
+
+
+class WorkflowSpec(_Closed):
+    """A whole workflow spec file."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    description: str = Field(min_length=1)
+    input: InputDecl
+    agents: dict[str, AgentDecl] = Field(min_length=1)
+    topology: Topology
+    report: str
+    evals: EvalDecl | None = None
