@@ -7,10 +7,11 @@ shared machinery, not a copy of it. One compiler per topology kind.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Callable
 
 from opsgraph.agents.base import AgentSpec
-from opsgraph.workflows.spec import ConcurrentTopology, SequentialTopology, WorkflowSpec
+from opsgraph.workflows.spec import (ConcurrentTopology, HandoffTopology, SequentialTopology, WorkflowSpec)
 
 if TYPE_CHECKING:
     from langgraph.graph import StateGraph
@@ -26,7 +27,7 @@ def agent_specs(spec: WorkflowSpec) -> dict[str, AgentSpec]:
 def compile_spec(spec: WorkflowSpec) -> StateGraph:
     """The uncompiled graph of ``spec``; the caller picks the checkpointer, as for every builder."""
     compilers: dict[type, Callable[[WorkflowSpec], StateGraph]] = {
-        SequentialTopology: _sequential, ConcurrentTopology: _concurrent,
+        SequentialTopology: _sequential, ConcurrentTopology: _concurrent, HandoffTopology: _handoff,
     }
     return compilers[type(spec.topology)](spec)
 
@@ -69,3 +70,17 @@ def _concurrent(spec: WorkflowSpec) -> StateGraph:
     agents = agent_specs(spec)
     panel = {name: (agents[name], str(spec.agents[name].dimension)) for name in spec.topology.branches}
     return build_supplier_risk_graph(panel)
+
+
+def _handoff(spec: WorkflowSpec) -> StateGraph:
+    """Agents handing the conversation on with transfer tools, under the handoff guards (the support desk)."""
+    from opsgraph.graphs.support_desk import Desk, build_support_desk_graph
+
+    topology = spec.topology
+    assert isinstance(topology, HandoffTopology)
+    agents = agent_specs(spec)
+    desk = {name: dataclasses.replace(agents[name], handoffs=tuple(targets))
+            for name, targets in topology.handoffs.items()}
+    return build_support_desk_graph(Desk(desk, topology.entry, topology.guards.max_handoffs,
+                                         topology.guards.max_bounces))
+

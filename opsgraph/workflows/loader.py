@@ -145,11 +145,13 @@ def _topology_kind_ok(raw: dict[str, Any], problems: Problems) -> bool:
 
 
 def _message(error: dict[str, Any]) -> str:
-    where = ".".join(str(k) for k in error["loc"] if str(k) not in ("sequential", "concurrent"))
+    where = ".".join(str(k) for k in error["loc"] if str(k) not in COMPILED_TOPOLOGIES)
     if error["type"] == "missing":
         return f"missing required field {where!r}"
     if error["type"] == "extra_forbidden":
         return f"unknown field {where!r}"
+    if error["type"] == "too_short":
+        return f"{where}: needs at least {error['ctx']['min_length']} item(s) (got {error['ctx'].get('actual_length')})"
     if error["type"] == "union_tag_not_found":
         return f"{where or 'topology'}: 'kind' is required ({', '.join(COMPILED_TOPOLOGIES)})"
     return f"{where}: {error['msg']} (got {error.get('input')!r})"

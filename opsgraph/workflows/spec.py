@@ -15,13 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field
 ID_PATTERN = r"^[a-z][a-z0-9_]{1,62}$"
 # Topologies the compiler builds today, and the ones the schema reserves for builders that
 # are not compilable from a spec yet (blackboard and market are being added as graphs).
-COMPILED_TOPOLOGIES = ("sequential", "concurrent")
-RESERVED_TOPOLOGIES = ("supervisor", "handoff", "group_chat", "blackboard", "market")
+COMPILED_TOPOLOGIES = ("sequential", "concurrent", "handoff")
+RESERVED_TOPOLOGIES = ("supervisor", "group_chat", "blackboard", "market")
 # The typed output of each step of a sequential review chain, in chain order.
 SEQUENTIAL_OUTPUTS = ("contract_terms", "compliance_findings", "contract_summary")
 # How a concurrent topology's reconciler merges the branches' findings.
 RECONCILERS = ("confidence_weighted_vote",)
-REPORTS = {"sequential": ("contract_review", "pipeline"), "concurrent": ("supplier_risk",)}
+REPORTS = {"sequential": ("contract_review", "pipeline"), "concurrent": ("supplier_risk",),
+           "handoff": ("support_desk",), "supervisor": ("supply_chain_exception",)}
 
 
 class _Closed(BaseModel):
@@ -71,7 +72,36 @@ class ConcurrentTopology(_Closed):
     reconciler: ReconcilerDecl = Field(default_factory=ReconcilerDecl)
 
 
-Topology = Annotated[Union[SequentialTopology, ConcurrentTopology], Field(discriminator="kind")]
+class HandoffGuards(_Closed):
+    """When a handoff topology stops handing on and a human takes over instead."""
+
+    # The policy.yaml key of the per-request handoff limit (a spec names the limit, it does not set it).
+    max_handoffs: str = "support.max_handoffs"
+    # Ping-pong guard: how many times one request may return to the agent it came from (A -> B -> A).
+    max_bounces: int = Field(1, ge=0)
+
+
+class HandoffTopology(_Closed):
+    """Agents hand the conversation to each other with ``transfer_to_<agent>`` tools; the entry agent takes
+    every new conversation. ``handoffs`` lists the desk's agents, each with the agents it may hand to."""
+
+    kind: Literal["handoff"]
+    entry: str
+    handoffs: dict[str, list[str]] = Field(min_length=1)
+    guards: HandoffGuards = Field(default_factory=HandoffGuards)
+
+
+class SupervisorTopology(_Closed):
+    """A supervisor agent picks the next worker by structured output until it finishes; each worker works
+    with its tools behind the approval gate and reports back to the supervisor."""
+
+    kind: Literal["supervisor"]
+    supervisor: str
+    workers: list[str] = Field(min_length=1)
+
+
+Topology = Annotated[Union[SequentialTopology, ConcurrentTopology, HandoffTopology],
+                     Field(discriminator="kind")]
 
 
 class InputDecl(_Closed):

@@ -1,0 +1,116 @@
+"""YAML workflow specs of the routed topologies (handoff, supervisor): validation by line, guards, runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from opsgraph.runner import open_runner
+from opsgraph.workflows.registration import SPECS_DIR
+from tests.support.scripted import ScriptedChatModel, tool_call
+from tests.test_workflows_yaml import _line_of, _problems, _variant
+
+DESK_SPEC = SPECS_DIR / "support_desk_yaml.yaml"
+DISPUTE = "Please refund $738.00 on invoice INV-0002: 12 of the 40 boxes arrived damaged. Ticket TCK-0004."
+REFUND = "I was charged twice for invoice INV-0001 and would like the duplicate charge refunded. Ticket TCK-0001."
+
+
+def _one_problem_at(path: Path, needle: str, words: str) -> None:
+    problems = _problems(path)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{path}:{_line_of(path, needle)}: "), problems[0]
+    assert words in problems[0], problems[0]
+
+
+# --- handoff: validation ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("old, new, needle, words", [
+    ("    billing: [technical_support, account_management]", "    billing: [technical_support, account_managment]",
+     "account_managment]", "unknown handoff target 'account_managment' for agent 'billing': not a declared agent"),
+    ("  entry: triage", "  entry: concierge", "entry: concierge", "entry agent 'concierge' is not one of the agents"),
+    ("    billing: [technical_support, account_management]", "    billing: [billing, account_management]",
+     "billing: [billing", "agent 'billing' cannot hand off to itself"),
+    ("    billing: [technical_support, account_management]", "    billing: [technical_support, triage]",
+     "billing: [technical_support, triage]", "policy.yaml does not permit agent 'billing' to hand off to 'triage'"),
+    ("max_handoffs: support.max_handoffs", "max_handoffs: support.max_hand_offs", "max_hand_offs",
+     "guards.max_handoffs names no positive whole number in policy.yaml: 'support.max_hand_offs'"),
+    ("max_bounces: 1", "max_bounces: 3", "max_bounces: 3", "may tighten the ping-pong guard, not loosen it"),
+    ("max_bounces: 1", "max_bounces: -1", "max_bounces: -1", "topology.guards.max_bounces: Input should be greater"),
+    ("  entry: triage\n", "", "topology:", "missing required field 'topology.entry'"),
+    ("  entry: triage\n", "  entry: triage\n  rounds: 2\n", "rounds: 2", "unknown field 'topology.rounds'"),
+])
+def test_handoff_problems_name_their_line(tmp_path, old, new, needle, words):
+    _one_problem_at(_variant(tmp_path, DESK_SPEC, old, new), needle, words)
+
+
+def test_handoff_target_declared_but_not_on_the_desk(tmp_path):
+    path = _variant(tmp_path, DESK_SPEC, "    account_management: [billing, technical_support]\n", "")
+    problems = _problems(path)
+    # Two agents still hand to account_management, which is declared but no longer on the desk.
+    assert [p.split(": ", 1)[0] for p in problems] == [f"{path}:{_line_of(path, needle)}" for needle in
+                                                       ("triage: [billing", "billing: [technical", "technical_support: [billing")]
+    assert all("not an agent of this desk" in p for p in problems), problems
+
+
+def test_handoff_desk_without_agents(tmp_path):
+    text = DESK_SPEC.read_text()
+    start, end = text.index("  handoffs:\n"), text.index("  guards:\n")
+    path = tmp_path / DESK_SPEC.name
+    path.write_text(text[:start] + "  handoffs: {}\n" + text[end:])
+    problems = _problems(path)
+    assert f"{path}:{_line_of(path, 'handoffs: {}')}: topology.handoffs: needs at least 1 item(s) (got 0)" in problems
+
+
+# --- handoff: the declared guards reach the desk ---------------------------------------------------------------
+
+def _transfer(target: str, call_id: str):
+    from langchain_core.messages import AIMessage
+
+    return AIMessage("", tool_calls=[tool_call(f"transfer_to_{target}", {"reason": "not mine"}, call_id)])
+
+
+def test_declared_ping_pong_guard_holds(settings, tmp_path, monkeypatch):
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    strict = DESK_SPEC.read_text().replace("id: support_desk_yaml", "id: strict_desk").replace(
+        "max_bounces: 1", "max_bounces: 0")
+    (folder / "strict_desk.yaml").write_text(strict)
+    monkeypatch.setenv("OPSGRAPH_WORKFLOWS", str(folder))
+    script = {"billing": [_transfer("technical_support", "sp-1")], "technical_support": [_transfer("billing", "sp-2")]}
+    model = ScriptedChatModel(script=script)
+    with open_runner(settings, with_knowledge=False, model_factory=lambda tier, spec: model) as runner:
+        for graph, thread in (("strict_desk", "strict"), ("support_desk_yaml", "default")):
+            graph_input = runner.make_input(graph, {"message": REFUND, "customer": "CUST-005"})
+            model.script = {k: list(v) for k, v in script.items()}
+            done = runner.start(graph, graph_input, thread_id=thread)
+            if graph == "strict_desk":
+                # No bounce allowed: technical_support -> billing is the first bounce, so a human takes over.
+                assert done.report["outcome"] == "escalated"
+                assert done.report["route"] == ["triage", "billing", "technical_support"]
+                assert done.report["escalation"]["reason"].startswith("ping-pong")
+                assert len(runner.context.audit.events(thread, "escalation")) == 1
+            else:
+                # The default guard lets one bounce through: billing has the request again.
+                assert done.report["route"] == ["triage", "billing", "technical_support", "billing"]
+                assert done.report["escalation"] is None
+
+
+# --- handoff: runs like the Python desk ------------------------------------------------------------------------
+
+def test_support_desk_yaml_holds_a_refund_above_the_limit_like_the_python_desk(runner):
+    results = {}
+    for graph in ("support_desk", "support_desk_yaml"):
+        thread = f"dispute-{graph}"
+        first = runner.start(graph, runner.make_input(graph, {"message": DISPUTE, "customer": "CUST-008"}),
+                             thread_id=thread)
+        assert first.status == "awaiting_approval"
+        [pending] = first.pending
+        assert (pending["kind"], pending["amount_usd"], pending["threshold_usd"]) == ("refund", 738.0, 500.0)
+        done = runner.resume(thread, {"decision": "reject", "by": "billing.manager"})
+        handoffs = [(e.agent, e.result["to_agent"]) for e in runner.context.audit.events(thread, "handoff")]
+        results[graph] = (done.report["route"], done.report["outcome"], done.report["approvals"], handoffs,
+                          [(a["agent"], a["tool"], a["status"]) for a in done.values["actions"]])
+    assert results["support_desk"] == results["support_desk_yaml"]
+    assert results["support_desk_yaml"][3] == [("triage", "billing")]
+    assert runner.context.world.billing.get_invoice("INV-0002")["refunds"] == []  # rejected twice, never paid
