@@ -103,7 +103,8 @@ def test_yaml_workflows_are_registered_and_compile_to_the_python_structure():
     assert entries["contract_review_yaml"].topology == "sequential (yaml)"
     assert entries["supplier_risk_yaml"].topology == "concurrent (yaml)"
     assert entries["support_desk_yaml"].topology == "handoff (yaml)"
-    for python_id in ("contract_review", "supplier_risk", "support_desk"):
+    assert entries["supply_chain_exception_yaml"].topology == "supervisor (yaml)"
+    for python_id in ("contract_review", "supplier_risk", "support_desk", "supply_chain_exception"):
         ours, theirs = compile_graph(f"{python_id}_yaml").get_graph(), compile_graph(python_id).get_graph()
         assert set(ours.nodes) == set(theirs.nodes)
         assert {(e.source, e.target, e.conditional) for e in ours.edges} == \
@@ -169,14 +170,16 @@ def _case_results(settings, suites: tuple[str, ...], smoke: bool) -> dict[str, d
     return json.loads(re.sub(r"forced_[0-9a-f]{12}", "forced_<id>", json.dumps(results, default=str)))
 
 
-@pytest.mark.parametrize("python_id", ["contract_review", "supplier_risk", "support_desk"])
+@pytest.mark.parametrize("python_id", ["contract_review", "supplier_risk", "support_desk",
+                                       "supply_chain_exception"])
 def test_yaml_suite_smoke_matches_python(settings, python_id):
     results = _case_results(settings, (python_id, f"{python_id}_yaml"), smoke=True)
     assert results[python_id] and results[python_id] == results[f"{python_id}_yaml"]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("python_id", ["contract_review", "supplier_risk", "support_desk"])
+@pytest.mark.parametrize("python_id", ["contract_review", "supplier_risk", "support_desk",
+                                       "supply_chain_exception"])
 def test_yaml_suite_matches_python_case_by_case(settings, python_id):
     results = _case_results(settings, (python_id, f"{python_id}_yaml"), smoke=False)
     assert len(results[python_id]) >= 15

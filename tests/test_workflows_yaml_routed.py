@@ -114,3 +114,69 @@ def test_support_desk_yaml_holds_a_refund_above_the_limit_like_the_python_desk(r
     assert results["support_desk"] == results["support_desk_yaml"]
     assert results["support_desk_yaml"][3] == [("triage", "billing")]
     assert runner.context.world.billing.get_invoice("INV-0002")["refunds"] == []  # rejected twice, never paid
+
+
+# --- supervisor --------------------------------------------------------------------------------------------------
+
+TEAM_SPEC = SPECS_DIR / "supply_chain_exception_yaml.yaml"
+WORKERS_LINE = "  workers: [logistics, inventory, procurement, customer_comms]\n"
+
+
+@pytest.mark.parametrize("old, new, needle, words", [
+    (WORKERS_LINE, "  workers: []\n", "workers: []", "topology.workers: needs at least 1 item(s) (got 0)"),
+    (WORKERS_LINE, "", "topology:", "missing required field 'topology.workers'"),
+    (WORKERS_LINE, "  workers: [logistics, shipping, procurement, customer_comms]\n", "shipping",
+     "unknown agent 'shipping'; declared agents: supervisor, logistics"),
+    (WORKERS_LINE, "  workers: [logistics, inventory, logistics, customer_comms]\n", "workers: [logistics, inventory, logistics",
+     "agent 'logistics' appears more than once in the topology"),
+    ("  supervisor: supervisor\n", "  supervisor: dispatcher\n", "supervisor: dispatcher", "unknown agent 'dispatcher'"),
+    ("  supervisor: supervisor\n", "", "topology:", "missing required field 'topology.supervisor'"),
+])
+def test_supervisor_problems_name_their_line(tmp_path, old, new, needle, words):
+    _one_problem_at(_variant(tmp_path, TEAM_SPEC, old, new), needle, words)
+
+
+def test_supervisor_that_calls_tools_is_refused(tmp_path):
+    path = _variant(tmp_path, TEAM_SPEC, "    prompt: supervisor\n    tools: []", "    prompt: supervisor\n    tools: [get_shipment]")
+    problems = _problems(path)
+    line = _line_of(path, "tools: [get_shipment]")
+    assert f"{path}:{line}: the supervisor 'supervisor' routes and calls no tools; give it tools: [] and give " \
+           "the tools to a worker" in problems
+    assert any(p.startswith(f"{path}:{line}: policy.yaml does not permit agent 'supervisor'") for p in problems)
+
+
+def test_declared_team_compiles_to_its_own_workers():
+    from opsgraph.graphs.supply_chain import Route, route_model
+    from opsgraph.workflows.compiler import compile_spec
+    from opsgraph.workflows.loader import load_spec
+
+    spec = load_spec(TEAM_SPEC).spec
+    small = spec.model_copy(update={"topology": spec.topology.model_copy(update={"workers": ["logistics",
+                                                                                           "customer_comms"]})})
+    drawn = compile_spec(small).compile().get_graph()
+    assert {"inventory", "procurement"}.isdisjoint(drawn.nodes)
+    assert {(e.source, e.target) for e in drawn.edges if e.source == "supervisor"} == \
+           {("supervisor", "logistics"), ("supervisor", "customer_comms"), ("supervisor", "report")}
+    # The supervisor can only name a declared worker: the structured output's choices follow the team.
+    choices = route_model(("logistics", "customer_comms")).model_json_schema()["properties"]["next"]["enum"]
+    assert choices == ["logistics", "customer_comms", "FINISH"]
+    assert route_model(("logistics", "inventory", "procurement", "customer_comms")) is Route
+
+
+def test_supply_chain_yaml_holds_a_large_po_for_approval(runner):
+    event = {"shipment": "SH-0001", "delay_days": 5}
+    first = runner.start("supply_chain_exception_yaml", runner.make_input("supply_chain_exception_yaml", event),
+                         thread_id="sc-yaml")
+    assert first.status == "awaiting_approval"
+    [pending] = first.pending
+    assert pending["kind"] == "purchase_order" and pending["amount_usd"] > pending["threshold_usd"]
+    before = runner.context.world.erp.list_purchase_orders()["count"]
+    done = runner.resume("sc-yaml", {"decision": "approve", "by": "alice"})
+    assert done.status == "completed"
+    assert runner.context.world.erp.list_purchase_orders()["count"] == before + 1
+    assert done.values["visited"] == ["logistics", "inventory", "procurement", "customer_comms"]
+    [po] = [p for p in done.report["purchase_orders"] if p["status"] != "rejected"]
+    assert po["approved_by"] == "alice"
+    events = runner.context.audit.events("sc-yaml")
+    assert [e.agent for e in events if e.kind == "approval"] == ["alice"]
+    assert {e.agent for e in events if e.kind == "model_call"} >= {"supervisor", "logistics", "procurement"}

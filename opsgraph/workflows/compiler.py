@@ -11,7 +11,8 @@ import dataclasses
 from typing import TYPE_CHECKING, Callable
 
 from opsgraph.agents.base import AgentSpec
-from opsgraph.workflows.spec import (ConcurrentTopology, HandoffTopology, SequentialTopology, WorkflowSpec)
+from opsgraph.workflows.spec import (ConcurrentTopology, HandoffTopology, SequentialTopology, SupervisorTopology,
+                                     WorkflowSpec)
 
 if TYPE_CHECKING:
     from langgraph.graph import StateGraph
@@ -28,6 +29,7 @@ def compile_spec(spec: WorkflowSpec) -> StateGraph:
     """The uncompiled graph of ``spec``; the caller picks the checkpointer, as for every builder."""
     compilers: dict[type, Callable[[WorkflowSpec], StateGraph]] = {
         SequentialTopology: _sequential, ConcurrentTopology: _concurrent, HandoffTopology: _handoff,
+        SupervisorTopology: _supervisor,
     }
     return compilers[type(spec.topology)](spec)
 
@@ -84,3 +86,13 @@ def _handoff(spec: WorkflowSpec) -> StateGraph:
     return build_support_desk_graph(Desk(desk, topology.entry, topology.guards.max_handoffs,
                                          topology.guards.max_bounces))
 
+
+def _supervisor(spec: WorkflowSpec) -> StateGraph:
+    """A supervisor routing between workers, purchases above the threshold held for approval (the incident team)."""
+    from opsgraph.graphs.supply_chain import Team, build_supply_chain_graph
+
+    topology = spec.topology
+    assert isinstance(topology, SupervisorTopology)
+    agents = agent_specs(spec)
+    team = Team(agents[topology.supervisor], {name: agents[name] for name in topology.workers})
+    return build_supply_chain_graph(team)

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 ID_PATTERN = r"^[a-z][a-z0-9_]{1,62}$"
 # Topologies the compiler builds today, and the ones the schema reserves for builders that
 # are not compilable from a spec yet (blackboard and market are being added as graphs).
-COMPILED_TOPOLOGIES = ("sequential", "concurrent", "handoff")
-RESERVED_TOPOLOGIES = ("supervisor", "group_chat", "blackboard", "market")
+COMPILED_TOPOLOGIES = ("sequential", "concurrent", "handoff", "supervisor")
+RESERVED_TOPOLOGIES = ("group_chat", "blackboard", "market")
 # The typed output of each step of a sequential review chain, in chain order.
 SEQUENTIAL_OUTPUTS = ("contract_terms", "compliance_findings", "contract_summary")
 # How a concurrent topology's reconciler merges the branches' findings.
@@ -100,7 +100,7 @@ class SupervisorTopology(_Closed):
     workers: list[str] = Field(min_length=1)
 
 
-Topology = Annotated[Union[SequentialTopology, ConcurrentTopology, HandoffTopology],
+Topology = Annotated[Union[SequentialTopology, ConcurrentTopology, HandoffTopology, SupervisorTopology],
                      Field(discriminator="kind")]
 
 
