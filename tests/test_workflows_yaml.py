@@ -89,7 +89,9 @@ def test_duplicate_key_and_broken_yaml_name_their_line(tmp_path):
 
 
 def test_shipped_specs_are_valid():
-    for path in (CONTRACT_SPEC, RISK_SPEC):
+    shipped = sorted(SPECS_DIR.glob("*.yaml"))
+    assert {CONTRACT_SPEC, RISK_SPEC} < set(shipped)
+    for path in shipped:
         assert load_spec(path).spec.id == path.stem
 
 
@@ -104,7 +106,9 @@ def test_yaml_workflows_are_registered_and_compile_to_the_python_structure():
     assert entries["supplier_risk_yaml"].topology == "concurrent (yaml)"
     assert entries["support_desk_yaml"].topology == "handoff (yaml)"
     assert entries["supply_chain_exception_yaml"].topology == "supervisor (yaml)"
-    for python_id in ("contract_review", "supplier_risk", "support_desk", "supply_chain_exception"):
+    assert entries["procurement_review_yaml"].topology == "group_chat (yaml)"
+    for python_id in ("contract_review", "supplier_risk", "support_desk", "supply_chain_exception",
+                      "procurement_review"):
         ours, theirs = compile_graph(f"{python_id}_yaml").get_graph(), compile_graph(python_id).get_graph()
         assert set(ours.nodes) == set(theirs.nodes)
         assert {(e.source, e.target, e.conditional) for e in ours.edges} == \
@@ -171,7 +175,7 @@ def _case_results(settings, suites: tuple[str, ...], smoke: bool) -> dict[str, d
 
 
 @pytest.mark.parametrize("python_id", ["contract_review", "supplier_risk", "support_desk",
-                                       "supply_chain_exception"])
+                                       "supply_chain_exception", "procurement_review"])
 def test_yaml_suite_smoke_matches_python(settings, python_id):
     results = _case_results(settings, (python_id, f"{python_id}_yaml"), smoke=True)
     assert results[python_id] and results[python_id] == results[f"{python_id}_yaml"]
@@ -179,7 +183,7 @@ def test_yaml_suite_smoke_matches_python(settings, python_id):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("python_id", ["contract_review", "supplier_risk", "support_desk",
-                                       "supply_chain_exception"])
+                                       "supply_chain_exception", "procurement_review"])
 def test_yaml_suite_matches_python_case_by_case(settings, python_id):
     results = _case_results(settings, (python_id, f"{python_id}_yaml"), smoke=False)
     assert len(results[python_id]) >= 15

@@ -48,8 +48,8 @@ def test_handoff_target_declared_but_not_on_the_desk(tmp_path):
     path = _variant(tmp_path, DESK_SPEC, "    account_management: [billing, technical_support]\n", "")
     problems = _problems(path)
     # Two agents still hand to account_management, which is declared but no longer on the desk.
-    assert [p.split(": ", 1)[0] for p in problems] == [f"{path}:{_line_of(path, needle)}" for needle in
-                                                       ("triage: [billing", "billing: [technical", "technical_support: [billing")]
+    needles = ("triage: [billing", "billing: [technical", "technical_support: [billing")
+    assert [p.split(": ", 1)[0] for p in problems] == [f"{path}:{_line_of(path, needle)}" for needle in needles]
     assert all("not an agent of this desk" in p for p in problems), problems
 
 
@@ -127,9 +127,10 @@ WORKERS_LINE = "  workers: [logistics, inventory, procurement, customer_comms]\n
     (WORKERS_LINE, "", "topology:", "missing required field 'topology.workers'"),
     (WORKERS_LINE, "  workers: [logistics, shipping, procurement, customer_comms]\n", "shipping",
      "unknown agent 'shipping'; declared agents: supervisor, logistics"),
-    (WORKERS_LINE, "  workers: [logistics, inventory, logistics, customer_comms]\n", "workers: [logistics, inventory, logistics",
-     "agent 'logistics' appears more than once in the topology"),
-    ("  supervisor: supervisor\n", "  supervisor: dispatcher\n", "supervisor: dispatcher", "unknown agent 'dispatcher'"),
+    (WORKERS_LINE, "  workers: [logistics, inventory, logistics, customer_comms]\n",
+     "workers: [logistics, inventory, logistics", "agent 'logistics' appears more than once in the topology"),
+    ("  supervisor: supervisor\n", "  supervisor: dispatcher\n", "supervisor: dispatcher",
+     "unknown agent 'dispatcher'"),
     ("  supervisor: supervisor\n", "", "topology:", "missing required field 'topology.supervisor'"),
 ])
 def test_supervisor_problems_name_their_line(tmp_path, old, new, needle, words):
@@ -137,7 +138,8 @@ def test_supervisor_problems_name_their_line(tmp_path, old, new, needle, words):
 
 
 def test_supervisor_that_calls_tools_is_refused(tmp_path):
-    path = _variant(tmp_path, TEAM_SPEC, "    prompt: supervisor\n    tools: []", "    prompt: supervisor\n    tools: [get_shipment]")
+    path = _variant(tmp_path, TEAM_SPEC, "    prompt: supervisor\n    tools: []",
+                    "    prompt: supervisor\n    tools: [get_shipment]")
     problems = _problems(path)
     line = _line_of(path, "tools: [get_shipment]")
     assert f"{path}:{line}: the supervisor 'supervisor' routes and calls no tools; give it tools: [] and give " \
@@ -180,3 +182,59 @@ def test_supply_chain_yaml_holds_a_large_po_for_approval(runner):
     events = runner.context.audit.events("sc-yaml")
     assert [e.agent for e in events if e.kind == "approval"] == ["alice"]
     assert {e.agent for e in events if e.kind == "model_call"} >= {"supervisor", "logistics", "procurement"}
+
+
+# --- group chat (maker-checker) ------------------------------------------------------------------------------------
+
+PANEL_SPEC = SPECS_DIR / "procurement_review_yaml.yaml"
+CHECKERS_LINE = "  checkers: [compliance, finance]"
+UNAPPROVED = {"sku_id": "SKU-001", "quantity": 20, "dc_id": "DC-EAST", "preferred_supplier_id": "SUP-013"}
+OVER_BUDGET = {"sku_id": "SKU-003", "quantity": 1200, "dc_id": "DC-WEST", "preferred_supplier_id": "SUP-006"}
+
+
+@pytest.mark.parametrize("old, new, needle, words", [
+    (CHECKERS_LINE, "  checkers: []", "checkers: []", "topology.checkers: needs at least 1 item(s) (got 0)"),
+    (CHECKERS_LINE, "  checkers: [compliance, treasury]", "treasury", "unknown agent 'treasury'"),
+    ("  maker: buyer\n", "", "topology:", "missing required field 'topology.maker'"),
+    ("max_rounds: procurement.review_max_rounds", "max_rounds: procurement.max_review_rounds", "max_review_rounds",
+     "max_rounds names no positive whole number in policy.yaml: 'procurement.max_review_rounds'"),
+    ("get_supplier, draft_purchase_order]", "get_supplier]", "tools: [search_knowledge, recall_memory, list_suppliers",
+     "the maker 'buyer' needs the 'draft_purchase_order' tool"),
+])
+def test_group_chat_problems_name_their_line(tmp_path, old, new, needle, words):
+    _one_problem_at(_variant(tmp_path, PANEL_SPEC, old, new), needle, words)
+
+
+def test_maker_cannot_be_its_own_checker(tmp_path):
+    path = _variant(tmp_path, PANEL_SPEC, CHECKERS_LINE, "  checkers: [compliance, buyer]")
+    problems = _problems(path)
+    assert f"{path}:{_line_of(path, 'maker: buyer')}: agent 'buyer' cannot check its own drafts (it is the maker " \
+           "and a checker)" in problems
+
+
+def test_procurement_review_yaml_revises_then_approves(runner):
+    done = runner.start("procurement_review_yaml", {"request": UNAPPROVED}, thread_id="pr-yaml")
+    assert done.report["outcome"] == "approved" and done.report["rounds"] == 2
+    assert [(v["round"], v["reviewer"], v["verdict"]) for v in done.values["verdicts"]] == [
+        (1, "compliance", "revise"), (1, "finance", "approve"), (2, "compliance", "approve"), (2, "finance", "approve")]
+    assert done.report["purchase_order"]["supplier_id"] == "SUP-001"
+    assert runner.context.world.erp.list_purchase_orders("SUP-013")["purchase_orders"] == []
+    kinds = [(e.kind, e.agent) for e in runner.context.audit.events("pr-yaml")
+             if e.kind in ("verdict", "review_decision")]
+    assert kinds.count(("review_decision", "moderator")) == 2
+
+
+def test_declared_checkers_are_the_ones_the_moderator_asks(settings, tmp_path, monkeypatch):
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    text = PANEL_SPEC.read_text().replace("id: procurement_review_yaml", "id: finance_only_review")
+    (folder / "finance_only.yaml").write_text(text.replace(CHECKERS_LINE, "  checkers: [finance]"))
+    monkeypatch.setenv("OPSGRAPH_WORKFLOWS", str(folder))
+    with open_runner(settings, with_knowledge=False) as runner:
+        first = runner.start("finance_only_review", {"request": OVER_BUDGET}, thread_id="pr-finance")
+        assert first.status == "awaiting_approval"
+        [pending] = first.pending
+        assert pending["type"] == "escalation" and pending["policy"] == "procurement.review_max_rounds = 3"
+        assert [(v["round"], v["reviewer"]) for v in pending["verdicts"]] == [(1, "finance"), (2, "finance"),
+                                                                             (3, "finance")]
+        assert "compliance" not in first.values["visited"]

@@ -11,8 +11,8 @@ import dataclasses
 from typing import TYPE_CHECKING, Callable
 
 from opsgraph.agents.base import AgentSpec
-from opsgraph.workflows.spec import (ConcurrentTopology, HandoffTopology, SequentialTopology, SupervisorTopology,
-                                     WorkflowSpec)
+from opsgraph.workflows.spec import (ConcurrentTopology, GroupChatTopology, HandoffTopology, SequentialTopology,
+                                     SupervisorTopology, WorkflowSpec)
 
 if TYPE_CHECKING:
     from langgraph.graph import StateGraph
@@ -29,7 +29,7 @@ def compile_spec(spec: WorkflowSpec) -> StateGraph:
     """The uncompiled graph of ``spec``; the caller picks the checkpointer, as for every builder."""
     compilers: dict[type, Callable[[WorkflowSpec], StateGraph]] = {
         SequentialTopology: _sequential, ConcurrentTopology: _concurrent, HandoffTopology: _handoff,
-        SupervisorTopology: _supervisor,
+        SupervisorTopology: _supervisor, GroupChatTopology: _group_chat,
     }
     return compilers[type(spec.topology)](spec)
 
@@ -96,3 +96,14 @@ def _supervisor(spec: WorkflowSpec) -> StateGraph:
     agents = agent_specs(spec)
     team = Team(agents[topology.supervisor], {name: agents[name] for name in topology.workers})
     return build_supply_chain_graph(team)
+
+
+def _group_chat(spec: WorkflowSpec) -> StateGraph:
+    """A maker drafting and checkers giving typed verdicts, run by the moderator (the procurement review)."""
+    from opsgraph.graphs.procurement_review import Panel, build_procurement_review_graph
+
+    topology = spec.topology
+    assert isinstance(topology, GroupChatTopology)
+    agents = agent_specs(spec)
+    panel = Panel(agents[topology.maker], tuple(agents[name] for name in topology.checkers), topology.max_rounds)
+    return build_procurement_review_graph(panel)

@@ -15,14 +15,15 @@ from pydantic import BaseModel, ConfigDict, Field
 ID_PATTERN = r"^[a-z][a-z0-9_]{1,62}$"
 # Topologies the compiler builds today, and the ones the schema reserves for builders that
 # are not compilable from a spec yet (blackboard and market are being added as graphs).
-COMPILED_TOPOLOGIES = ("sequential", "concurrent", "handoff", "supervisor")
-RESERVED_TOPOLOGIES = ("group_chat", "blackboard", "market")
+COMPILED_TOPOLOGIES = ("sequential", "concurrent", "handoff", "supervisor", "group_chat")
+RESERVED_TOPOLOGIES = ("blackboard", "market")
 # The typed output of each step of a sequential review chain, in chain order.
 SEQUENTIAL_OUTPUTS = ("contract_terms", "compliance_findings", "contract_summary")
 # How a concurrent topology's reconciler merges the branches' findings.
 RECONCILERS = ("confidence_weighted_vote",)
 REPORTS = {"sequential": ("contract_review", "pipeline"), "concurrent": ("supplier_risk",),
-           "handoff": ("support_desk",), "supervisor": ("supply_chain_exception",)}
+           "handoff": ("support_desk",), "supervisor": ("supply_chain_exception",),
+           "group_chat": ("procurement_review",)}
 
 
 class _Closed(BaseModel):
@@ -100,8 +101,19 @@ class SupervisorTopology(_Closed):
     workers: list[str] = Field(min_length=1)
 
 
-Topology = Annotated[Union[SequentialTopology, ConcurrentTopology, HandoffTopology, SupervisorTopology],
-                     Field(discriminator="kind")]
+class GroupChatTopology(_Closed):
+    """Maker-checker group chat run by a moderator (code): the maker drafts, the checkers speak in order and
+    give typed verdicts; revise until every checker approves or the round limit sends it to a human."""
+
+    kind: Literal["group_chat"]
+    maker: str
+    checkers: list[str] = Field(min_length=1)
+    # The policy.yaml key of the round limit (a spec names the limit, it does not set it).
+    max_rounds: str = "procurement.review_max_rounds"
+
+
+Topology = Annotated[Union[SequentialTopology, ConcurrentTopology, HandoffTopology, SupervisorTopology,
+                           GroupChatTopology], Field(discriminator="kind")]
 
 
 class InputDecl(_Closed):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from opsgraph.workflows.spec import HandoffTopology, SupervisorTopology, WorkflowSpec
+from opsgraph.workflows.spec import GroupChatTopology, HandoffTopology, SupervisorTopology, WorkflowSpec
 
 if TYPE_CHECKING:
     from opsgraph.workflows.loader import Problems
@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 # Node names of the graphs these topologies compile to; an agent may not take one of them.
 HANDOFF_NODES = ("intake", "tools", "approval", "escalate", "finish")
 SUPERVISOR_NODES = ("intake", "tools", "approval", "report")
+GROUP_CHAT_NODES = ("intake", "moderator", "tools", "approval", "purchase", "escalate", "report", "purchasing")
+# The moderator reviews what the maker drafted with this tool.
+MAKER_TOOL = "draft_purchase_order"
 
 Refs = list[tuple[tuple, str]]
 
@@ -28,12 +31,17 @@ def routed_members(spec: WorkflowSpec, problems: Problems, policy: Any) -> Refs:
         _check_handoff(spec, topology, problems, policy)
         members = [(("topology", "handoffs", name), name) for name in topology.handoffs]
         reserved = HANDOFF_NODES
-    else:
-        assert isinstance(topology, SupervisorTopology)
+    elif isinstance(topology, SupervisorTopology):
         _check_supervisor(spec, topology, problems, policy)
         members = [(("topology", "supervisor"), topology.supervisor)]
         members += [(("topology", "workers", i), name) for i, name in enumerate(topology.workers)]
         reserved = SUPERVISOR_NODES
+    else:
+        assert isinstance(topology, GroupChatTopology)
+        _check_group_chat(spec, topology, problems, policy)
+        members = [(("topology", "maker"), topology.maker)]
+        members += [(("topology", "checkers", i), name) for i, name in enumerate(topology.checkers)]
+        reserved = GROUP_CHAT_NODES
     for where, name in members:
         if name in reserved:
             problems.add(where, f"agent name {name!r} is a node of the {topology.kind} graph "
@@ -62,18 +70,24 @@ def _check_handoff(spec: WorkflowSpec, topology: HandoffTopology, problems: Prob
     _check_guards(topology, problems, policy)
 
 
-def _check_guards(topology: HandoffTopology, problems: Problems, policy: Any) -> None:
+def _check_policy_limit(key: str, where: tuple, problems: Problems, policy: Any, example: str) -> None:
+    """``key`` must name a positive whole number in policy.yaml."""
     from opsgraph.governance.policy import PolicyError
-    from opsgraph.graphs.handoff import MAX_BOUNCES
 
-    key = topology.guards.max_handoffs
     try:
         limit = policy.get(key)
     except PolicyError:
         limit = None
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-        problems.add(("topology", "guards", "max_handoffs"), f"guards.max_handoffs names no positive whole "
-                     f"number in policy.yaml: {key!r} (e.g. support.max_handoffs)")
+        problems.add(where, f"{'.'.join(where[1:])} names no positive whole number in policy.yaml: {key!r} "
+                     f"(e.g. {example})")
+
+
+def _check_guards(topology: HandoffTopology, problems: Problems, policy: Any) -> None:
+    from opsgraph.graphs.handoff import MAX_BOUNCES
+
+    _check_policy_limit(topology.guards.max_handoffs, ("topology", "guards", "max_handoffs"), problems, policy,
+                        "support.max_handoffs")
     if topology.guards.max_bounces > MAX_BOUNCES:
         problems.add(("topology", "guards", "max_bounces"), f"guards.max_bounces may tighten the ping-pong "
                      f"guard, not loosen it: at most {MAX_BOUNCES} (got {topology.guards.max_bounces})")
@@ -84,3 +98,15 @@ def _check_supervisor(spec: WorkflowSpec, topology: SupervisorTopology, problems
     if decl is not None and decl.tools:
         problems.add(("agents", topology.supervisor, "tools"), f"the supervisor {topology.supervisor!r} routes "
                      "and calls no tools; give it tools: [] and give the tools to a worker")
+
+
+def _check_group_chat(spec: WorkflowSpec, topology: GroupChatTopology, problems: Problems, policy: Any) -> None:
+    decl = spec.agents.get(topology.maker)
+    if decl is not None and MAKER_TOOL not in decl.tools:
+        problems.add(("agents", topology.maker, "tools"), f"the maker {topology.maker!r} needs the {MAKER_TOOL!r} "
+                     "tool: the moderator puts its latest draft to the checkers")
+    if topology.maker in topology.checkers:
+        problems.add(("topology", "maker"), f"agent {topology.maker!r} cannot check its own drafts "
+                     "(it is the maker and a checker)")
+    _check_policy_limit(topology.max_rounds, ("topology", "max_rounds"), problems, policy,
+                        "procurement.review_max_rounds")
