@@ -12,7 +12,7 @@ a ``Literal`` destination. A step limit and the kill switch end the run with a r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import Any, Literal, get_args
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
@@ -54,6 +54,7 @@ SUPERVISOR_AGENT = AgentSpec(name=SUPERVISOR, description="picks the next worker
                              tools=())
 
 
+@lru_cache(maxsize=32)  # one model class per team, not one per routing decision
 def route_model(workers: tuple[str, ...]) -> type[BaseModel]:
     """The supervisor's decision over ``workers``: the default ``Route``, or the same model over other workers."""
     if workers == tuple(WORKERS):

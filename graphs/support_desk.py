@@ -30,11 +30,10 @@ from functools import wraps
 from typing import Any, Literal, get_args
 
 from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.tools import BaseTool
 from langgraph.graph import START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command
-
-from langchain_core.tools import BaseTool
 
 from opsgraph.agents.account_management import ACCOUNT_MANAGEMENT
 from opsgraph.agents.base import AgentSpec

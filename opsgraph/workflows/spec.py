@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 ID_PATTERN = r"^[a-z][a-z0-9_]{1,62}$"
 # Topologies the compiler builds today, and the ones the schema reserves for builders that
-# are not compilable from a spec yet (blackboard and market are being added as graphs).
+# are not compilable from a spec yet (graphs/demand_sensing.py and graphs/production_planning.py exist;
+# their spec keys are not designed yet).
 COMPILED_TOPOLOGIES = ("sequential", "concurrent", "handoff", "supervisor", "group_chat")
 RESERVED_TOPOLOGIES = ("blackboard", "market")
 # The typed output of each step of a sequential review chain, in chain order.
