@@ -76,10 +76,11 @@ def bounces(trail: Sequence[str]) -> int:
     return sum(1 for i in range(2, len(trail)) if trail[i] == trail[i - 2] != trail[i - 1])
 
 
-def handoff_refusal(trail: Sequence[str], target: str, count: int, limit: int) -> str | None:
+def handoff_refusal(trail: Sequence[str], target: str, count: int, limit: int,
+                    max_bounces: int = MAX_BOUNCES) -> str | None:
     """Why handing the request to ``target`` must not happen (a human takes over), or None."""
     route = [*trail, target]
-    if bounces(route) > MAX_BOUNCES:
+    if bounces(route) > max_bounces:
         return f"ping-pong between agents ({' -> '.join(route)})"
     if count + 1 > limit:
         return f"handoff limit of {limit} per request reached ({' -> '.join(route)})"
@@ -106,8 +107,10 @@ def handoff_update(state: dict, outcome: HandoffOutcome) -> dict[str, Any]:
 
 
 def perform_handoffs(calls: Sequence[dict], agent: str, ctx: OpsContext, tools: dict[str, BaseTool],
-                     trail: Sequence[str], count: int, limit: int) -> HandoffOutcome:
-    """Answer every handoff call of one message; perform at most the first permitted one (see module doc)."""
+                     trail: Sequence[str], count: int, limit: int, max_bounces: int = MAX_BOUNCES) -> HandoffOutcome:
+    """Answer every handoff call of one message; perform at most the first permitted one (see module doc).
+
+    ``max_bounces`` is the ping-pong guard: how many A -> B -> A returns one request may make."""
     outcome = HandoffOutcome()
     for call in calls:
         if not ctx.policy.agent(agent).may_call(call["name"]):
@@ -118,14 +121,14 @@ def perform_handoffs(calls: Sequence[dict], agent: str, ctx: OpsContext, tools: 
             reason = f"only the first handoff of a message is performed; the conversation went to {first}"
             outcome.answers[call["id"]] = skip_call(call, agent, ctx, reason)
         else:
-            _take(call, agent, ctx, tools[call["name"]], (trail, count, limit), outcome)
+            _take(call, agent, ctx, tools[call["name"]], (trail, count, limit, max_bounces), outcome)
     return outcome
 
 
 def _take(call: dict, agent: str, ctx: OpsContext, tool: BaseTool, guard: tuple, outcome: HandoffOutcome) -> None:
-    trail, count, limit = guard
+    trail, count, limit, max_bounces = guard
     target = handoff_target(call["name"]) or ""
-    why = handoff_refusal(trail, target, count, limit)
+    why = handoff_refusal(trail, target, count, limit, max_bounces)
     if why:
         outcome.escalation = why
         outcome.answers[call["id"]] = skip_call(call, agent, ctx, f"{why}; a human takes over")

@@ -34,6 +34,8 @@ counts as ``revise`` with confidence 0.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
+from functools import wraps
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
@@ -42,6 +44,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 from pydantic import BaseModel, Field
 
+from opsgraph.agents.base import AgentSpec
 from opsgraph.agents.buyer import BUYER
 from opsgraph.agents.compliance import COMPLIANCE
 from opsgraph.agents.finance import FINANCE
@@ -67,6 +70,28 @@ VERDICT_QUESTION = "Give your verdict on the proposed purchase order."
 # What reviewers see of a proposal (the draft's sourcing notes and quote details stay in the buyer's turn).
 PROPOSAL_KEYS = ("supplier_id", "supplier_name", "dc_id", "cost_center", "expedite", "lines", "total_usd",
                  "quote_supplier_ids", "expected_date", "needed_by", "justification")
+
+
+@dataclass(frozen=True)
+class Panel:
+    """The maker (drafts with ``draft_purchase_order``), the checkers in speaking order and the policy.yaml key
+    of the round limit: the default panel, or one a workflow spec declares."""
+
+    maker: AgentSpec = BUYER
+    checkers: tuple[AgentSpec, ...] = (COMPLIANCE, FINANCE)
+    max_rounds: str = "procurement.review_max_rounds"
+    members: dict[str, AgentSpec] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "members", {spec.name: spec for spec in (self.maker, *self.checkers)})
+
+    @property
+    def reviewers(self) -> tuple[str, ...]:
+        """The checkers' names, in speaking order."""
+        return tuple(spec.name for spec in self.checkers)
+
+
+DEFAULT_PANEL = Panel()
 
 
 class RequiredChanges(BaseModel):
@@ -110,35 +135,37 @@ def _request_message(request: dict[str, Any]) -> HumanMessage:
     return HumanMessage(content=text + "\n" + json.dumps({"request": request}), name="requester")
 
 
-def intake(state: ProcurementState) -> dict:
+def intake(state: ProcurementState, panel: Panel = DEFAULT_PANEL) -> dict:
     """Open the review thread with the purchase request (as text and as data), after any caller messages."""
     request = {k: v for k, v in state["request"].items() if v not in (None, "")}
+    maker = panel.maker.name
     return {"messages": [_request_message(request)], "amended": request, "round": 1, "steps": 0, "floor_start": 0,
-            "active_agent": BUYER.name, "agent_rounds": 0, "visited": [BUYER.name]}
+            "active_agent": maker, "agent_rounds": 0, "visited": [maker]}
 
 
-def make_member(name: str):
+def make_member(name: str, panel: Panel = DEFAULT_PANEL):
     """Node for the buyer or a reviewer: a model round, then tools, or the moderator (after a verdict)."""
-    spec = MEMBERS[name]
+    spec = panel.members[name]
 
     def member(state: ProcurementState, runtime: Runtime[OpsContext]) -> Command[Literal["tools", "approval",
                                                                                         "moderator"]]:
         ctx = resolve_context(runtime.context)
         update = agent_turn(spec, ctx, state, {})
         goto = after_turn(update["messages"][0], ctx, MODERATOR)
-        if goto == MODERATOR and name in REVIEWERS:
-            update = _with_verdict(spec.name, ctx, state, update)
+        if goto == MODERATOR and name in panel.reviewers:
+            update = _with_verdict(spec, ctx, state, update, panel.maker.name)
         return Command(goto=goto, update=update)
 
     member.__name__ = name
     return member
 
 
-def _with_verdict(reviewer: str, ctx: OpsContext, state: ProcurementState, update: dict) -> dict:
+def _with_verdict(spec: AgentSpec, ctx: OpsContext, state: ProcurementState, update: dict, maker: str) -> dict:
     """Ask the reviewer for its typed verdict after its review, and post it to the thread."""
+    reviewer = spec.name
     thread = [*state["messages"], *update["messages"]]
-    view = history_view(thread, reviewer, context_policy(reviewer, ctx.policy, MEMBERS[reviewer].history))
-    asked = [SystemMessage(load_prompt(MEMBERS[reviewer].prompt)), *view, HumanMessage(VERDICT_QUESTION, name=MODERATOR)]
+    view = history_view(thread, reviewer, context_policy(reviewer, ctx.policy, spec.history))
+    asked = [SystemMessage(load_prompt(spec.prompt)), *view, HumanMessage(VERDICT_QUESTION, name=MODERATOR)]
     # No verdict after the retry with feedback and the large tier raises ModelDecisionError:
     # the run ends failed naming the reviewer (resumable), never approved and never a silent loop.
     verdict, record = ctx.gateway.structured(reviewer, asked, ReviewVerdict, state=state)
@@ -151,7 +178,7 @@ def _with_verdict(reviewer: str, ctx: OpsContext, state: ProcurementState, updat
         audit_model_call(ctx, reviewer, len(thread), calls[0], note)
     ctx.audit.record(thread_id(), f"verdict:{entry['round']}:{reviewer}", "verdict", agent=reviewer,
                      name="review_verdict", result=entry, ok=entry["verdict"] == "approve")
-    review = {"agent": BUYER.name, "reviewer": reviewer, "approved": entry["verdict"] == "approve",
+    review = {"agent": maker, "reviewer": reviewer, "approved": entry["verdict"] == "approve",
               "reason": "; ".join(entry["reasons"])}
     return {**update, "messages": [*update["messages"], note], "calls": [*update["calls"], *calls],
             "verdicts": [entry], "reviews": [review]}
@@ -173,21 +200,21 @@ def tools(state: ProcurementState, runtime: Runtime[OpsContext]) -> Command[Lite
     return Command(goto=REPORT if agent == PURCHASING else agent, update=update)
 
 
-def moderator(state: ProcurementState, runtime: Runtime[OpsContext]) -> Command[Literal[
-        "buyer", "compliance", "finance", "purchase", "escalate", "report"]]:
+def moderator(state: ProcurementState, runtime: Runtime[OpsContext], panel: Panel = DEFAULT_PANEL
+              ) -> Command[Literal["buyer", "compliance", "finance", "purchase", "escalate", "report"]]:
     """The group chat manager: gives the floor in a fixed order and applies the stop rules."""
     ctx = resolve_context(runtime.context)
     stop = guard_step(state, ctx)
     if stop:
         return Command(goto=REPORT, update={"stop_reason": stop})
     steps = int(state.get("steps") or 0) + 1
-    if state.get("active_agent") == BUYER.name:
-        return _open_review(state, ctx, steps)
+    if state.get("active_agent") == panel.maker.name:
+        return _open_review(state, ctx, steps, panel)
     done = {v["reviewer"] for v in state.get("verdicts") or [] if v["round"] == state["round"]}
-    waiting = [r for r in REVIEWERS if r not in done]
+    waiting = [r for r in panel.reviewers if r not in done]
     if waiting:
         return Command(goto=waiting[0], update=_floor(state, waiting[0], steps))
-    return _close_round(state, ctx, steps)
+    return _close_round(state, ctx, steps, panel)
 
 
 def _floor(state: ProcurementState, member: str, steps: int) -> dict[str, Any]:
@@ -195,27 +222,27 @@ def _floor(state: ProcurementState, member: str, steps: int) -> dict[str, Any]:
             "floor_start": len(state.get("actions") or [])}
 
 
-def _latest_draft(state: ProcurementState) -> dict[str, Any] | None:
+def _latest_draft(state: ProcurementState, maker: str) -> dict[str, Any] | None:
     drafts = [a["result"] for a in (state.get("actions") or [])[int(state.get("floor_start") or 0):]
-              if a["agent"] == BUYER.name and a["tool"] == "draft_purchase_order" and a["ok"]
+              if a["agent"] == maker and a["tool"] == "draft_purchase_order" and a["ok"]
               and isinstance(a["result"], dict)]
     return drafts[-1] if drafts else None
 
 
-def _open_review(state: ProcurementState, ctx: OpsContext, steps: int) -> Command:
-    proposal = _latest_draft(state)
+def _open_review(state: ProcurementState, ctx: OpsContext, steps: int, panel: Panel) -> Command:
+    proposal = _latest_draft(state, panel.maker.name)
     if proposal is None:
         return Command(goto=REPORT, update={"steps": steps, "proposal": None,
                                             "stop_reason": "the buyer produced no valid proposal to review"})
-    first = REVIEWERS[0]
+    first = panel.reviewers[0]
     update = {**_floor(state, first, steps), "proposal": proposal,
-              "messages": [_review_request(proposal, int(state["round"]), max_rounds(ctx))]}
+              "messages": [_review_request(proposal, int(state["round"]), max_rounds(ctx, panel.max_rounds))]}
     return Command(goto=first, update=update)
 
 
-def max_rounds(ctx: OpsContext) -> int:
-    """Review rounds before a human decides (``procurement.review_max_rounds``)."""
-    return int(ctx.policy.get("procurement.review_max_rounds"))
+def max_rounds(ctx: OpsContext, key: str = DEFAULT_PANEL.max_rounds) -> int:
+    """Review rounds before a human decides (policy.yaml ``procurement.review_max_rounds``, or the panel's key)."""
+    return int(ctx.policy.get(key))
 
 
 def _review_request(proposal: dict[str, Any], round_no: int, max_rounds: int) -> HumanMessage:
@@ -229,7 +256,7 @@ def _review_request(proposal: dict[str, Any], round_no: int, max_rounds: int) ->
     return HumanMessage(content=text + "\n" + json.dumps(data), name=MODERATOR)
 
 
-def _close_round(state: ProcurementState, ctx: OpsContext, steps: int) -> Command:
+def _close_round(state: ProcurementState, ctx: OpsContext, steps: int, panel: Panel) -> Command:
     """Combine the round's verdicts and apply the stop rules."""
     round_no = int(state["round"])
     verdicts = [v for v in state.get("verdicts") or [] if v["round"] == round_no]
@@ -243,11 +270,12 @@ def _close_round(state: ProcurementState, ctx: OpsContext, steps: int) -> Comman
     if decision == "reject":
         note = AIMessage(name=MODERATOR, content=f"Review round {round_no}: REJECT ({rule}). No purchase order.")
         return Command(goto=REPORT, update={**update, "messages": [note]})
-    if round_no >= max_rounds(ctx):
+    if round_no >= max_rounds(ctx, panel.max_rounds):
         return Command(goto=ESCALATE, update=update)
     amended = amend_request(state.get("amended") or dict(state["request"]), verdicts)
     feedback = _feedback(record, verdicts, amended)
-    return Command(goto=BUYER.name, update={**update, **_floor(state, BUYER.name, steps), "round": round_no + 1,
+    maker = panel.maker.name
+    return Command(goto=maker, update={**update, **_floor(state, maker, steps), "round": round_no + 1,
                                             "amended": amended, "messages": [feedback]})
 
 
@@ -279,7 +307,7 @@ def order_args(proposal: dict[str, Any]) -> dict[str, Any]:
             "expedite": bool(proposal.get("expedite")), "cost_center": proposal.get("cost_center") or "CC-OPS"}
 
 
-def _escalation_request(state: ProcurementState, ctx: OpsContext) -> dict[str, Any]:
+def _escalation_request(state: ProcurementState, ctx: OpsContext, key: str) -> dict[str, Any]:
     proposal = state.get("proposal") or {}
     rounds = int(state["round"])
     return {
@@ -287,7 +315,7 @@ def _escalation_request(state: ProcurementState, ctx: OpsContext) -> dict[str, A
         "reason": f"no agreement after {rounds} review rounds", "args": order_args(proposal) if proposal else {},
         "proposal": proposal, "amount_usd": float(proposal.get("total_usd") or 0.0),
         "threshold_usd": float(ctx.policy.get("approvals.purchase_order.threshold_usd")),
-        "policy": f"procurement.review_max_rounds = {max_rounds(ctx)}",
+        "policy": f"{key} = {max_rounds(ctx, key)}",
         "verdicts": list(state.get("verdicts") or []), "decisions": list(state.get("decisions") or []),
         "thread": [_line(m) for m in state["messages"]], "options": ["approve", "reject", "edit"],
     }
@@ -299,10 +327,11 @@ def _line(message: Any) -> str:
     return f"{who}: {str(message.content)[:600]}" + (f" [calls: {calls}]" if calls else "")
 
 
-def escalate(state: ProcurementState, runtime: Runtime[OpsContext]) -> Command[Literal["purchase", "report"]]:
+def escalate(state: ProcurementState, runtime: Runtime[OpsContext], panel: Panel = DEFAULT_PANEL
+             ) -> Command[Literal["purchase", "report"]]:
     """Max rounds without agreement: a human reads the thread and approves, rejects or edits the proposal."""
     ctx = resolve_context(runtime.context)
-    request = _escalation_request(state, ctx)
+    request = _escalation_request(state, ctx, panel.max_rounds)
     key = f"escalation:{state['round']}"
     ctx.audit.record(thread_id(), key, "escalation", agent=MODERATOR, name="procurement_review",
                      args={"reason": request["reason"]}, result={"verdicts": request["verdicts"]}, ok=False)
@@ -400,17 +429,49 @@ def _summary_lines(report: ProcurementReport) -> list[str]:
     return lines
 
 
-def build_procurement_review_graph() -> StateGraph:
-    """The uncompiled ``procurement_review`` graph; the caller picks the checkpointer."""
+def _bound(node: Any, panel: Panel) -> Any:
+    """``node`` with this graph's panel; the default panel keeps the plain function."""
+    if panel is DEFAULT_PANEL:
+        return node
+    # wraps keeps the node's name and signature (LangGraph reads it to pass the runtime or not);
+    # the builder passes the destinations, which follow the panel's members.
+    if "runtime" not in node.__code__.co_varnames[:node.__code__.co_argcount]:
+        @wraps(node)
+        def bound_state(state: Any) -> Any:
+            return node(state, panel)
+
+        return bound_state
+
+    @wraps(node)
+    def bound(state: Any, runtime: Runtime[OpsContext]) -> Any:
+        return node(state, runtime, panel)
+
+    return bound
+
+
+def _routes(panel: Panel) -> dict[str, tuple[str, ...] | None]:
+    """Where the moderator and the tool node may send a declared panel (None: read from the Literal hints)."""
+    if panel is DEFAULT_PANEL:
+        return {MODERATOR: None, TOOLS: None}
+    members = tuple(panel.members)
+    return {MODERATOR: (*members, PURCHASE, ESCALATE, REPORT), TOOLS: (*members, REPORT)}
+
+
+def build_procurement_review_graph(panel: Panel = DEFAULT_PANEL) -> StateGraph:
+    """The uncompiled ``procurement_review`` graph; the caller picks the checkpointer.
+
+    ``panel`` replaces the maker, the checkers and the round limit's policy key (a workflow spec declares its own).
+    """
     graph = StateGraph(ProcurementState, context_schema=OpsContext, input_schema=ProcurementInput,
                        output_schema=ProcurementOutput)
-    graph.add_node(INTAKE, intake)
-    for name in MEMBERS:
-        graph.add_node(name, make_member(name))
-    for name, node in ((MODERATOR, moderator), (TOOLS, tools), (APPROVAL, approval_node), (PURCHASE, purchase),
-                       (ESCALATE, escalate), (REPORT, report)):
-        graph.add_node(name, node)
+    graph.add_node(INTAKE, _bound(intake, panel))
+    for name in panel.members:
+        graph.add_node(name, make_member(name, panel))
+    routes = _routes(panel)
+    for name, node in ((MODERATOR, _bound(moderator, panel)), (TOOLS, tools), (APPROVAL, approval_node),
+                       (PURCHASE, purchase), (ESCALATE, _bound(escalate, panel)), (REPORT, report)):
+        graph.add_node(name, node, destinations=routes.get(name))
     graph.add_edge(START, INTAKE)
-    graph.add_edge(INTAKE, BUYER.name)
+    graph.add_edge(INTAKE, panel.maker.name)
     graph.set_finish_point(REPORT)
     return graph

@@ -11,14 +11,17 @@ a ``Literal`` destination. A step limit and the kill switch end the run with a r
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from dataclasses import dataclass, field
+from functools import lru_cache, wraps
+from typing import Any, Literal, get_args
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.graph import START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
+from opsgraph.agents.base import AgentSpec
 from opsgraph.agents.customer_comms import CUSTOMER_COMMS
 from opsgraph.agents.inventory import INVENTORY
 from opsgraph.agents.logistics import LOGISTICS
@@ -46,6 +49,38 @@ class Route(BaseModel):
     reason: str = Field(description="One sentence on why.")
 
 
+# The supervisor routes and calls no tools; its tier and knowledge scope are in policy.yaml (agents.supervisor).
+SUPERVISOR_AGENT = AgentSpec(name=SUPERVISOR, description="picks the next worker, or finishes", prompt="supervisor",
+                             tools=())
+
+
+@lru_cache(maxsize=32)  # one model class per team, not one per routing decision
+def route_model(workers: tuple[str, ...]) -> type[BaseModel]:
+    """The supervisor's decision over ``workers``: the default ``Route``, or the same model over other workers."""
+    if workers == tuple(WORKERS):
+        return Route
+    fields = Route.model_fields
+    return create_model("Route", __doc__=Route.__doc__,
+                        next=(Literal[(*workers, "FINISH")], Field(description=fields["next"].description)),
+                        reason=(str, Field(description=fields["reason"].description)))
+
+
+@dataclass(frozen=True)
+class Team:
+    """The supervisor and its workers: the default team, or one a workflow spec declares."""
+
+    supervisor: AgentSpec = SUPERVISOR_AGENT
+    workers: dict[str, AgentSpec] = field(default_factory=lambda: dict(WORKERS))
+
+    @property
+    def route(self) -> type[BaseModel]:
+        """The structured output the supervisor chooses with."""
+        return route_model(tuple(self.workers))
+
+
+DEFAULT_TEAM = Team()
+
+
 def event_message(event: dict) -> HumanMessage:
     """The human turn that opens a run: the structured facts, then the report as written."""
     facts = f"Inbound shipment {event['shipment_id']} is delayed by {event['delay_days']} days."
@@ -61,32 +96,33 @@ def intake(state: SupplyChainState) -> dict:
 
 
 def supervisor(
-    state: SupplyChainState, runtime: Runtime[OpsContext]
+    state: SupplyChainState, runtime: Runtime[OpsContext], team: Team = DEFAULT_TEAM
 ) -> Command[Literal["logistics", "inventory", "procurement", "customer_comms", "report"]]:
     """Pick the next worker, or finish."""
     ctx = resolve_context(runtime.context)
     stop = guard_step(state, ctx)
     if stop:
         return Command(goto=REPORT, update={"stop_reason": stop})
-    system = SystemMessage(load_prompt("supervisor"))
-    route, record = ctx.gateway.structured(SUPERVISOR, [system, *state["messages"]], Route, state=state)
+    name = team.supervisor.name
+    system = SystemMessage(load_prompt(team.supervisor.prompt))
+    route, record = ctx.gateway.structured(name, [system, *state["messages"]], team.route, state=state)
     goto = REPORT if route.next == "FINISH" or route.next in (state.get("visited") or []) else route.next
-    note = AIMessage(content=f"-> {goto}: {route.reason}", name=SUPERVISOR)
-    audit_model_call(ctx, SUPERVISOR, len(state["messages"]), record, note)
+    note = AIMessage(content=f"-> {goto}: {route.reason}", name=name)
+    audit_model_call(ctx, name, len(state["messages"]), record, note)
     update = {"messages": [note], "calls": [record], "steps": int(state.get("steps") or 0) + 1}
     if goto != REPORT:
         update |= {"visited": [goto], "active_agent": goto, "agent_rounds": 0}
     return Command(goto=goto, update=update)
 
 
-def make_worker(name: str):
+def make_worker(name: str, team: Team = DEFAULT_TEAM):
     """Node for one specialist: a model round, then tools, approval, or back to the supervisor."""
-    spec = WORKERS[name]
+    spec = team.workers[name]
 
     def worker(state: SupplyChainState, runtime: Runtime[OpsContext]) -> Command[Literal["tools", "approval", "supervisor"]]:
         ctx = resolve_context(runtime.context)
         update = agent_turn(spec, ctx, state, {"event": state["event"]})
-        return Command(goto=after_turn(update["messages"][0], ctx, SUPERVISOR), update=update)
+        return Command(goto=after_turn(update["messages"][0], ctx, team.supervisor.name), update=update)
 
     worker.__name__ = name
     return worker
@@ -105,18 +141,37 @@ def report(state: SupplyChainState, runtime: Runtime[OpsContext]) -> dict:
     return {"report": build_incident_report(state)}
 
 
-def build_supply_chain_graph() -> StateGraph:
-    """The uncompiled ``supply_chain_exception`` graph; the caller picks the checkpointer."""
+def _bound(node: Any, team: Team) -> Any:
+    """``node`` with this graph's team; the default team keeps the plain function."""
+    if team is DEFAULT_TEAM:
+        return node
+
+    # wraps keeps the node's name and signature; the builder passes the destinations of a declared team.
+    @wraps(node)
+    def bound(state: Any, runtime: Runtime[OpsContext]) -> Any:
+        return node(state, runtime, team)
+
+    return bound
+
+
+def build_supply_chain_graph(team: Team = DEFAULT_TEAM) -> StateGraph:
+    """The uncompiled ``supply_chain_exception`` graph; the caller picks the checkpointer.
+
+    ``team`` replaces the supervisor and its workers (a workflow spec declares its own).
+    """
     graph = StateGraph(SupplyChainState, context_schema=OpsContext, input_schema=SupplyChainInput,
                        output_schema=SupplyChainOutput)
+    head, workers = team.supervisor.name, tuple(team.workers)
+    # A declared team names its own agents: its routes are given, not read from the Literal hints.
+    declared = team is not DEFAULT_TEAM
     graph.add_node("intake", intake)
-    graph.add_node(SUPERVISOR, supervisor)
-    for name in WORKERS:
-        graph.add_node(name, make_worker(name))
+    graph.add_node(head, _bound(supervisor, team), destinations=(*workers, REPORT) if declared else None)
+    for name in workers:
+        graph.add_node(name, make_worker(name, team), destinations=(TOOLS, APPROVAL, head) if declared else None)
     graph.add_node(APPROVAL, approval_node)  # purchase orders above the threshold
-    graph.add_node(TOOLS, tools)
+    graph.add_node(TOOLS, tools, destinations=workers if declared else None)
     graph.add_node(REPORT, report)
     graph.add_edge(START, "intake")
-    graph.add_edge("intake", SUPERVISOR)
+    graph.add_edge("intake", head)
     graph.set_finish_point(REPORT)
     return graph

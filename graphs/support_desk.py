@@ -25,20 +25,25 @@ reported as ``refused``/``failed`` and its ticket cannot be closed as resolved.
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any, Literal, get_args
 
 from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.tools import BaseTool
 from langgraph.graph import START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from opsgraph.agents.account_management import ACCOUNT_MANAGEMENT
+from opsgraph.agents.base import AgentSpec
 from opsgraph.agents.billing import BILLING
 from opsgraph.agents.technical_support import TECHNICAL_SUPPORT
 from opsgraph.agents.triage import TRIAGE
 from opsgraph.graphs.components import (APPROVAL, TOOLS, after_turn, agent_turn, approval_gate, execute_tool_calls,
                                         guard_step, last_ai, thread_id)
-from opsgraph.graphs.handoff import create_handoff_tool, handoff_tool_name, handoff_update, perform_handoffs
+from opsgraph.graphs.handoff import (MAX_BOUNCES, create_handoff_tool, handoff_tool_name, handoff_update,
+                                     perform_handoffs)
 from opsgraph.graphs.incident import cost_summary, done_actions
 from opsgraph.graphs.state import SupportInput, SupportOutput, SupportReport, SupportState
 from opsgraph.citations import collect_citations
@@ -56,6 +61,28 @@ HANDOFF_TOOLS = {handoff_tool_name(name): create_handoff_tool(name, spec.descrip
                  for name, spec in AGENTS.items() if name != TRIAGE.name}
 
 
+@dataclass(frozen=True)
+class Desk:
+    """The desk's agents (each with its handoff targets), the entry agent and the handoff guards:
+    the default desk, or one a workflow spec declares."""
+
+    agents: dict[str, AgentSpec] = field(default_factory=lambda: dict(AGENTS))
+    entry: str = TRIAGE.name
+    # The policy.yaml key of the per-request handoff limit, and the ping-pong guard (A -> B -> A returns).
+    max_handoffs: str = "support.max_handoffs"
+    max_bounces: int = MAX_BOUNCES
+    handoff_tools: dict[str, BaseTool] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # One transfer tool per agent that some agent may hand to; its description is the target's.
+        targets = dict.fromkeys(t for spec in self.agents.values() for t in spec.handoffs)
+        tools = {handoff_tool_name(t): create_handoff_tool(t, self.agents[t].description) for t in targets}
+        object.__setattr__(self, "handoff_tools", HANDOFF_TOOLS if self.agents == AGENTS else tools)
+
+
+DEFAULT_DESK = Desk()
+
+
 def _customer_note(state: SupportState, request: HumanMessage) -> list[AIMessage]:
     """Who the customer is, once per thread, when the caller knows and the message does not say."""
     customer = state.get("customer_id")
@@ -64,10 +91,10 @@ def _customer_note(state: SupportState, request: HumanMessage) -> list[AIMessage
     return [AIMessage(content=f"{CUSTOMER_NOTE} {customer}.", name=DESK)]
 
 
-def intake(state: SupportState) -> Command[Agent]:
-    """Start a customer message: the agent already holding the conversation takes it, else triage."""
+def intake(state: SupportState, desk: Desk = DEFAULT_DESK) -> Command[Agent]:
+    """Start a customer message: the agent already holding the conversation takes it, else the entry agent."""
     held = state.get("active_agent")
-    target = held if held in AGENTS else TRIAGE.name
+    target = held if held in desk.agents else desk.entry
     request = state["messages"][-1]
     update = {
         "messages": _customer_note(state, request), "requests": int(state.get("requests") or 0) + 1,
@@ -77,17 +104,17 @@ def intake(state: SupportState) -> Command[Agent]:
     return Command(goto=target, update=update)
 
 
-def make_agent(name: str):
+def make_agent(name: str, desk: Desk = DEFAULT_DESK):
     """Node for one desk agent: a model round, then tools, approval, or the answer to the customer."""
-    spec = AGENTS[name]
-    handoffs = [HANDOFF_TOOLS[handoff_tool_name(target)] for target in spec.handoffs]
+    spec = desk.agents[name]
+    handoffs = [desk.handoff_tools[handoff_tool_name(target)] for target in spec.handoffs]
 
     def agent(state: SupportState, runtime: Runtime[OpsContext]) -> Command[Literal["tools", "approval", "finish"]]:
         ctx = resolve_context(runtime.context)
         stop = guard_step(state, ctx)
         if stop:
             return Command(goto=FINISH, update={"stop_reason": stop})
-        update = agent_turn(spec, ctx, state, {"max_handoffs": ctx.policy.get("support.max_handoffs")},
+        update = agent_turn(spec, ctx, state, {"max_handoffs": ctx.policy.get(desk.max_handoffs)},
                             extra_tools=handoffs)
         update["steps"] = int(state.get("steps") or 0) + 1
         return Command(goto=after_turn(update["messages"][0], ctx, FINISH), update=update)
@@ -96,19 +123,20 @@ def make_agent(name: str):
     return agent
 
 
-def tools(state: SupportState, runtime: Runtime[OpsContext]) -> Command[Literal[
+def tools(state: SupportState, runtime: Runtime[OpsContext], desk: Desk = DEFAULT_DESK) -> Command[Literal[
         "triage", "billing", "technical_support", "account_management", "escalate"]]:
     """Execute the active agent's calls: ordinary ones first, then at most one handoff (see module doc)."""
     ctx = resolve_context(runtime.context)
     message, agent = last_ai(state["messages"]), state["active_agent"]
     calls = message.tool_calls if message else []
-    ordinary = [c for c in calls if c["name"] not in HANDOFF_TOOLS]
+    handoff_tools = desk.handoff_tools
+    ordinary = [c for c in calls if c["name"] not in handoff_tools]
     earlier = (state.get("actions") or [])[int(state.get("turn_start") or 0):]
     done = execute_tool_calls(state, ctx, calls=ordinary, verify_customer=True,
                               guard=lambda call, batch: _closing_refusal(call, [*earlier, *batch]))
-    outcome = perform_handoffs([c for c in calls if c["name"] in HANDOFF_TOOLS], agent, ctx, HANDOFF_TOOLS,
+    outcome = perform_handoffs([c for c in calls if c["name"] in handoff_tools], agent, ctx, handoff_tools,
                                state.get("route") or [agent], int(state.get("handoff_count") or 0),
-                               int(ctx.policy.get("support.max_handoffs")))
+                               int(ctx.policy.get(desk.max_handoffs)), desk.max_bounces)
     answers = {m.tool_call_id: (m, a) for m, a in zip(done["messages"], done["actions"])} | outcome.answers
     # Tool messages in the order of the calls, one per call, whatever happened to each.
     update = {"messages": [answers[c["id"]][0] for c in calls], "actions": [answers[c["id"]][1] for c in calls],
@@ -140,7 +168,8 @@ def _closing_refusal(call: dict, turn: list[dict]) -> str | None:
             "set it to pending with a note saying what the customer must do")
 
 
-def escalate(state: SupportState, runtime: Runtime[OpsContext]) -> Command[Literal["finish"]]:
+def escalate(state: SupportState, runtime: Runtime[OpsContext], desk: Desk = DEFAULT_DESK
+             ) -> Command[Literal["finish"]]:
     """A human takes over: say so to the customer, record why, and start afresh on the next message."""
     ctx = resolve_context(runtime.context)
     escalation = {**state["escalation"], "route": list(state.get("route") or []),
@@ -149,7 +178,7 @@ def escalate(state: SupportState, runtime: Runtime[OpsContext]) -> Command[Liter
                      name="human_handover", args={"route": escalation["route"]}, result=escalation, ok=False)
     notice = AIMessage(name=DESK, content="I am passing your request to a member of our support team, who will "
                                           f"reply on this conversation. (Reason: {escalation['reason']}.)")
-    return Command(goto=FINISH, update={"messages": [notice], "escalation": escalation, "active_agent": TRIAGE.name})
+    return Command(goto=FINISH, update={"messages": [notice], "escalation": escalation, "active_agent": desk.entry})
 
 
 def finish(state: SupportState) -> dict:
@@ -231,16 +260,41 @@ def _summary_lines(report: SupportReport) -> list[str]:
     return lines
 
 
-def build_support_desk_graph() -> StateGraph:
-    """The uncompiled ``support_desk`` graph; the caller picks the checkpointer."""
+def _bound(node: Any, desk: Desk) -> Any:
+    """``node`` with this graph's desk; the default desk keeps the plain function."""
+    if desk is DEFAULT_DESK:
+        return node
+    # wraps keeps the node's name and signature (LangGraph reads it to pass the runtime or not);
+    # the builder passes the destinations, which follow the desk's agents.
+    if "runtime" not in node.__code__.co_varnames[:node.__code__.co_argcount]:
+        @wraps(node)
+        def bound_state(state: Any) -> Any:
+            return node(state, desk)
+
+        return bound_state
+
+    @wraps(node)
+    def bound(state: Any, runtime: Runtime[OpsContext]) -> Any:
+        return node(state, runtime, desk)
+
+    return bound
+
+
+def build_support_desk_graph(desk: Desk = DEFAULT_DESK) -> StateGraph:
+    """The uncompiled ``support_desk`` graph; the caller picks the checkpointer.
+
+    ``desk`` replaces the agents, their handoff targets and the guards (a workflow spec declares its own).
+    """
     graph = StateGraph(SupportState, context_schema=OpsContext, input_schema=SupportInput,
                        output_schema=SupportOutput)
-    graph.add_node(INTAKE, intake)
-    for name in AGENTS:
-        graph.add_node(name, make_agent(name))
+    # A declared desk names its own agents: its routes are given, not read from the Literal hints.
+    routes = None if desk is DEFAULT_DESK else {INTAKE: tuple(desk.agents), TOOLS: (*desk.agents, ESCALATE)}
+    graph.add_node(INTAKE, _bound(intake, desk), destinations=routes and routes[INTAKE])
+    for name in desk.agents:
+        graph.add_node(name, make_agent(name, desk))
     graph.add_node(APPROVAL, approval)  # refunds above the automatic limit
-    graph.add_node(TOOLS, tools)
-    graph.add_node(ESCALATE, escalate)
+    graph.add_node(TOOLS, _bound(tools, desk), destinations=routes and routes[TOOLS])
+    graph.add_node(ESCALATE, _bound(escalate, desk))
     graph.add_node(FINISH, finish)
     graph.add_edge(START, INTAKE)
     graph.set_finish_point(FINISH)

@@ -7,10 +7,12 @@ shared machinery, not a copy of it. One compiler per topology kind.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Callable
 
 from opsgraph.agents.base import AgentSpec
-from opsgraph.workflows.spec import ConcurrentTopology, SequentialTopology, WorkflowSpec
+from opsgraph.workflows.spec import (ConcurrentTopology, GroupChatTopology, HandoffTopology, SequentialTopology,
+                                     SupervisorTopology, WorkflowSpec)
 
 if TYPE_CHECKING:
     from langgraph.graph import StateGraph
@@ -26,7 +28,8 @@ def agent_specs(spec: WorkflowSpec) -> dict[str, AgentSpec]:
 def compile_spec(spec: WorkflowSpec) -> StateGraph:
     """The uncompiled graph of ``spec``; the caller picks the checkpointer, as for every builder."""
     compilers: dict[type, Callable[[WorkflowSpec], StateGraph]] = {
-        SequentialTopology: _sequential, ConcurrentTopology: _concurrent,
+        SequentialTopology: _sequential, ConcurrentTopology: _concurrent, HandoffTopology: _handoff,
+        SupervisorTopology: _supervisor, GroupChatTopology: _group_chat,
     }
     return compilers[type(spec.topology)](spec)
 
@@ -69,3 +72,38 @@ def _concurrent(spec: WorkflowSpec) -> StateGraph:
     agents = agent_specs(spec)
     panel = {name: (agents[name], str(spec.agents[name].dimension)) for name in spec.topology.branches}
     return build_supplier_risk_graph(panel)
+
+
+def _handoff(spec: WorkflowSpec) -> StateGraph:
+    """Agents handing the conversation on with transfer tools, under the handoff guards (the support desk)."""
+    from opsgraph.graphs.support_desk import Desk, build_support_desk_graph
+
+    topology = spec.topology
+    assert isinstance(topology, HandoffTopology)
+    agents = agent_specs(spec)
+    desk = {name: dataclasses.replace(agents[name], handoffs=tuple(targets))
+            for name, targets in topology.handoffs.items()}
+    return build_support_desk_graph(Desk(desk, topology.entry, topology.guards.max_handoffs,
+                                         topology.guards.max_bounces))
+
+
+def _supervisor(spec: WorkflowSpec) -> StateGraph:
+    """A supervisor routing between workers, purchases above the threshold held for approval (the incident team)."""
+    from opsgraph.graphs.supply_chain import Team, build_supply_chain_graph
+
+    topology = spec.topology
+    assert isinstance(topology, SupervisorTopology)
+    agents = agent_specs(spec)
+    team = Team(agents[topology.supervisor], {name: agents[name] for name in topology.workers})
+    return build_supply_chain_graph(team)
+
+
+def _group_chat(spec: WorkflowSpec) -> StateGraph:
+    """A maker drafting and checkers giving typed verdicts, run by the moderator (the procurement review)."""
+    from opsgraph.graphs.procurement_review import Panel, build_procurement_review_graph
+
+    topology = spec.topology
+    assert isinstance(topology, GroupChatTopology)
+    agents = agent_specs(spec)
+    panel = Panel(agents[topology.maker], tuple(agents[name] for name in topology.checkers), topology.max_rounds)
+    return build_procurement_review_graph(panel)

@@ -61,7 +61,9 @@ class Problems:
     def add(self, where: Iterable[Any], message: str) -> None:
         """Record a problem at key path ``where`` (its line, or its nearest enclosing key's)."""
         keys = tuple(str(k) for k in where)
-        self.found.append(f"{self.path}:{self.line(keys)}: {message}")
+        problem = f"{self.path}:{self.line(keys)}: {message}"
+        if problem not in self.found:  # e.g. one agent listed twice on one line
+            self.found.append(problem)
 
     def line(self, keys: tuple[str, ...]) -> int:
         """Line of ``keys``; parts that are not keys in the file (a union's tag) are skipped."""
@@ -126,6 +128,7 @@ def _schema(raw: dict[str, Any], problems: Problems) -> WorkflowSpec | None:
         return WorkflowSpec.model_validate(raw)
     except ValidationError as exc:
         for error in exc.errors():
+            error["loc"] = _without_tag(tuple(error["loc"]))
             problems.add(error["loc"], _message(error))
         return None
 
@@ -144,12 +147,21 @@ def _topology_kind_ok(raw: dict[str, Any], problems: Problems) -> bool:
     return False
 
 
+def _without_tag(loc: tuple) -> tuple:
+    """``loc`` without the union tag pydantic puts after ``topology`` (it may equal a field name: supervisor)."""
+    if len(loc) > 1 and loc[0] == "topology" and loc[1] in COMPILED_TOPOLOGIES:
+        return (loc[0], *loc[2:])
+    return loc
+
+
 def _message(error: dict[str, Any]) -> str:
-    where = ".".join(str(k) for k in error["loc"] if str(k) not in ("sequential", "concurrent"))
+    where = ".".join(str(k) for k in error["loc"])
     if error["type"] == "missing":
         return f"missing required field {where!r}"
     if error["type"] == "extra_forbidden":
         return f"unknown field {where!r}"
+    if error["type"] == "too_short":
+        return f"{where}: needs at least {error['ctx']['min_length']} item(s) (got {error['ctx'].get('actual_length')})"
     if error["type"] == "union_tag_not_found":
         return f"{where or 'topology'}: 'kind' is required ({', '.join(COMPILED_TOPOLOGIES)})"
     return f"{where}: {error['msg']} (got {error.get('input')!r})"

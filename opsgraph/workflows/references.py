@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from opsgraph.workflows.spec import REPORTS, SEQUENTIAL_OUTPUTS, SequentialTopology, WorkflowSpec
+from opsgraph.workflows.spec import REPORTS, SEQUENTIAL_OUTPUTS, ConcurrentTopology, SequentialTopology, WorkflowSpec
 
 if TYPE_CHECKING:
     from opsgraph.workflows.loader import Problems
@@ -22,7 +22,7 @@ def check_references(spec: WorkflowSpec, problems: Problems, policy: Any = None)
     """Record a problem for every reference in ``spec`` that does not resolve or is not permitted."""
     policy = policy if policy is not None else _default_policy()
     _check_agents(spec, problems, policy)
-    _check_topology(spec, problems)
+    _check_topology(spec, problems, policy)
     _check_input_and_report(spec, problems)
 
 
@@ -79,8 +79,13 @@ def _check_agents(spec: WorkflowSpec, problems: Problems, policy: Any) -> None:
                          f"not {agent.tier!r} (the router reads policy.yaml)")
 
 
-def _check_topology(spec: WorkflowSpec, problems: Problems) -> None:
+def _check_topology(spec: WorkflowSpec, problems: Problems, policy: Any) -> None:
+    from opsgraph.workflows.topology_refs import routed_members
+
     topology = spec.topology
+    if not isinstance(topology, (SequentialTopology, ConcurrentTopology)):
+        _check_members(spec, problems, routed_members(spec, problems, policy))
+        return
     if isinstance(topology, SequentialTopology):
         refs = [(("topology", "steps", i, "agent"), step.agent) for i, step in enumerate(topology.steps)]
         outputs = tuple(step.output for step in topology.steps if step.output)
@@ -96,6 +101,11 @@ def _check_topology(spec: WorkflowSpec, problems: Problems) -> None:
         for where, name in refs:
             if name in spec.agents and not spec.agents[name].dimension:
                 problems.add(("agents", name), f"agent {name!r} is a concurrent branch and needs a 'dimension'")
+    _check_members(spec, problems, refs)
+
+
+def _check_members(spec: WorkflowSpec, problems: Problems, refs: list[tuple[tuple, str]]) -> None:
+    """Every agent the topology places must be declared, and placed once."""
     for where, name in refs:
         if name not in spec.agents:
             problems.add(where, f"unknown agent {name!r}; declared agents: {', '.join(spec.agents)}")

@@ -14,14 +14,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 ID_PATTERN = r"^[a-z][a-z0-9_]{1,62}$"
 # Topologies the compiler builds today, and the ones the schema reserves for builders that
-# are not compilable from a spec yet (blackboard and market are being added as graphs).
-COMPILED_TOPOLOGIES = ("sequential", "concurrent")
-RESERVED_TOPOLOGIES = ("supervisor", "handoff", "group_chat", "blackboard", "market")
+# are not compilable from a spec yet (graphs/demand_sensing.py and graphs/production_planning.py exist;
+# their spec keys are not designed yet).
+COMPILED_TOPOLOGIES = ("sequential", "concurrent", "handoff", "supervisor", "group_chat")
+RESERVED_TOPOLOGIES = ("blackboard", "market")
 # The typed output of each step of a sequential review chain, in chain order.
 SEQUENTIAL_OUTPUTS = ("contract_terms", "compliance_findings", "contract_summary")
 # How a concurrent topology's reconciler merges the branches' findings.
 RECONCILERS = ("confidence_weighted_vote",)
-REPORTS = {"sequential": ("contract_review", "pipeline"), "concurrent": ("supplier_risk",)}
+REPORTS = {"sequential": ("contract_review", "pipeline"), "concurrent": ("supplier_risk",),
+           "handoff": ("support_desk",), "supervisor": ("supply_chain_exception",),
+           "group_chat": ("procurement_review",)}
 
 
 class _Closed(BaseModel):
@@ -71,7 +74,47 @@ class ConcurrentTopology(_Closed):
     reconciler: ReconcilerDecl = Field(default_factory=ReconcilerDecl)
 
 
-Topology = Annotated[Union[SequentialTopology, ConcurrentTopology], Field(discriminator="kind")]
+class HandoffGuards(_Closed):
+    """When a handoff topology stops handing on and a human takes over instead."""
+
+    # The policy.yaml key of the per-request handoff limit (a spec names the limit, it does not set it).
+    max_handoffs: str = "support.max_handoffs"
+    # Ping-pong guard: how many times one request may return to the agent it came from (A -> B -> A).
+    max_bounces: int = Field(1, ge=0)
+
+
+class HandoffTopology(_Closed):
+    """Agents hand the conversation to each other with ``transfer_to_<agent>`` tools; the entry agent takes
+    every new conversation. ``handoffs`` lists the desk's agents, each with the agents it may hand to."""
+
+    kind: Literal["handoff"]
+    entry: str
+    handoffs: dict[str, list[str]] = Field(min_length=1)
+    guards: HandoffGuards = Field(default_factory=HandoffGuards)
+
+
+class SupervisorTopology(_Closed):
+    """A supervisor agent picks the next worker by structured output until it finishes; each worker works
+    with its tools behind the approval gate and reports back to the supervisor."""
+
+    kind: Literal["supervisor"]
+    supervisor: str
+    workers: list[str] = Field(min_length=1)
+
+
+class GroupChatTopology(_Closed):
+    """Maker-checker group chat run by a moderator (code): the maker drafts, the checkers speak in order and
+    give typed verdicts; revise until every checker approves or the round limit sends it to a human."""
+
+    kind: Literal["group_chat"]
+    maker: str
+    checkers: list[str] = Field(min_length=1)
+    # The policy.yaml key of the round limit (a spec names the limit, it does not set it).
+    max_rounds: str = "procurement.review_max_rounds"
+
+
+Topology = Annotated[Union[SequentialTopology, ConcurrentTopology, HandoffTopology, SupervisorTopology,
+                           GroupChatTopology], Field(discriminator="kind")]
 
 
 class InputDecl(_Closed):
