@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import wraps
 from typing import Any, Callable, Literal
 
 from langchain_core.messages import AIMessage, HumanMessage
@@ -28,6 +27,7 @@ from opsgraph.agents.inventory_optimizer import INVENTORY_OPTIMIZER
 from opsgraph.agents.promotion_planner import PROMOTION_PLANNER
 from opsgraph.agents.replenishment_planner import REPLENISHMENT_PLANNER
 from opsgraph.context import OpsContext, resolve_context
+from opsgraph.graphs.binding import bind_last
 from opsgraph.graphs.board import SECTIONS, Board, BoardWrite, changed_by_others, empty_board, versions
 from opsgraph.graphs.demand_report import summary_lines
 from opsgraph.graphs.components import (APPROVAL, TOOLS, after_turn, agent_turn, approval_gate, execute_tool_calls,
@@ -299,32 +299,13 @@ def post(state: BoardAgentState, runtime: Runtime[OpsContext], roles: dict[str, 
             "visited": [name], "messages": [AIMessage(content=why or f"{name}: nothing to change.", name=name)]}
 
 
-def _bound(node: Any, extra: Any, default: Any) -> Any:
-    """``node`` given ``extra`` as its last argument; the default keeps the plain function."""
-    if extra is default:
-        return node
-    # wraps keeps the name and signature: LangGraph reads them to pass the runtime or not.
-    if "runtime" not in node.__code__.co_varnames[:node.__code__.co_argcount]:
-        @wraps(node)
-        def bound_state(state: Any) -> Any:
-            return node(state, extra)
-
-        return bound_state
-
-    @wraps(node)
-    def bound(state: Any, runtime: Runtime[OpsContext]) -> Any:
-        return node(state, runtime, extra)
-
-    return bound
-
-
 def build_board_agent_graph(roles: dict[str, BoardRole] = ROLES) -> StateGraph:
     """One agent's branch: model rounds with tools (and the approval gate), then its board writes."""
     graph = StateGraph(BoardAgentState, context_schema=OpsContext, output_schema=BoardAgentOutput)
-    graph.add_node(TURN, _bound(agent_node, roles, ROLES), destinations=(TOOLS, APPROVAL, POST))
+    graph.add_node(TURN, bind_last(agent_node, roles, ROLES), destinations=(TOOLS, APPROVAL, POST))
     graph.add_node(APPROVAL, approval)
     graph.add_node(TOOLS, tools)
-    graph.add_node(POST, _bound(post, roles, ROLES))
+    graph.add_node(POST, bind_last(post, roles, ROLES))
     graph.add_edge(START, TURN)
     graph.set_finish_point(POST)
     return graph
@@ -362,8 +343,8 @@ def build_demand_sensing_graph(team: BoardTeam = DEFAULT_TEAM) -> StateGraph:
     """
     graph = StateGraph(DemandSensingState, context_schema=OpsContext, input_schema=DemandSensingInput,
                        output_schema=DemandSensingOutput)
-    graph.add_node(INTAKE, _bound(intake, team, DEFAULT_TEAM))
-    graph.add_node(CONTROLLER, _bound(controller, team, DEFAULT_TEAM), destinations=(BOARD_AGENT, REPORT))
+    graph.add_node(INTAKE, bind_last(intake, team, DEFAULT_TEAM))
+    graph.add_node(CONTROLLER, bind_last(controller, team, DEFAULT_TEAM), destinations=(BOARD_AGENT, REPORT))
     graph.add_node(BOARD_AGENT, build_board_agent_graph(team.roles).compile(), metadata={"fan_out": list(team.roles)})
     graph.add_node(REPORT, report)
     graph.add_edge(START, INTAKE)

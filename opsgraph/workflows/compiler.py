@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable
 
 from opsgraph.agents.base import AgentSpec
 from opsgraph.workflows.spec import (BlackboardTopology, ConcurrentTopology, GroupChatTopology, HandoffTopology,
-                                     SequentialTopology, SupervisorTopology, WorkflowSpec)
+                                     MarketTopology, SequentialTopology, SupervisorTopology, WorkflowSpec)
 
 if TYPE_CHECKING:
     from langgraph.graph import StateGraph
@@ -30,6 +30,7 @@ def compile_spec(spec: WorkflowSpec) -> StateGraph:
     compilers: dict[type, Callable[[WorkflowSpec], StateGraph]] = {
         SequentialTopology: _sequential, ConcurrentTopology: _concurrent, HandoffTopology: _handoff,
         SupervisorTopology: _supervisor, GroupChatTopology: _group_chat, BlackboardTopology: _blackboard,
+        MarketTopology: _market,
     }
     return compilers[type(spec.topology)](spec)
 
@@ -120,3 +121,14 @@ def _blackboard(spec: WorkflowSpec) -> StateGraph:
                              {section: (write.tool, write.key) for section, write in decl.writes.items()})
              for name, decl in topology.board.items()}
     return build_demand_sensing_graph(BoardTeam(roles, tuple(topology.sections), topology.max_cycles))
+
+
+def _market(spec: WorkflowSpec) -> StateGraph:
+    """Bidders pricing announced jobs from their own calendars, awards by the policy's rules (production planning)."""
+    from opsgraph.graphs.production_planning import Market, build_production_planning_graph
+
+    topology = spec.topology
+    assert isinstance(topology, MarketTopology)
+    agents = agent_specs(spec)
+    market = Market(agents[topology.bidder], agents[topology.shortfalls], topology.award, topology.max_awards_per_round)
+    return build_production_planning_graph(market)

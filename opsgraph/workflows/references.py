@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from opsgraph.workflows.spec import (REPORTS, SEQUENTIAL_OUTPUTS, BlackboardTopology, ConcurrentTopology,
-                                     SequentialTopology, WorkflowSpec)
+                                     MarketTopology, SequentialTopology, WorkflowSpec)
 
 if TYPE_CHECKING:
     from opsgraph.workflows.loader import Problems
@@ -88,6 +88,11 @@ def _check_topology(spec: WorkflowSpec, problems: Problems, policy: Any) -> None
         from opsgraph.workflows.board_refs import board_members
 
         _check_members(spec, problems, board_members(spec, problems, policy))
+        return
+    if isinstance(topology, MarketTopology):
+        from opsgraph.workflows.market_refs import market_members
+
+        _check_members(spec, problems, market_members(spec, problems, policy))
         return
     if not isinstance(topology, (SequentialTopology, ConcurrentTopology)):
         _check_members(spec, problems, routed_members(spec, problems, policy))

@@ -14,16 +14,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 ID_PATTERN = r"^[a-z][a-z0-9_]{1,62}$"
 # Topologies the compiler builds today, and the ones the schema reserves for builders that
-# are not compilable from a spec yet.
-COMPILED_TOPOLOGIES = ("sequential", "concurrent", "handoff", "supervisor", "group_chat", "blackboard")
-RESERVED_TOPOLOGIES = ("market",)
+# are not compilable from a spec yet (none left: the loader keeps the message for new ones).
+COMPILED_TOPOLOGIES = ("sequential", "concurrent", "handoff", "supervisor", "group_chat", "blackboard", "market")
+RESERVED_TOPOLOGIES: tuple[str, ...] = ()
 # The typed output of each step of a sequential review chain, in chain order.
 SEQUENTIAL_OUTPUTS = ("contract_terms", "compliance_findings", "contract_summary")
 # How a concurrent topology's reconciler merges the branches' findings.
 RECONCILERS = ("confidence_weighted_vote",)
 REPORTS = {"sequential": ("contract_review", "pipeline"), "concurrent": ("supplier_risk",),
            "handoff": ("support_desk",), "supervisor": ("supply_chain_exception",),
-           "group_chat": ("procurement_review",), "blackboard": ("demand_sensing",)}
+           "group_chat": ("procurement_review",), "blackboard": ("demand_sensing",),
+           "market": ("production_planning",)}
 
 
 class _Closed(BaseModel):
@@ -138,8 +139,21 @@ class BlackboardTopology(_Closed):
     max_cycles: str = "demand_sensing.max_cycles"
 
 
+class MarketTopology(_Closed):
+    """An orchestrator (code) announces the jobs a plant event displaces; one bidder branch per work centre bids
+    from its own calendar; the orchestrator awards by the policy's rules; a shortfalls agent raises purchase
+    orders for the components the awarded jobs lack."""
+
+    kind: Literal["market"]
+    bidder: str
+    shortfalls: str
+    # The policy.yaml keys of the award rules (order, split_partial_bids, max_rounds) and the per-round limit.
+    award: str = "production.award"
+    max_awards_per_round: str = "production.max_awards_per_work_centre_per_round"
+
+
 Topology = Annotated[Union[SequentialTopology, ConcurrentTopology, HandoffTopology, SupervisorTopology,
-                           GroupChatTopology, BlackboardTopology], Field(discriminator="kind")]
+                           GroupChatTopology, BlackboardTopology, MarketTopology], Field(discriminator="kind")]
 
 
 class InputDecl(_Closed):
