@@ -92,3 +92,15 @@ def test_production_planning_yaml_matches_python_case_by_case(settings):
     assert len(results["production_planning"]) >= 10
     assert results["production_planning"] == results["production_planning_yaml"]
     assert all(case["passed"] for case in results["production_planning"].values())
+
+
+def test_no_topology_is_reserved_but_a_reserved_kind_is_still_named(tmp_path, monkeypatch):
+    from opsgraph.workflows import loader
+    from opsgraph.workflows.spec import RESERVED_TOPOLOGIES
+
+    assert RESERVED_TOPOLOGIES == ()
+    monkeypatch.setattr(loader, "RESERVED_TOPOLOGIES", ("swarm",))
+    path = _variant(tmp_path, MARKET_SPEC, "kind: market", "kind: swarm")
+    [problem] = _problems(path)
+    assert problem == f"{path}:{_line_of(path, 'kind: swarm')}: topology 'swarm' cannot be compiled from a spec yet; " \
+                      "use one of: sequential, concurrent, handoff, supervisor, group_chat, blackboard, market"
