@@ -430,7 +430,8 @@ def build_production_planning_graph(market: Market = DEFAULT_MARKET) -> StateGra
     graph.add_node(CONFIRM, commitment_approval)
     graph.add_node(APPLY, bind_last(apply, market, DEFAULT_MARKET), destinations=(ANNOUNCE, MATERIALS))
     graph.add_node(MATERIALS, materials)
-    graph.add_node(PROCURE, bind_last(procurement, market, DEFAULT_MARKET), destinations=(APPROVAL, TOOLS, REPORT))
+    graph.add_node(PROCURE, bind_last(procurement, market, DEFAULT_MARKET),
+                   destinations=(APPROVAL, TOOLS, REPORT))
     graph.add_node(APPROVAL, approval_node)
     graph.add_node(TOOLS, procurement_tools)
     graph.add_node(REPORT, report)

@@ -46,7 +46,8 @@ def test_award_rules_follow_the_named_policy_keys(runner, monkeypatch):
 
 @pytest.mark.parametrize(("old", "new", "needle", "message"), [
     ("  bidder: work_centre ", "  bidder: work_centres ", "bidder: work_centres", "unknown agent 'work_centres'"),
-    ("    tools: [quote_bids, submit_bids, get_work_centre, get_job]", "    tools: [quote_bids, get_work_centre, get_job]",
+    ("    tools: [quote_bids, submit_bids, get_work_centre, get_job]",
+     "    tools: [quote_bids, get_work_centre, get_job]",
      "tools: [quote_bids, get_work_centre", "the bidder 'work_centre' needs the tool(s) submit_bids"),
     ("list_suppliers, get_supplier, get_budget, create_purchase_order]", "list_suppliers, get_supplier, get_budget]",
      "get_supplier, get_budget]", "the shortfalls agent 'procurement' needs the tool(s) create_purchase_order"),
@@ -57,7 +58,8 @@ def test_award_rules_follow_the_named_policy_keys(runner, monkeypatch):
     ("  max_awards_per_round: production.max_awards_per_work_centre_per_round",
      "  max_awards_per_round: production.award", "max_awards_per_round: production.award",
      "max_awards_per_round names no positive whole number in policy.yaml"),
-    ("  shortfalls: procurement ", "  shortfals: procurement ", "topology:", "missing required field 'topology.shortfalls'"),
+    ("  shortfalls: procurement ", "  shortfals: procurement ", "topology:",
+     "missing required field 'topology.shortfalls'"),
     ("report: production_planning", "report: demand_sensing", "report: demand_sensing",
      "report 'demand_sensing' does not fit a market topology"),
 ])
