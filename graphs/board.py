@@ -34,9 +34,9 @@ class Board(TypedDict):
     rejections: list[dict[str, Any]]
 
 
-def empty_board() -> Board:
-    """Every section at version 0 with no data."""
-    return {"sections": {name: {"version": 0, "data": {}, "author": None} for name in SECTIONS},
+def empty_board(sections: tuple[str, ...] = SECTIONS) -> Board:
+    """Every section (the demand board's, or the ones given) at version 0 with no data."""
+    return {"sections": {name: {"version": 0, "data": {}, "author": None} for name in sections},
             "history": [], "rejections": []}
 
 

@@ -13,7 +13,7 @@ cycle limit stops it first.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
 from langchain_core.messages import AIMessage, HumanMessage
@@ -27,7 +27,8 @@ from opsgraph.agents.inventory_optimizer import INVENTORY_OPTIMIZER
 from opsgraph.agents.promotion_planner import PROMOTION_PLANNER
 from opsgraph.agents.replenishment_planner import REPLENISHMENT_PLANNER
 from opsgraph.context import OpsContext, resolve_context
-from opsgraph.graphs.board import Board, BoardWrite, changed_by_others, empty_board, versions
+from opsgraph.graphs.binding import bind_last
+from opsgraph.graphs.board import SECTIONS, Board, BoardWrite, changed_by_others, empty_board, versions
 from opsgraph.graphs.demand_report import summary_lines
 from opsgraph.graphs.components import (APPROVAL, TOOLS, after_turn, agent_turn, approval_gate, execute_tool_calls,
                                         guard_step, last_ai, thread_id)
@@ -40,6 +41,7 @@ INTAKE, CONTROLLER, BOARD_AGENT, REPORT = "intake", "controller", "board_agent",
 TURN, POST = "turn", "post"
 FEEDS = "feeds"  # the world's feeds: read by the agents that start the board
 DEFAULT_MAX_CYCLES = 6
+MAX_CYCLES_KEY = "demand_sensing.max_cycles"
 
 
 @dataclass(frozen=True)
@@ -61,26 +63,40 @@ ROLES = {role.spec.name: role for role in (
 )}
 
 
-def max_cycles(ctx: OpsContext) -> int:
-    """The policy's cycle limit (``demand_sensing.max_cycles``)."""
+@dataclass(frozen=True)
+class BoardTeam:
+    """The agents on the board (each with what it reads and writes), the board's sections and the policy.yaml
+    key of the controller's cycle limit: the default team, or one a workflow spec declares."""
+
+    roles: dict[str, BoardRole] = field(default_factory=lambda: dict(ROLES))
+    sections: tuple[str, ...] = SECTIONS
+    max_cycles: str = MAX_CYCLES_KEY
+
+
+DEFAULT_TEAM = BoardTeam()
+
+
+def max_cycles(ctx: OpsContext, key: str = MAX_CYCLES_KEY) -> int:
+    """The policy's cycle limit (``demand_sensing.max_cycles``, or the team's key)."""
     try:
-        return int(ctx.policy.get("demand_sensing.max_cycles"))
+        return int(ctx.policy.get(key))
     except Exception:  # noqa: BLE001 - a policy file without the section gets the documented default
         return DEFAULT_MAX_CYCLES
 
 
-def intake(state: DemandSensingState) -> dict:
+def intake(state: DemandSensingState, team: BoardTeam = DEFAULT_TEAM) -> dict:
     """Open the run on an empty board (a resumed thread keeps its board)."""
     if state.get("board"):
         return {}
     opened = [HumanMessage(content=f"Sense demand and replenish SKU {state['sku_id']}.", name="request")]
-    return {"board": empty_board(), "messages": opened, "cycle": 0, "steps": 0, "audited": {}}
+    return {"board": empty_board(team.sections), "messages": opened, "cycle": 0, "steps": 0, "audited": {}}
 
 
-def due_agents(board: Board, seen: dict[str, dict[str, int]], ran: dict[str, int]) -> list[str]:
+def due_agents(board: Board, seen: dict[str, dict[str, int]], ran: dict[str, int],
+               roles: dict[str, BoardRole] = ROLES) -> list[str]:
     """Agents to run next: inputs changed by someone else, feeds never read, or a write rejected."""
     due = []
-    for name, role in ROLES.items():
+    for name, role in roles.items():
         fresh = FEEDS in role.reads and name not in ran
         changed = changed_by_others(board, name, seen.get(name, {}), role.reads)
         rejected = any(r["author"] == name and r["cycle"] == ran.get(name) for r in board["rejections"])
@@ -88,7 +104,7 @@ def due_agents(board: Board, seen: dict[str, dict[str, int]], ran: dict[str, int
             due.append(name)
     # Readers wait while a due agent is about to rewrite what they read; co-writers race.
     return [name for name in due if not any(
-        other != name and (set(ROLES[other].writes) & set(ROLES[name].reads)) - set(ROLES[name].writes)
+        other != name and (set(roles[other].writes) & set(roles[name].reads)) - set(roles[name].writes)
         for other in due)]
 
 
@@ -106,18 +122,19 @@ def audit_board(state: DemandSensingState, ctx: OpsContext) -> dict[str, int]:
     return {"history": len(board["history"]), "rejections": len(board["rejections"])}
 
 
-def controller(state: DemandSensingState, runtime: Runtime[OpsContext]) -> Command[Literal["board_agent", "report"]]:
+def controller(state: DemandSensingState, runtime: Runtime[OpsContext], team: BoardTeam = DEFAULT_TEAM
+               ) -> Command[Literal["board_agent", "report"]]:
     """Run the agents whose inputs changed, in parallel; stop when quiescent or at the cycle limit."""
     ctx = resolve_context(runtime.context)
     audited = audit_board(state, ctx)
     stop = guard_step(state, ctx)
-    due = due_agents(state["board"], state.get("seen") or {}, state.get("ran") or {})
-    cycle, limit = int(state.get("cycle") or 0), max_cycles(ctx)
+    due = due_agents(state["board"], state.get("seen") or {}, state.get("ran") or {}, team.roles)
+    cycle, limit = int(state.get("cycle") or 0), max_cycles(ctx, team.max_cycles)
     if not stop and due and cycle >= limit:
         stop = f"cycle limit of {limit} reached with {', '.join(due)} still due: the board is not quiescent"
     if stop or not due:
         return Command(goto=REPORT, update={"audited": audited, "stop_reason": stop})
-    sends = [Send(BOARD_AGENT, branch_input(state, name, cycle + 1)) for name in due]
+    sends = [Send(BOARD_AGENT, branch_input(state, name, cycle + 1, team.roles)) for name in due]
     return Command(goto=sends, update={"audited": audited, "cycle": cycle + 1,
                                        "steps": int(state.get("steps") or 0) + 1})
 
@@ -133,9 +150,10 @@ def board_view(board: Board, sku_id: str, role: BoardRole) -> dict[str, Any]:
     return view
 
 
-def branch_input(state: DemandSensingState, name: str, cycle: int) -> dict[str, Any]:
+def branch_input(state: DemandSensingState, name: str, cycle: int,
+                 roles: dict[str, BoardRole] = ROLES) -> dict[str, Any]:
     """The branch state of one agent in ``cycle``: the board snapshot it reads, shown as JSON."""
-    view = board_view(state["board"], state["sku_id"], ROLES[name])
+    view = board_view(state["board"], state["sku_id"], roles[name])
     text = f"Demand board of {state['sku_id']}, cycle {cycle}. You read:\n{json.dumps(view, sort_keys=True)}"
     return {"agent": name, "sku_id": state["sku_id"], "cycle": cycle, "snapshot": state["board"],
             "transcript": [HumanMessage(content=text, name="board")], "calls": list(state.get("calls") or []),
@@ -152,10 +170,11 @@ def _on_transcript(update: dict[str, Any]) -> dict[str, Any]:
     return update
 
 
-def agent_node(state: BoardAgentState, runtime: Runtime[OpsContext]) -> Command[Literal["tools", "approval", "post"]]:
+def agent_node(state: BoardAgentState, runtime: Runtime[OpsContext], roles: dict[str, BoardRole] = ROLES
+               ) -> Command[Literal["tools", "approval", "post"]]:
     """One model round of the branch's agent."""
     ctx = resolve_context(runtime.context)
-    update = agent_turn(ROLES[state["agent"]].spec, ctx, _thread(state), {"sku_id": state["sku_id"]})
+    update = agent_turn(roles[state["agent"]].spec, ctx, _thread(state), {"sku_id": state["sku_id"]})
     return Command(goto=after_turn(update["messages"][0], ctx, POST), update=_on_transcript(update))
 
 
@@ -195,14 +214,19 @@ def input_problem(state: BoardAgentState, action: dict) -> str | None:
     """Why a computation was not made from the board the agent read (numbers changed on the way), or None."""
     sections = state["snapshot"]["sections"]
     if action["tool"] == "compute_safety_stock":
-        board = sections["forecast"]["data"].get("forecast") or []
+        board = _section_rows(sections, "forecast")
         if _rows(action["args"].get("forecast"), FORECAST_KEYS) != _rows(board, FORECAST_KEYS):
             return "compute_safety_stock was not given the board's forecast rows"
     if action["tool"] == "plan_purchase_orders":
-        board = sections["safety_stock"]["data"].get("safety_stock") or []
+        board = _section_rows(sections, "safety_stock")
         if _rows(action["args"].get("safety_stock"), TARGET_KEYS) != _rows(board, TARGET_KEYS):
             return "plan_purchase_orders was not given the board's safety stock rows"
     return None
+
+
+def _section_rows(sections: dict[str, Any], name: str) -> list[dict]:
+    """The rows of section ``name`` (none when the board has no such section)."""
+    return (sections.get(name) or {}).get("data", {}).get(name) or []
 
 
 def order_guard(state: BoardAgentState) -> Callable[[dict, list], str | None]:
@@ -226,9 +250,10 @@ def _order_key(order: dict) -> tuple:
     return str(order.get("supplier_id", "")).upper(), str(order.get("dc_id", "")).upper(), tuple(lines)
 
 
-def section_data(name: str, section: str, state: BoardAgentState) -> dict[str, Any] | None:
+def section_data(name: str, section: str, state: BoardAgentState,
+                 roles: dict[str, BoardRole] = ROLES) -> dict[str, Any] | None:
     """The new data of ``section`` from the agent's latest tool result for it, or None when there is none."""
-    tool, key = ROLES[name].writes[section]
+    tool, key = roles[name].writes[section]
     found = _done(state.get("actions") or [], tool)
     if not found or input_problem(state, found[-1]):
         return None
@@ -238,8 +263,10 @@ def section_data(name: str, section: str, state: BoardAgentState) -> dict[str, A
         return None if rows is None else {"sku_id": result["sku_id"], "method": "trend+promotion",
                                           "campaign": (result.get("campaign") or {}).get("promo_id"),
                                           "uplift_pct": result.get("uplift_pct"), key: rows}
-    if name == PROMOTION_PLANNER.name:
-        result.pop("forecast", None)
+    # Keys another section of this agent takes from the same result are that section's, not this one's.
+    for other_tool, other_key in roles[name].writes.values():
+        if other_tool == tool and other_key is not None:
+            result.pop(other_key, None)
     if tool == "plan_purchase_orders":
         result["orders_raised"] = [_po(a) for a in state.get("actions") or [] if a["tool"] == "create_purchase_order"]
     return result
@@ -252,14 +279,14 @@ def _po(action: dict) -> dict[str, Any]:
             "detail": result.get("detail")}
 
 
-def post(state: BoardAgentState, runtime: Runtime[OpsContext]) -> dict:
+def post(state: BoardAgentState, runtime: Runtime[OpsContext], roles: dict[str, BoardRole] = ROLES) -> dict:
     """Turn the agent's tool results into board writes, each based on the version the agent read."""
     ctx, name = resolve_context(runtime.context), state["agent"]
     sections = state["snapshot"]["sections"]
     why = str((last_ai(state["transcript"]) or AIMessage(content="")).content)[:600]
     writes: list[BoardWrite] = []
-    for section in ROLES[name].writes:
-        data = section_data(name, section, state)
+    for section in roles[name].writes:
+        data = section_data(name, section, state, roles)
         if data is not None and data != sections[section]["data"]:
             writes.append(BoardWrite(section=section, based_on=sections[section]["version"], data=data, author=name,
                                      why=why, cycle=state["cycle"]))
@@ -272,13 +299,13 @@ def post(state: BoardAgentState, runtime: Runtime[OpsContext]) -> dict:
             "visited": [name], "messages": [AIMessage(content=why or f"{name}: nothing to change.", name=name)]}
 
 
-def build_board_agent_graph() -> StateGraph:
+def build_board_agent_graph(roles: dict[str, BoardRole] = ROLES) -> StateGraph:
     """One agent's branch: model rounds with tools (and the approval gate), then its board writes."""
     graph = StateGraph(BoardAgentState, context_schema=OpsContext, output_schema=BoardAgentOutput)
-    graph.add_node(TURN, agent_node)
+    graph.add_node(TURN, bind_last(agent_node, roles, ROLES), destinations=(TOOLS, APPROVAL, POST))
     graph.add_node(APPROVAL, approval)
     graph.add_node(TOOLS, tools)
-    graph.add_node(POST, post)
+    graph.add_node(POST, bind_last(post, roles, ROLES))
     graph.add_edge(START, TURN)
     graph.set_finish_point(POST)
     return graph
@@ -308,13 +335,17 @@ def report(state: DemandSensingState) -> dict:
     )}
 
 
-def build_demand_sensing_graph() -> StateGraph:
-    """The uncompiled ``demand_sensing`` graph; the caller picks the checkpointer."""
+def build_demand_sensing_graph(team: BoardTeam = DEFAULT_TEAM) -> StateGraph:
+    """The uncompiled ``demand_sensing`` graph; the caller picks the checkpointer.
+
+    ``team`` replaces the board's agents, its sections and the cycle limit's policy key (a workflow spec
+    declares its own).
+    """
     graph = StateGraph(DemandSensingState, context_schema=OpsContext, input_schema=DemandSensingInput,
                        output_schema=DemandSensingOutput)
-    graph.add_node(INTAKE, intake)
-    graph.add_node(CONTROLLER, controller)
-    graph.add_node(BOARD_AGENT, build_board_agent_graph().compile(), metadata={"fan_out": list(ROLES)})
+    graph.add_node(INTAKE, bind_last(intake, team, DEFAULT_TEAM))
+    graph.add_node(CONTROLLER, bind_last(controller, team, DEFAULT_TEAM), destinations=(BOARD_AGENT, REPORT))
+    graph.add_node(BOARD_AGENT, build_board_agent_graph(team.roles).compile(), metadata={"fan_out": list(team.roles)})
     graph.add_node(REPORT, report)
     graph.add_edge(START, INTAKE)
     graph.add_edge(INTAKE, CONTROLLER)

@@ -21,6 +21,15 @@ RANK_KEYS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "work_centre_id": lambda bid: str(bid["work_centre_id"]),
 }
 DEFAULT_ORDER = ("meets_due_date", "cost_per_unit_usd", "finish_date", "work_centre_id")
+AWARD_KEY, PER_ROUND_KEY = "production.award", "production.max_awards_per_work_centre_per_round"
+
+
+def policy_value(policy: Any, dotted: str) -> Any:
+    """The value at ``dotted`` in the policy's raw mapping, or None when there is none (or no policy)."""
+    node: Any = policy.raw if policy is not None else None
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
 
 
 @dataclass(frozen=True)
@@ -33,10 +42,11 @@ class AwardRules:
     per_work_centre: int = 1
 
     @classmethod
-    def from_policy(cls, policy: Any) -> "AwardRules":
-        """Read the rules; an unknown ranking key is a clear error rather than a silent reorder."""
-        section = (policy.raw.get("production") or {}) if policy is not None else {}
-        award = section.get("award") or {}
+    def from_policy(cls, policy: Any, award_key: str = AWARD_KEY, per_round_key: str = PER_ROUND_KEY) -> "AwardRules":
+        """Read the rules (at ``production.award``, or the keys a workflow spec names); an unknown ranking key
+        is a clear error rather than a silent reorder."""
+        award = policy_value(policy, award_key) or {}
+        per_round = policy_value(policy, per_round_key)
         order = tuple(award.get("order") or DEFAULT_ORDER)
         unknown = [key for key in order if key not in RANK_KEYS]
         if unknown:
@@ -44,7 +54,7 @@ class AwardRules:
         if "work_centre_id" not in order:
             order += ("work_centre_id",)  # the last resort always decides: no award is left to chance
         return cls(order, bool(award.get("split_partial_bids", True)), int(award.get("max_rounds", 3)),
-                   int(section.get("max_awards_per_work_centre_per_round", 1)))
+                   int(per_round if per_round is not None else 1))
 
 
 @dataclass

@@ -19,6 +19,7 @@ and rejected bid is an audit event.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, HumanMessage
@@ -26,6 +27,7 @@ from langgraph.graph import START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, Send, interrupt
 
+from opsgraph.agents.base import AgentSpec
 from opsgraph.agents.procurement import PROCUREMENT
 from opsgraph.agents.production_planner import PRODUCTION_PLANNER
 from opsgraph.agents.work_centre import WORK_CENTRE
@@ -33,7 +35,8 @@ from opsgraph.context import OpsContext, resolve_context
 from opsgraph.governance.approvals import DecisionError, parse_decision
 from opsgraph.graphs.components import (APPROVAL, SHADOW_APPROVER, TOOLS, after_turn, agent_turn, approval_node, execute_tool_calls,
                                         guard_step, last_ai, thread_id)
-from opsgraph.graphs.production_award import AwardRules, award_round
+from opsgraph.graphs.binding import bind_last
+from opsgraph.graphs.production_award import AWARD_KEY, PER_ROUND_KEY, AwardRules, award_round
 from opsgraph.graphs.production_report import build_production_report
 from opsgraph.graphs.state import BidderOutput, BidderState, ProductionInput, ProductionOutput, ProductionState
 from opsgraph.prompts import load_prompt
@@ -46,6 +49,24 @@ AGENT, BIDDER_TOOLS, BIDS = "agent", "tools", "bids"
 PLANNER = PRODUCTION_PLANNER.name
 COMMITMENT_KIND = "commitment_change"
 EVENT_WORDS = {"breakdown": "breakdown of", "late_material": "late material on", "rush": "rush order for"}
+
+
+@dataclass(frozen=True)
+class Market:
+    """The bidding agent (one branch per work centre), the agent that raises purchase orders for shortfalls and
+    the policy.yaml keys of the award rules: the default market, or one a workflow spec declares."""
+
+    bidder: AgentSpec = WORK_CENTRE
+    shortfalls: AgentSpec = PROCUREMENT
+    award: str = AWARD_KEY
+    max_awards_per_round: str = PER_ROUND_KEY
+
+    def rules(self, ctx: OpsContext) -> AwardRules:
+        """The award rules from the policy at this market's keys."""
+        return AwardRules.from_policy(ctx.policy, self.award, self.max_awards_per_round)
+
+
+DEFAULT_MARKET = Market()
 
 
 def event_request(event: dict[str, Any]) -> HumanMessage:
@@ -154,10 +175,11 @@ def _on_transcript(update: dict[str, Any]) -> dict[str, Any]:
     return update
 
 
-def bidder_agent(state: BidderState, runtime: Runtime[OpsContext]) -> Command[Literal["tools", "bids"]]:
+def bidder_agent(state: BidderState, runtime: Runtime[OpsContext], bidder: AgentSpec = WORK_CENTRE
+                 ) -> Command[Literal["tools", "bids"]]:
     """One model round of this work centre's bidding agent."""
     ctx = resolve_context(runtime.context)
-    update = agent_turn(WORK_CENTRE, ctx, _thread(state), {"work_centre_id": state["work_centre_id"]})
+    update = agent_turn(bidder, ctx, _thread(state), {"work_centre_id": state["work_centre_id"]})
     goto = BIDDER_TOOLS if update["messages"][0].tool_calls else BIDS
     return Command(goto=goto, update=_on_transcript(update))
 
@@ -191,7 +213,7 @@ def _quoted_reasons(state: BidderState) -> dict[str, str]:
     return reasons
 
 
-def bidder_bids(state: BidderState, runtime: Runtime[OpsContext]) -> dict:
+def bidder_bids(state: BidderState, runtime: Runtime[OpsContext], bidder: AgentSpec = WORK_CENTRE) -> dict:
     """The branch's bids (numbers from the calendar tool) and no-bids, each an audit event."""
     ctx = resolve_context(runtime.context)
     wc, round_no = state["work_centre_id"], state["round"]
@@ -206,23 +228,23 @@ def bidder_bids(state: BidderState, runtime: Runtime[OpsContext]) -> dict:
     no_bids = [{"job_id": job, "work_centre_id": wc, "round": round_no, "reason": reasons.get(job, "did not bid")}
                for job in announced if job not in bid_jobs]
     for bid in bids:
-        ctx.audit.record(thread_id(), f"bid:{round_no}:{wc}:{bid['job_id']}", "bid", agent=WORK_CENTRE.name,
+        ctx.audit.record(thread_id(), f"bid:{round_no}:{wc}:{bid['job_id']}", "bid", agent=bidder.name,
                          name=bid["job_id"], args={"work_centre_id": wc, "round": round_no}, result=bid)
     for no_bid in no_bids:
-        ctx.audit.record(thread_id(), f"no_bid:{round_no}:{wc}:{no_bid['job_id']}", "no_bid", agent=WORK_CENTRE.name,
+        ctx.audit.record(thread_id(), f"no_bid:{round_no}:{wc}:{no_bid['job_id']}", "no_bid", agent=bidder.name,
                          name=no_bid["job_id"], args={"work_centre_id": wc, "round": round_no}, result=no_bid)
     reply = last_ai(state["transcript"]) or AIMessage(content="")
     summary = f"{wc} (round {round_no}): bids on {', '.join(sorted(bid_jobs)) or 'nothing'}. {reply.content}"
-    return {"bids": bids, "no_bids": no_bids, "visited": [WORK_CENTRE.name],
-            "messages": [AIMessage(content=summary.strip(), name=WORK_CENTRE.name)]}
+    return {"bids": bids, "no_bids": no_bids, "visited": [bidder.name],
+            "messages": [AIMessage(content=summary.strip(), name=bidder.name)]}
 
 
-def build_bidder_graph() -> StateGraph:
+def build_bidder_graph(bidder: AgentSpec = WORK_CENTRE) -> StateGraph:
     """One work centre's branch: model rounds with its calendar tools, then its bids."""
     graph = StateGraph(BidderState, context_schema=OpsContext, output_schema=BidderOutput)
-    graph.add_node(AGENT, bidder_agent)
+    graph.add_node(AGENT, bind_last(bidder_agent, bidder, WORK_CENTRE), destinations=(BIDDER_TOOLS, BIDS))
     graph.add_node(BIDDER_TOOLS, bidder_tools)
-    graph.add_node(BIDS, bidder_bids)
+    graph.add_node(BIDS, bind_last(bidder_bids, bidder, WORK_CENTRE))
     graph.add_edge(START, AGENT)
     graph.set_finish_point(BIDS)
     return graph
@@ -231,10 +253,11 @@ def build_bidder_graph() -> StateGraph:
 # --- the orchestrator: award, approve, apply, re-announce --------------------------------
 
 
-def award(state: ProductionState, runtime: Runtime[OpsContext]) -> Command[Literal["commitment_approval", "apply"]]:
+def award(state: ProductionState, runtime: Runtime[OpsContext], market: Market = DEFAULT_MARKET
+          ) -> Command[Literal["commitment_approval", "apply"]]:
     """Rank this round's bids by policy; audit each award, rejected bid and job left without an award."""
     ctx = resolve_context(runtime.context)
-    rules = AwardRules.from_policy(ctx.policy)
+    rules = market.rules(ctx)
     round_no = int(state["round"])
     bids = [b for b in state.get("bids") or [] if b["round"] == round_no]
     result = award_round(list(state.get("open_jobs") or []), bids, rules, round_no)
@@ -331,7 +354,8 @@ def _not_applied(actions: list[dict[str, Any]], pending: list[dict[str, Any]]) -
             for x in actions if not x["ok"] and x["tool_call_id"] in by_id]
 
 
-def apply(state: ProductionState, runtime: Runtime[OpsContext]) -> Command[Literal["announce", "materials"]]:
+def apply(state: ProductionState, runtime: Runtime[OpsContext], market: Market = DEFAULT_MARKET
+          ) -> Command[Literal["announce", "materials"]]:
     """Write the round's awards to the MES; re-announce what is left while rounds remain."""
     ctx = resolve_context(runtime.context)
     pending = list(state.get("pending_awards") or [])
@@ -341,7 +365,7 @@ def apply(state: ProductionState, runtime: Runtime[OpsContext]) -> Command[Liter
     open_jobs = [*(state.get("open_jobs") or []), *_remainders(actions, ctx)]
     unassigned = [*(state.get("unassigned") or []), *_not_applied(actions, pending)]
     update["pending_awards"] = []
-    if open_jobs and int(state["round"]) < AwardRules.from_policy(ctx.policy).max_rounds:
+    if open_jobs and int(state["round"]) < market.rules(ctx).max_rounds:
         return Command(goto=ANNOUNCE, update={**update, "open_jobs": open_jobs, "unassigned": unassigned})
     unassigned += [{"job_id": j["job_id"], "round": state["round"],
                     "reason": f"{j.get('left_because', 'no award')} after {state['round']} rounds: a planner decides"}
@@ -368,15 +392,16 @@ def materials(state: ProductionState, runtime: Runtime[OpsContext]) -> Command[L
     return Command(goto=goto, update=update)
 
 
-def procurement(state: ProductionState, runtime: Runtime[OpsContext]) -> Command[Literal["approval", "tools", "report"]]:
+def procurement(state: ProductionState, runtime: Runtime[OpsContext], market: Market = DEFAULT_MARKET
+                ) -> Command[Literal["approval", "tools", "report"]]:
     """The existing procurement agent raises purchase orders for the shortfalls (its approval gate applies)."""
     ctx = resolve_context(runtime.context)
     stop = guard_step(state, ctx)
     if stop:
         return Command(goto=REPORT, update={"stop_reason": stop})
-    update = agent_turn(PROCUREMENT, ctx, state, {})
+    update = agent_turn(market.shortfalls, ctx, state, {})
     goto = after_turn(update["messages"][0], ctx, REPORT)
-    return Command(goto=goto, update={**update, "visited": [PROCURE], "steps": int(state.get("steps") or 0) + 1})
+    return Command(goto=goto, update={**update, "visited": [market.shortfalls.name], "steps": int(state.get("steps") or 0) + 1})
 
 
 def procurement_tools(state: ProductionState, runtime: Runtime[OpsContext]) -> Command[Literal["procurement"]]:
@@ -389,19 +414,24 @@ def report(state: ProductionState, runtime: Runtime[OpsContext]) -> dict:
     return {"report": build_production_report(state, resolve_context(runtime.context))}
 
 
-def build_production_planning_graph() -> StateGraph:
-    """The uncompiled ``production_planning`` graph; the caller picks the checkpointer."""
+def build_production_planning_graph(market: Market = DEFAULT_MARKET) -> StateGraph:
+    """The uncompiled ``production_planning`` graph; the caller picks the checkpointer.
+
+    ``market`` replaces the bidding agent, the shortfalls agent and the award rules' policy keys (a workflow
+    spec declares its own); the node names stay those of the Python graph.
+    """
     graph = StateGraph(ProductionState, context_schema=OpsContext, input_schema=ProductionInput,
                        output_schema=ProductionOutput)
     graph.add_node(INTAKE, intake)
     graph.add_node(ANNOUNCE, announce)
     # LangGraph's drawing cannot see how many Sends announce makes: the metadata tells the pictures.
-    graph.add_node(BID, build_bidder_graph().compile(), metadata={"fan_out": ["work_centre x N"]})
-    graph.add_node(AWARD, award)
+    graph.add_node(BID, build_bidder_graph(market.bidder).compile(), metadata={"fan_out": ["work_centre x N"]})
+    graph.add_node(AWARD, bind_last(award, market, DEFAULT_MARKET), destinations=(CONFIRM, APPLY))
     graph.add_node(CONFIRM, commitment_approval)
-    graph.add_node(APPLY, apply)
+    graph.add_node(APPLY, bind_last(apply, market, DEFAULT_MARKET), destinations=(ANNOUNCE, MATERIALS))
     graph.add_node(MATERIALS, materials)
-    graph.add_node(PROCURE, procurement)
+    graph.add_node(PROCURE, bind_last(procurement, market, DEFAULT_MARKET),
+                   destinations=(APPROVAL, TOOLS, REPORT))
     graph.add_node(APPROVAL, approval_node)
     graph.add_node(TOOLS, procurement_tools)
     graph.add_node(REPORT, report)

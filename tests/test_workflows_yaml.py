@@ -43,7 +43,6 @@ def _problems(path: Path) -> list[str]:
     ("{agent: contract_compliance, output", "{agent: contract_complianse, output", "contract_complianse",
      "unknown agent 'contract_complianse'"),
     ("kind: sequential", "kind: pipeline_of_doom", "pipeline_of_doom", "unknown topology 'pipeline_of_doom'"),
-    ("kind: sequential", "kind: market", "kind: market", "topology 'market' cannot be compiled from a spec yet"),
     ("    tier: large", "    tier: 2", "tier: 2", "agents.contract_compliance.tier: Input should be 'small' or 'large'"),
     ("    prompt: contract_summarizer\n", "", "contract_summarizer:", "missing required field 'agents.contract_summarizer.prompt'"),
     ("  steps:\n", "  rounds: 3\n  steps:\n", "rounds: 3", "unknown field 'topology.rounds'"),

@@ -11,8 +11,8 @@ import dataclasses
 from typing import TYPE_CHECKING, Callable
 
 from opsgraph.agents.base import AgentSpec
-from opsgraph.workflows.spec import (ConcurrentTopology, GroupChatTopology, HandoffTopology, SequentialTopology,
-                                     SupervisorTopology, WorkflowSpec)
+from opsgraph.workflows.spec import (BlackboardTopology, ConcurrentTopology, GroupChatTopology, HandoffTopology,
+                                     MarketTopology, SequentialTopology, SupervisorTopology, WorkflowSpec)
 
 if TYPE_CHECKING:
     from langgraph.graph import StateGraph
@@ -29,7 +29,8 @@ def compile_spec(spec: WorkflowSpec) -> StateGraph:
     """The uncompiled graph of ``spec``; the caller picks the checkpointer, as for every builder."""
     compilers: dict[type, Callable[[WorkflowSpec], StateGraph]] = {
         SequentialTopology: _sequential, ConcurrentTopology: _concurrent, HandoffTopology: _handoff,
-        SupervisorTopology: _supervisor, GroupChatTopology: _group_chat,
+        SupervisorTopology: _supervisor, GroupChatTopology: _group_chat, BlackboardTopology: _blackboard,
+        MarketTopology: _market,
     }
     return compilers[type(spec.topology)](spec)
 
@@ -107,3 +108,27 @@ def _group_chat(spec: WorkflowSpec) -> StateGraph:
     agents = agent_specs(spec)
     panel = Panel(agents[topology.maker], tuple(agents[name] for name in topology.checkers), topology.max_rounds)
     return build_procurement_review_graph(panel)
+
+
+def _blackboard(spec: WorkflowSpec) -> StateGraph:
+    """Agents reading and writing sections of a versioned board, run by the controller (the demand board)."""
+    from opsgraph.graphs.demand_sensing import BoardRole, BoardTeam, build_demand_sensing_graph
+
+    topology = spec.topology
+    assert isinstance(topology, BlackboardTopology)
+    agents = agent_specs(spec)
+    roles = {name: BoardRole(agents[name], tuple(decl.reads),
+                             {section: (write.tool, write.key) for section, write in decl.writes.items()})
+             for name, decl in topology.board.items()}
+    return build_demand_sensing_graph(BoardTeam(roles, tuple(topology.sections), topology.max_cycles))
+
+
+def _market(spec: WorkflowSpec) -> StateGraph:
+    """Bidders pricing announced jobs from their own calendars, awards by the policy's rules (production planning)."""
+    from opsgraph.graphs.production_planning import Market, build_production_planning_graph
+
+    topology = spec.topology
+    assert isinstance(topology, MarketTopology)
+    agents = agent_specs(spec)
+    market = Market(agents[topology.bidder], agents[topology.shortfalls], topology.award, topology.max_awards_per_round)
+    return build_production_planning_graph(market)

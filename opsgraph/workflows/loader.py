@@ -142,8 +142,9 @@ def _topology_kind_ok(raw: dict[str, Any], problems: Problems) -> bool:
         problems.add(("topology", "kind"), f"topology {kind!r} cannot be compiled from a spec yet; "
                      f"use one of: {', '.join(COMPILED_TOPOLOGIES)}")
     else:
-        problems.add(("topology", "kind"), f"unknown topology {kind!r}; use one of: {', '.join(COMPILED_TOPOLOGIES)} "
-                     f"(reserved: {', '.join(RESERVED_TOPOLOGIES)})")
+        reserved = f" (reserved: {', '.join(RESERVED_TOPOLOGIES)})" if RESERVED_TOPOLOGIES else ""
+        problems.add(("topology", "kind"), f"unknown topology {kind!r}; use one of: {', '.join(COMPILED_TOPOLOGIES)}"
+                     + reserved)
     return False
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from opsgraph.workflows.spec import REPORTS, SEQUENTIAL_OUTPUTS, ConcurrentTopology, SequentialTopology, WorkflowSpec
+from opsgraph.workflows.spec import (REPORTS, SEQUENTIAL_OUTPUTS, BlackboardTopology, ConcurrentTopology,
+                                     MarketTopology, SequentialTopology, WorkflowSpec)
 
 if TYPE_CHECKING:
     from opsgraph.workflows.loader import Problems
@@ -83,6 +84,16 @@ def _check_topology(spec: WorkflowSpec, problems: Problems, policy: Any) -> None
     from opsgraph.workflows.topology_refs import routed_members
 
     topology = spec.topology
+    if isinstance(topology, BlackboardTopology):
+        from opsgraph.workflows.board_refs import board_members
+
+        _check_members(spec, problems, board_members(spec, problems, policy))
+        return
+    if isinstance(topology, MarketTopology):
+        from opsgraph.workflows.market_refs import market_members
+
+        _check_members(spec, problems, market_members(spec, problems, policy))
+        return
     if not isinstance(topology, (SequentialTopology, ConcurrentTopology)):
         _check_members(spec, problems, routed_members(spec, problems, policy))
         return

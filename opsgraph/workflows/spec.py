@@ -14,17 +14,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 ID_PATTERN = r"^[a-z][a-z0-9_]{1,62}$"
 # Topologies the compiler builds today, and the ones the schema reserves for builders that
-# are not compilable from a spec yet (graphs/demand_sensing.py and graphs/production_planning.py exist;
-# their spec keys are not designed yet).
-COMPILED_TOPOLOGIES = ("sequential", "concurrent", "handoff", "supervisor", "group_chat")
-RESERVED_TOPOLOGIES = ("blackboard", "market")
+# are not compilable from a spec yet (none left: the loader keeps the message for new ones).
+COMPILED_TOPOLOGIES = ("sequential", "concurrent", "handoff", "supervisor", "group_chat", "blackboard", "market")
+RESERVED_TOPOLOGIES: tuple[str, ...] = ()
 # The typed output of each step of a sequential review chain, in chain order.
 SEQUENTIAL_OUTPUTS = ("contract_terms", "compliance_findings", "contract_summary")
 # How a concurrent topology's reconciler merges the branches' findings.
 RECONCILERS = ("confidence_weighted_vote",)
 REPORTS = {"sequential": ("contract_review", "pipeline"), "concurrent": ("supplier_risk",),
            "handoff": ("support_desk",), "supervisor": ("supply_chain_exception",),
-           "group_chat": ("procurement_review",)}
+           "group_chat": ("procurement_review",), "blackboard": ("demand_sensing",),
+           "market": ("production_planning",)}
 
 
 class _Closed(BaseModel):
@@ -113,8 +113,47 @@ class GroupChatTopology(_Closed):
     max_rounds: str = "procurement.review_max_rounds"
 
 
+class SectionWriteDecl(_Closed):
+    """Where a board section's new data comes from: the agent's latest result of ``tool`` (or its ``key``)."""
+
+    tool: str
+    key: str | None = None
+
+
+class BoardRoleDecl(_Closed):
+    """``topology.board.<agent>``: the sections the agent reads (``feeds``: the world's demand feeds) and
+    the sections it writes, each from one of its tools."""
+
+    reads: list[str] = Field(min_length=1)
+    writes: dict[str, SectionWriteDecl] = Field(min_length=1)
+
+
+class BlackboardTopology(_Closed):
+    """Agents react to changed sections of a versioned board; a controller (code) runs every agent whose
+    inputs someone else changed, in parallel, until the board is quiescent or the cycle limit stops it."""
+
+    kind: Literal["blackboard"]
+    sections: list[str] = Field(min_length=1)
+    board: dict[str, BoardRoleDecl] = Field(min_length=1)
+    # The policy.yaml key of the controller's cycle limit (a spec names the limit, it does not set it).
+    max_cycles: str = "demand_sensing.max_cycles"
+
+
+class MarketTopology(_Closed):
+    """An orchestrator (code) announces the jobs a plant event displaces; one bidder branch per work centre bids
+    from its own calendar; the orchestrator awards by the policy's rules; a shortfalls agent raises purchase
+    orders for the components the awarded jobs lack."""
+
+    kind: Literal["market"]
+    bidder: str
+    shortfalls: str
+    # The policy.yaml keys of the award rules (order, split_partial_bids, max_rounds) and the per-round limit.
+    award: str = "production.award"
+    max_awards_per_round: str = "production.max_awards_per_work_centre_per_round"
+
+
 Topology = Annotated[Union[SequentialTopology, ConcurrentTopology, HandoffTopology, SupervisorTopology,
-                           GroupChatTopology], Field(discriminator="kind")]
+                           GroupChatTopology, BlackboardTopology, MarketTopology], Field(discriminator="kind")]
 
 
 class InputDecl(_Closed):
