@@ -14,14 +14,18 @@ from typing import Callable
 from langgraph.graph.state import CompiledStateGraph
 
 from opsgraph.context import ServerContext
-from opsgraph.runner import compile_graph
+from opsgraph.registry import get_entry
 
 
 def _factory(graph_id: str) -> Callable[[], CompiledStateGraph]:
     """A function that compiles the graph registered as ``graph_id`` for the server."""
+    # Looked up when the server loads this module: the registry reads the YAML workflow specs
+    # from disk, and the server calls the factory inside its event loop on every run, where
+    # file access is a blocking call (langgraph dev refuses it).
+    builder = get_entry(graph_id).builder
 
     def compiled() -> CompiledStateGraph:
-        graph = compile_graph(graph_id)
+        graph = builder().compile(name=graph_id)
         # The graphs take an OpsContext from Python callers; a server request can only carry
         # JSON, which LangGraph would otherwise try to turn into an OpsContext.
         graph.context_schema = ServerContext

@@ -93,3 +93,19 @@ def test_support_desk_conversation_of_two_messages_on_one_thread(server):
     assert humans[0] == SYNC_401 and humans[-1] == FOLLOW_UP
     ticket = open_world(make_settings(home)).crm.get_ticket("TCK-0002")
     assert len(ticket["notes"]) == 2  # one note per answered message, written by the server's run
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("graph_id, graph_input", [
+    ("invoice_match", {"subject_id": "VINV-0001"}),  # declared only in YAML
+    ("demand_sensing", {"sku_id": "SKU-004"}),         # blackboard: parallel board agents
+])
+def test_yaml_and_fan_out_graphs_run_on_the_server(server, graph_id, graph_input):
+    client, _ = server
+    thread = client.threads.create()["thread_id"]
+    client.runs.wait(thread, graph_id, input=graph_input)
+    state = client.threads.get_state(thread)
+    report = state["values"].get("report") or {}
+    # Ends with its report, or waits for a person at an approval: never a server error.
+    assert report or _interrupts(state), state
+    assert state["values"]["visited"], state["values"]
