@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import wraps
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
@@ -26,6 +25,7 @@ from opsgraph.agents.base import AgentSpec
 from opsgraph.agents.contract_compliance import CONTRACT_COMPLIANCE
 from opsgraph.agents.contract_extractor import CONTRACT_EXTRACTOR
 from opsgraph.agents.contract_summarizer import CONTRACT_SUMMARIZER
+from opsgraph.graphs.binding import bind_last
 from opsgraph.graphs.components import agent_turn, audit_model_call, execute_tool_calls, guard_step, thread_id
 from opsgraph.graphs.contract_checks import (ComplianceFindings, ContractSummary, ContractTerms, error_lines,
                                     finding_errors, schema_errors, summary_errors, term_errors)
@@ -219,18 +219,6 @@ def report(state: ContractReviewState) -> dict:
     )}
 
 
-def _bound(node: Any, chain: ReviewChain) -> Any:
-    """``node`` with this graph's chain of agents; the default chain keeps the plain function."""
-    if chain == DEFAULT_CHAIN:
-        return node
-
-    # wraps keeps the name and the Command[Literal[...]] hints LangGraph reads to draw the edges.
-    @wraps(node)
-    def bound(state: Any, runtime: Runtime[OpsContext]) -> Any:
-        return node(state, runtime, chain)
-
-    return bound
-
 
 def build_contract_review_graph(chain: ReviewChain = DEFAULT_CHAIN) -> StateGraph:
     """The uncompiled ``contract_review`` graph; the caller picks the checkpointer.
@@ -240,7 +228,7 @@ def build_contract_review_graph(chain: ReviewChain = DEFAULT_CHAIN) -> StateGrap
     graph = StateGraph(ContractReviewState, context_schema=OpsContext, input_schema=ContractReviewInput,
                        output_schema=ContractReviewOutput)
     graph.add_node(INTAKE, intake)
-    bound = {name: _bound(node, chain) for name, node in ((EXTRACT, extract), (CHECK, check),
+    bound = {name: bind_last(node, chain, DEFAULT_CHAIN) for name, node in ((EXTRACT, extract), (CHECK, check),
                                                           (SUMMARIZE, summarize), (TOOLS, tools))}
     for name, node in ((EXTRACT, bound[EXTRACT]), (CHECK, bound[CHECK]), (SUMMARIZE, bound[SUMMARIZE]), (TOOLS, bound[TOOLS]),
                        (VALIDATE_TERMS, validate_terms), (VALIDATE_COMPLIANCE, validate_compliance),

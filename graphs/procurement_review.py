@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import wraps
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
@@ -48,6 +47,7 @@ from opsgraph.agents.base import AgentSpec
 from opsgraph.agents.buyer import BUYER
 from opsgraph.agents.compliance import COMPLIANCE
 from opsgraph.agents.finance import FINANCE
+from opsgraph.graphs.binding import bind_last
 from opsgraph.graphs.components import (APPROVAL, TOOLS, after_turn, agent_turn, approval_node, audit_model_call,
                                execute_tool_calls, guard_step, needs_gate, thread_id)
 from opsgraph.graphs.history import context_policy, history_view
@@ -429,25 +429,6 @@ def _summary_lines(report: ProcurementReport) -> list[str]:
     return lines
 
 
-def _bound(node: Any, panel: Panel) -> Any:
-    """``node`` with this graph's panel; the default panel keeps the plain function."""
-    if panel is DEFAULT_PANEL:
-        return node
-    # wraps keeps the node's name and signature (LangGraph reads it to pass the runtime or not);
-    # the builder passes the destinations, which follow the panel's members.
-    if "runtime" not in node.__code__.co_varnames[:node.__code__.co_argcount]:
-        @wraps(node)
-        def bound_state(state: Any) -> Any:
-            return node(state, panel)
-
-        return bound_state
-
-    @wraps(node)
-    def bound(state: Any, runtime: Runtime[OpsContext]) -> Any:
-        return node(state, runtime, panel)
-
-    return bound
-
 
 def _routes(panel: Panel) -> dict[str, tuple[str, ...] | None]:
     """Where the moderator and the tool node may send a declared panel (None: read from the Literal hints)."""
@@ -464,12 +445,12 @@ def build_procurement_review_graph(panel: Panel = DEFAULT_PANEL) -> StateGraph:
     """
     graph = StateGraph(ProcurementState, context_schema=OpsContext, input_schema=ProcurementInput,
                        output_schema=ProcurementOutput)
-    graph.add_node(INTAKE, _bound(intake, panel))
+    graph.add_node(INTAKE, bind_last(intake, panel, DEFAULT_PANEL))
     for name in panel.members:
         graph.add_node(name, make_member(name, panel))
     routes = _routes(panel)
-    for name, node in ((MODERATOR, _bound(moderator, panel)), (TOOLS, tools), (APPROVAL, approval_node),
-                       (PURCHASE, purchase), (ESCALATE, _bound(escalate, panel)), (REPORT, report)):
+    for name, node in ((MODERATOR, bind_last(moderator, panel, DEFAULT_PANEL)), (TOOLS, tools), (APPROVAL, approval_node),
+                       (PURCHASE, purchase), (ESCALATE, bind_last(escalate, panel, DEFAULT_PANEL)), (REPORT, report)):
         graph.add_node(name, node, destinations=routes.get(name))
     graph.add_edge(START, INTAKE)
     graph.add_edge(INTAKE, panel.maker.name)

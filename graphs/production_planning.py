@@ -39,7 +39,6 @@ from opsgraph.graphs.binding import bind_last
 from opsgraph.graphs.production_award import AWARD_KEY, PER_ROUND_KEY, AwardRules, award_round
 from opsgraph.graphs.production_report import build_production_report
 from opsgraph.graphs.state import BidderOutput, BidderState, ProductionInput, ProductionOutput, ProductionState
-from opsgraph.prompts import load_prompt
 
 GRAPH_ID = "production_planning"
 INTAKE, ANNOUNCE, BID, AWARD, CONFIRM, APPLY = "intake", "announce", "bid", "award", "commitment_approval", "apply"

@@ -11,7 +11,6 @@ logs disagreements beyond the policy threshold to the audit trail and flags them
 
 from __future__ import annotations
 
-from functools import wraps
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
@@ -24,6 +23,7 @@ from opsgraph.agents.base import AgentSpec
 from opsgraph.agents.esg_assessor import ESG_ASSESSOR
 from opsgraph.agents.finance_assessor import FINANCE_ASSESSOR
 from opsgraph.agents.operations_assessor import OPERATIONS_ASSESSOR
+from opsgraph.graphs.binding import bind_last
 from opsgraph.graphs.components import agent_turn, audit_model_call, execute_tool_calls, guard_step, last_ai, thread_id
 from opsgraph.graphs.contract_checks import error_lines
 from opsgraph.graphs.history import history_view
@@ -132,9 +132,9 @@ def assessor_finding(state: AssessorState, runtime: Runtime[OpsContext], assesso
 def build_assessor_graph(assessors: Assessors = ASSESSORS) -> StateGraph:
     """One assessor branch: model rounds with tools, then the structured finding."""
     graph = StateGraph(AssessorState, context_schema=OpsContext, output_schema=AssessorOutput)
-    graph.add_node(AGENT, _bound(assessor_agent, assessors))
+    graph.add_node(AGENT, bind_last(assessor_agent, assessors, ASSESSORS))
     graph.add_node(TOOLS, assessor_tools)
-    graph.add_node(FINDING, _bound(assessor_finding, assessors))
+    graph.add_node(FINDING, bind_last(assessor_finding, assessors, ASSESSORS))
     graph.add_edge(START, AGENT)
     graph.set_finish_point(FINDING)
     return graph
@@ -183,18 +183,6 @@ def report(state: SupplierRiskState) -> dict:
     )}
 
 
-def _bound(node: Any, assessors: Assessors) -> Any:
-    """``node`` with this graph's assessor panel; the default panel keeps the plain function."""
-    if assessors is ASSESSORS:
-        return node
-
-    # wraps keeps the name and the Command[Literal[...]] hints LangGraph reads to draw the edges.
-    @wraps(node)
-    def bound(state: Any, runtime: Runtime[OpsContext]) -> Any:
-        return node(state, runtime, assessors)
-
-    return bound
-
 
 def build_supplier_risk_graph(assessors: Assessors = ASSESSORS) -> StateGraph:
     """The uncompiled ``supplier_risk`` graph; the caller picks the checkpointer.
@@ -203,7 +191,7 @@ def build_supplier_risk_graph(assessors: Assessors = ASSESSORS) -> StateGraph:
     """
     graph = StateGraph(SupplierRiskState, context_schema=OpsContext, input_schema=SupplierRiskInput,
                        output_schema=SupplierRiskOutput)
-    graph.add_node(INTAKE, _bound(intake, assessors))
+    graph.add_node(INTAKE, bind_last(intake, assessors, ASSESSORS))
     # LangGraph's drawing cannot see how many Sends intake makes: the metadata tells the pictures.
     graph.add_node(ASSESS, build_assessor_graph(assessors).compile(), metadata={"fan_out": list(assessors)})
     graph.add_node(RECONCILE, reconcile)

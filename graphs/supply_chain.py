@@ -12,8 +12,8 @@ a ``Literal`` destination. A step limit and the kill switch end the run with a r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache, wraps
-from typing import Any, Literal, get_args
+from functools import lru_cache
+from typing import Literal, get_args
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.graph import START, StateGraph
@@ -26,6 +26,7 @@ from opsgraph.agents.customer_comms import CUSTOMER_COMMS
 from opsgraph.agents.inventory import INVENTORY
 from opsgraph.agents.logistics import LOGISTICS
 from opsgraph.agents.procurement import PROCUREMENT
+from opsgraph.graphs.binding import bind_last
 from opsgraph.graphs.components import (APPROVAL, TOOLS, after_turn, agent_turn, approval_node, audit_model_call,
                                execute_tool_calls, guard_step)
 from opsgraph.graphs.incident import build_incident_report
@@ -141,18 +142,6 @@ def report(state: SupplyChainState, runtime: Runtime[OpsContext]) -> dict:
     return {"report": build_incident_report(state)}
 
 
-def _bound(node: Any, team: Team) -> Any:
-    """``node`` with this graph's team; the default team keeps the plain function."""
-    if team is DEFAULT_TEAM:
-        return node
-
-    # wraps keeps the node's name and signature; the builder passes the destinations of a declared team.
-    @wraps(node)
-    def bound(state: Any, runtime: Runtime[OpsContext]) -> Any:
-        return node(state, runtime, team)
-
-    return bound
-
 
 def build_supply_chain_graph(team: Team = DEFAULT_TEAM) -> StateGraph:
     """The uncompiled ``supply_chain_exception`` graph; the caller picks the checkpointer.
@@ -165,7 +154,7 @@ def build_supply_chain_graph(team: Team = DEFAULT_TEAM) -> StateGraph:
     # A declared team names its own agents: its routes are given, not read from the Literal hints.
     declared = team is not DEFAULT_TEAM
     graph.add_node("intake", intake)
-    graph.add_node(head, _bound(supervisor, team), destinations=(*workers, REPORT) if declared else None)
+    graph.add_node(head, bind_last(supervisor, team, DEFAULT_TEAM), destinations=(*workers, REPORT) if declared else None)
     for name in workers:
         graph.add_node(name, make_worker(name, team), destinations=(TOOLS, APPROVAL, head) if declared else None)
     graph.add_node(APPROVAL, approval_node)  # purchase orders above the threshold

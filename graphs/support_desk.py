@@ -26,8 +26,7 @@ reported as ``refused``/``failed`` and its ticket cannot be closed as resolved.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import wraps
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.tools import BaseTool
@@ -40,6 +39,7 @@ from opsgraph.agents.base import AgentSpec
 from opsgraph.agents.billing import BILLING
 from opsgraph.agents.technical_support import TECHNICAL_SUPPORT
 from opsgraph.agents.triage import TRIAGE
+from opsgraph.graphs.binding import bind_last
 from opsgraph.graphs.components import (APPROVAL, TOOLS, after_turn, agent_turn, approval_gate, execute_tool_calls,
                                         guard_step, last_ai, thread_id)
 from opsgraph.graphs.handoff import (MAX_BOUNCES, create_handoff_tool, handoff_tool_name, handoff_update,
@@ -260,25 +260,6 @@ def _summary_lines(report: SupportReport) -> list[str]:
     return lines
 
 
-def _bound(node: Any, desk: Desk) -> Any:
-    """``node`` with this graph's desk; the default desk keeps the plain function."""
-    if desk is DEFAULT_DESK:
-        return node
-    # wraps keeps the node's name and signature (LangGraph reads it to pass the runtime or not);
-    # the builder passes the destinations, which follow the desk's agents.
-    if "runtime" not in node.__code__.co_varnames[:node.__code__.co_argcount]:
-        @wraps(node)
-        def bound_state(state: Any) -> Any:
-            return node(state, desk)
-
-        return bound_state
-
-    @wraps(node)
-    def bound(state: Any, runtime: Runtime[OpsContext]) -> Any:
-        return node(state, runtime, desk)
-
-    return bound
-
 
 def build_support_desk_graph(desk: Desk = DEFAULT_DESK) -> StateGraph:
     """The uncompiled ``support_desk`` graph; the caller picks the checkpointer.
@@ -289,12 +270,12 @@ def build_support_desk_graph(desk: Desk = DEFAULT_DESK) -> StateGraph:
                        output_schema=SupportOutput)
     # A declared desk names its own agents: its routes are given, not read from the Literal hints.
     routes = None if desk is DEFAULT_DESK else {INTAKE: tuple(desk.agents), TOOLS: (*desk.agents, ESCALATE)}
-    graph.add_node(INTAKE, _bound(intake, desk), destinations=routes and routes[INTAKE])
+    graph.add_node(INTAKE, bind_last(intake, desk, DEFAULT_DESK), destinations=routes and routes[INTAKE])
     for name in desk.agents:
         graph.add_node(name, make_agent(name, desk))
     graph.add_node(APPROVAL, approval)  # refunds above the automatic limit
-    graph.add_node(TOOLS, _bound(tools, desk), destinations=routes and routes[TOOLS])
-    graph.add_node(ESCALATE, _bound(escalate, desk))
+    graph.add_node(TOOLS, bind_last(tools, desk, DEFAULT_DESK), destinations=routes and routes[TOOLS])
+    graph.add_node(ESCALATE, bind_last(escalate, desk, DEFAULT_DESK))
     graph.add_node(FINISH, finish)
     graph.add_edge(START, INTAKE)
     graph.set_finish_point(FINISH)
