@@ -108,11 +108,6 @@ class Settings:
     workflows_dir: Path | None = None
 
     @property
-    def memory_path(self) -> Path:
-        """SQLite file holding the memory store (episodes and lessons)."""
-        return self.data_home / "memory.db"
-
-    @property
     def world_path(self) -> Path:
         """SQLite file holding the mock enterprise."""
         return self.data_home / "world.db"

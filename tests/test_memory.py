@@ -20,6 +20,7 @@ from opsgraph.memory.layer import LessonRefused
 from opsgraph.memory.lessons import lesson_from_decision, policy_conflict
 from opsgraph.memory.store import close_store
 from opsgraph.runner import open_runner
+from opsgraph.store import open_store
 
 GRAPH = "procurement_review"
 # 300 x SKU-003 from SUP-006 at $131 = $39,300: above the $25,000 gate, so a human decides.
@@ -56,6 +57,10 @@ def test_edit_with_reason_becomes_a_lesson_that_survives_a_restart_and_trims_the
         assert first.status == "completed" and set(_draft_quantities(first.values)) == {300}
         events = [e for e in runner.context.audit.events("pr-trim-1") if e.kind == "memory_write"]
         assert {e.result["kind"] for e in events} == {"lesson", "episode"}
+    # Memory is the ("memory", ...) namespaces of the LangGraph store the graphs are compiled with.
+    with open_store(settings) as store:
+        stored = [item.key for item in store.search(("memory", "sku", "SKU-003"))]
+    assert any(key.startswith("le_") for key in stored), stored
     # A new process reads the SQLite store: the lesson is still there, bound to its SKU.
     listed = _cli(settings, "list", "--subject", "SKU-003", "--kind", "lesson", "--json")
     assert listed.returncode == 0, listed.stderr

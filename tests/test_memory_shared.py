@@ -31,7 +31,7 @@ def test_a_lesson_learned_in_one_process_is_recalled_by_another_on_postgres(tmp_
             done = _run(runner, "pr-shared-1", TRIM_REQUEST, TRIM)
             assert done.status == "completed"
             [lesson] = runner.context.memory.items(subject="SKU-003", kind="lesson")
-        assert not (tmp_path / "home-a" / "memory.db").exists()  # nothing of it in a local file
+        assert not (tmp_path / "home-a" / "store.db").exists()  # nothing of it in a local file
         stored = rows(url, "SELECT prefix, key FROM opsgraph.store WHERE key = %s ORDER BY prefix", (lesson["id"],))
         assert [p for p, _ in stored] == ["memory.sku.SKU-003", "memory.supplier.SUP-006"]
 

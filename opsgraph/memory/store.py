@@ -55,11 +55,12 @@ def memory_index(settings: Settings, embed: Callable[[Sequence[str]], Any] | Non
 
 
 def open_memory_store(settings: Settings, embed: Callable[[Sequence[str]], Any] | None = None) -> BaseStore:
-    """The memory ``BaseStore``: the data home's ``memory.db``, or the shared Postgres store.
+    """The memory ``BaseStore``: the LangGraph store every graph is compiled with, searchable by meaning.
 
-    With ``database_url`` set, memory lives in the same ``PostgresStore`` every graph is
-    compiled with, so every process on every machine recalls what another learned; searches by
-    meaning are ranked in the process (no pgvector needed). Tables are created on first use.
+    By default the data home's ``store.db`` (SQLite, with a sqlite-vec index on the memory
+    text). With ``database_url`` set, the shared ``PostgresStore``, so every process on every
+    machine recalls what another learned; searches by meaning are ranked in the process (no
+    pgvector needed). Tables are created on first use.
     Close it with :func:`close_store`. ``embed`` replaces the offline embedding (tests).
     """
     if settings.database_url:
@@ -74,7 +75,9 @@ def open_memory_store(settings: Settings, embed: Callable[[Sequence[str]], Any] 
 def _sqlite_memory_store(settings: Settings, embed: Callable[[Sequence[str]], Any] | None) -> BaseStore:
     from langgraph.store.sqlite import SqliteStore
 
-    path = settings.memory_path
+    # The same file as the LangGraph store every graph is compiled with (opsgraph.store): memory
+    # is that store's ``("memory", ...)`` namespaces, searched through the vector index added here.
+    path = settings.store_path
     path.parent.mkdir(parents=True, exist_ok=True)
     driver = sqlite_driver()
     # Nodes and tools may run in worker threads; the store serialises access with its own lock.
@@ -87,8 +90,8 @@ def _sqlite_memory_store(settings: Settings, embed: Callable[[Sequence[str]], An
             store.setup()
     except driver.DatabaseError as exc:
         conn.close()
-        raise StorageError(f"memory database {path} is damaged or not SQLite ({exc}); "
-                           "move it aside (its memories are lost) or restore it from a backup") from None
+        raise StorageError(f"store database {path} is damaged or not SQLite ({exc}); move it aside to start a new "
+                           "one (its memories are lost) or restore it from a backup") from None
     return store
 
 
