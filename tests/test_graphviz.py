@@ -78,3 +78,15 @@ def test_layered_layout_puts_loops_back_and_end_last():
     assert layer[END] == max(layer.values()) and list(layer.values()).count(layer[END]) == 1
     rows = order_layers(layer, edges, bfs_depth(nodes, edges)[1])
     assert sorted(n for row in rows for n in row) == sorted(nodes)
+
+
+def test_graphs_table_keeps_every_id_whole_in_80_columns(tmp_path):
+    from opsgraph.registry import graph_entries
+    from tests.support.cli import opsgraph
+
+    proc = opsgraph(tmp_path / "home", "graphs", COLUMNS="80")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    first_cells = {line.split("│")[1].strip() for line in lines if line.startswith("│")}
+    assert set(graph_entries()) <= first_cells

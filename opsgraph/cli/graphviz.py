@@ -100,7 +100,11 @@ def graphs_cmd(as_json: bool = typer.Option(False, "--json", help="Print as JSON
         _print_json([{"graph_id": e.graph_id, "topology": e.topology, "description": e.description,
                       "chat": e.chat_input is not None} for e in entries])
         return
-    table = Table("graph", "topology", "description")
+    table = Table()
+    # Ids whole (they are typed into other commands); the description wraps.
+    table.add_column("graph", no_wrap=True, min_width=max(len(e.graph_id) for e in entries))
+    table.add_column("topology", overflow="fold")
+    table.add_column("description", overflow="fold")
     for entry in entries:
         table.add_row(entry.graph_id, entry.topology, escape(entry.description))
     console.print(table)
