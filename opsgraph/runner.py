@@ -315,7 +315,7 @@ class Runner:
                         if on_step:
                             on_step(node, data if isinstance(data, dict) else {"value": data})
         except KeyboardInterrupt:
-            self._mark(thread_id, "interrupted", "interrupted by the operator")
+            self.stopped_by_operator(thread_id, "interrupted by the operator")
             raise
         except UserError as exc:
             self._mark(thread_id, "failed", str(exc))
@@ -326,8 +326,9 @@ class Runner:
             # resumed run would recall its own first half).
             self._remember(graph_id, thread_id, "failed" if not failed.resumable else "paused")
             raise failed from exc
-        except BaseException:
-            self._mark(thread_id, "failed", "the process was stopped mid-run")
+        except BaseException:  # SystemExit and the like: the process goes away mid-run
+            reason = "the process was stopped mid-run"
+            self._mark(thread_id, "failed", reason, event={"reason": reason, "resumable": True, "agent": None})
             raise
         result = self._result(graph_id, thread_id)
         self._remember(graph_id, thread_id, result.status, result.values)
@@ -358,12 +359,18 @@ class Runner:
         self._mark(thread_id, "failed", reason, event={"reason": reason, "resumable": resumable, "agent": agent})
         return FailedRun(thread_id, reason, agent=agent, resumable=resumable)
 
+    def stopped_by_operator(self, thread_id: str, reason: str) -> None:
+        """Record that the operator stopped the run mid-way (Ctrl-C): status ``interrupted`` with
+        ``reason`` and a ``run_interrupted`` audit event; ``runs resume`` carries on from the last step."""
+        self._mark(thread_id, "interrupted", reason, event={"reason": reason, "resumable": True, "agent": None})
+
     def _mark(self, thread_id: str, status: str, reason: str, event: dict[str, Any] | None = None) -> None:
         # The failure may be the audit store itself; the original error matters more than this record.
         try:
             self.context.audit.set_status(thread_id, status, reason)
             if event is not None:
-                self.context.audit.record(thread_id, f"run_failed:{uuid.uuid4().hex[:12]}", "run_failed",
+                kind = "run_interrupted" if status == "interrupted" else "run_failed"
+                self.context.audit.record(thread_id, f"{kind}:{uuid.uuid4().hex[:12]}", kind,
                                           agent=event.get("agent"), result=event, ok=False)
         except Exception:  # noqa: BLE001
             pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -145,6 +146,10 @@ def test_ctrl_c_stops_the_run_keeps_state_and_the_repl(tmp_path):
     finally:
         term.kill()
     assert _state(home, "supply_chain_exception", "cc-1").values["report"]["outcome"] == "completed"
+    with sqlite3.connect(home / "audit.db") as audit:
+        stops = audit.execute("SELECT result FROM audit_events WHERE thread_id = 'cc-1' AND kind = 'run_interrupted'"
+                              ).fetchall()
+    assert len(stops) == 1 and "Ctrl-C in chat" in stops[0][0]
 
 
 def test_support_desk_handoff_citations_and_same_agent_after_reopen(tmp_path):

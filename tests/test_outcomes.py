@@ -205,3 +205,17 @@ def test_a_knowledge_store_that_fails_mid_run_fails_the_run_not_completes_it(set
         assert "knowledge store failed" in failed.value.reason and failed.value.agent
         info = runner.context.audit.run("kb-broken-1")
         assert info.status == "failed" and "knowledge store failed" in info.reason
+
+
+def test_a_run_stopped_with_ctrl_c_is_interrupted_audited_and_resumable(settings):
+    model = FailingModel(fail_on=4, error=KeyboardInterrupt())
+    with _runner(settings, model) as runner:
+        with pytest.raises(KeyboardInterrupt):
+            runner.start(GRAPH, EVENT, thread_id="ctrl-c-1")
+        info = runner.context.audit.run("ctrl-c-1")
+        assert info.status == "interrupted" and info.reason == "interrupted by the operator"
+        [event] = [e for e in runner.context.audit.events("ctrl-c-1") if e.kind == "run_interrupted"]
+        assert event.result["resumable"] is True and "by the operator" in event.result["reason"]
+        done = runner.resume("ctrl-c-1")
+        assert done.status == "completed"
+        assert _write_counts(runner, "ctrl-c-1") == {name: 1 for name in WRITES}

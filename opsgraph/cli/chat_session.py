@@ -258,9 +258,11 @@ class ChatSession:
                     # An update means a node finished and its writes are saved: a safe place to stop.
                     if mode == "updates" and stop.requested:
                         stream.close()  # ends the run now; LangGraph flushes the pending checkpoint
+                        runner.stopped_by_operator(thread, "stopped at a step boundary (Ctrl-C in chat)")
                         return True
             except KeyboardInterrupt:
                 printer.finish()
+                runner.stopped_by_operator(thread, "abandoned mid-step (Ctrl-C in chat)")
                 self.console.print("[red]run abandoned[/red]; the thread keeps its last saved step")
                 return True
             except BaseException:
