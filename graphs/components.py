@@ -37,6 +37,18 @@ MAX_TOOL_RESULT_CHARS = 6000
 TOOLS, APPROVAL = "tools", "approval"  # node names of the tool executor and the approval gate
 
 
+def branch_thread(state: dict) -> dict[str, Any]:
+    """A parallel branch's state as the shared components read it: its ``transcript`` is its thread."""
+    return {**state, "messages": state["transcript"]}
+
+
+def to_transcript(update: dict[str, Any]) -> dict[str, Any]:
+    """A shared component's update for a parallel branch: its ``messages`` go to the ``transcript``."""
+    if "messages" in update:
+        update["transcript"] = update.pop("messages")
+    return update
+
+
 def thread_id() -> str:
     """Thread id of the run being executed."""
     return str(get_config().get("configurable", {}).get("thread_id", "no-thread"))

@@ -31,7 +31,7 @@ from opsgraph.graphs.binding import bind_last
 from opsgraph.graphs.board import SECTIONS, Board, BoardWrite, changed_by_others, empty_board, versions
 from opsgraph.graphs.demand_report import summary_lines
 from opsgraph.graphs.components import (APPROVAL, TOOLS, after_turn, agent_turn, approval_gate, execute_tool_calls,
-                                        guard_step, last_ai, thread_id)
+                                        branch_thread, guard_step, last_ai, thread_id, to_transcript)
 from opsgraph.graphs.incident import cost_summary
 from opsgraph.graphs.state import (BoardAgentOutput, BoardAgentState, DemandReport, DemandSensingInput,
                                    DemandSensingOutput, DemandSensingState)
@@ -160,22 +160,12 @@ def branch_input(state: DemandSensingState, name: str, cycle: int,
             "budget": dict(state.get("budget") or {})}
 
 
-def _thread(state: BoardAgentState) -> dict[str, Any]:
-    return {**state, "messages": state["transcript"]}
-
-
-def _on_transcript(update: dict[str, Any]) -> dict[str, Any]:
-    if "messages" in update:
-        update["transcript"] = update.pop("messages")
-    return update
-
-
 def agent_node(state: BoardAgentState, runtime: Runtime[OpsContext], roles: dict[str, BoardRole] = ROLES
                ) -> Command[Literal["tools", "approval", "post"]]:
     """One model round of the branch's agent."""
     ctx = resolve_context(runtime.context)
-    update = agent_turn(roles[state["agent"]].spec, ctx, _thread(state), {"sku_id": state["sku_id"]})
-    return Command(goto=after_turn(update["messages"][0], ctx, POST), update=_on_transcript(update))
+    update = agent_turn(roles[state["agent"]].spec, ctx, branch_thread(state), {"sku_id": state["sku_id"]})
+    return Command(goto=after_turn(update["messages"][0], ctx, POST), update=to_transcript(update))
 
 
 def approval(state: BoardAgentState, runtime: Runtime[OpsContext]) -> Command[Literal["tools"]]:
@@ -184,7 +174,7 @@ def approval(state: BoardAgentState, runtime: Runtime[OpsContext]) -> Command[Li
     A call the tool executor will refuse (not an order the plan proposed from the board) is never
     put to a human: the gate sees only the calls that may run.
     """
-    thread = _thread(state)
+    thread = branch_thread(state)
     message, guard = last_ai(thread["messages"]), order_guard(state)
     allowed = [c for c in message.tool_calls if guard(c, []) is None] if message else []
     view = {**thread, "messages": [*thread["messages"][:-1], message.model_copy(update={"tool_calls": allowed})]} \
@@ -195,8 +185,8 @@ def approval(state: BoardAgentState, runtime: Runtime[OpsContext]) -> Command[Li
 def tools(state: BoardAgentState, runtime: Runtime[OpsContext]) -> Command[Literal["turn"]]:
     """Execute the agent's tool calls; a purchase order must be one the plan tool proposed from the board."""
     ctx = resolve_context(runtime.context)
-    update = execute_tool_calls(_thread(state), ctx, guard=order_guard(state))
-    return Command(goto=TURN, update=_on_transcript(update))
+    update = execute_tool_calls(branch_thread(state), ctx, guard=order_guard(state))
+    return Command(goto=TURN, update=to_transcript(update))
 
 
 def _done(actions: list[dict], tool: str) -> list[dict]:

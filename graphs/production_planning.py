@@ -34,7 +34,7 @@ from opsgraph.agents.work_centre import WORK_CENTRE
 from opsgraph.context import OpsContext, resolve_context
 from opsgraph.governance.approvals import DecisionError, parse_decision
 from opsgraph.graphs.components import (APPROVAL, SHADOW_APPROVER, TOOLS, after_turn, agent_turn, approval_node, execute_tool_calls,
-                                        guard_step, last_ai, thread_id)
+                                        branch_thread, guard_step, last_ai, thread_id, to_transcript)
 from opsgraph.graphs.binding import bind_last
 from opsgraph.graphs.production_award import AWARD_KEY, PER_ROUND_KEY, AwardRules, award_round
 from opsgraph.graphs.production_report import build_production_report
@@ -165,22 +165,13 @@ def announce(state: ProductionState, runtime: Runtime[OpsContext]) -> Command[Li
 # --- one work centre's bidding branch ------------------------------------------------------
 
 
-def _thread(state: BidderState) -> dict[str, Any]:
-    return {**state, "messages": state["transcript"]}
-
-
-def _on_transcript(update: dict[str, Any]) -> dict[str, Any]:
-    update["transcript"] = update.pop("messages")
-    return update
-
-
 def bidder_agent(state: BidderState, runtime: Runtime[OpsContext], bidder: AgentSpec = WORK_CENTRE
                  ) -> Command[Literal["tools", "bids"]]:
     """One model round of this work centre's bidding agent."""
     ctx = resolve_context(runtime.context)
-    update = agent_turn(bidder, ctx, _thread(state), {"work_centre_id": state["work_centre_id"]})
+    update = agent_turn(bidder, ctx, branch_thread(state), {"work_centre_id": state["work_centre_id"]})
     goto = BIDDER_TOOLS if update["messages"][0].tool_calls else BIDS
-    return Command(goto=goto, update=_on_transcript(update))
+    return Command(goto=goto, update=to_transcript(update))
 
 
 def bidder_tools(state: BidderState, runtime: Runtime[OpsContext]) -> Command[Literal["agent"]]:
@@ -192,8 +183,8 @@ def bidder_tools(state: BidderState, runtime: Runtime[OpsContext]) -> Command[Li
         named = str((call.get("args") or {}).get("work_centre_id") or own).strip().upper()
         return None if named == own else f"work centre {own} bids only from its own calendar, not {named}'s"
 
-    update = execute_tool_calls(_thread(state), ctx, guard=own_calendar_only)
-    return Command(goto=AGENT, update=_on_transcript(update))
+    update = execute_tool_calls(branch_thread(state), ctx, guard=own_calendar_only)
+    return Command(goto=AGENT, update=to_transcript(update))
 
 
 def _submitted(state: BidderState) -> dict[str, Any] | None:

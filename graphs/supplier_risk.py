@@ -24,7 +24,8 @@ from opsgraph.agents.esg_assessor import ESG_ASSESSOR
 from opsgraph.agents.finance_assessor import FINANCE_ASSESSOR
 from opsgraph.agents.operations_assessor import OPERATIONS_ASSESSOR
 from opsgraph.graphs.binding import bind_last
-from opsgraph.graphs.components import agent_turn, audit_model_call, execute_tool_calls, guard_step, last_ai, thread_id
+from opsgraph.graphs.components import (agent_turn, audit_model_call, branch_thread, execute_tool_calls, guard_step,
+                                        last_ai, thread_id, to_transcript)
 from opsgraph.graphs.contract_checks import error_lines
 from opsgraph.graphs.history import history_view
 from opsgraph.graphs.incident import cost_summary
@@ -69,37 +70,27 @@ def intake(state: SupplierRiskState, runtime: Runtime[OpsContext], assessors: As
     return Command(goto=sends, update={"messages": opened, "steps": int(state.get("steps") or 0) + 1})
 
 
-def _thread(state: AssessorState) -> dict[str, Any]:
-    """The branch state as the shared components read it: its transcript is its thread."""
-    return {**state, "messages": state["transcript"]}
-
-
-def _on_transcript(update: dict[str, Any]) -> dict[str, Any]:
-    update["transcript"] = update.pop("messages")
-    return update
-
-
 def assessor_agent(state: AssessorState, runtime: Runtime[OpsContext], assessors: Assessors = ASSESSORS
                    ) -> Command[Literal["tools", "finding"]]:
     """One model round of this branch's assessor."""
     ctx = resolve_context(runtime.context)
     spec, _dimension = assessors[state["assessor"]]
-    update = agent_turn(spec, ctx, _thread(state), {"supplier_id": state["supplier_id"]})
+    update = agent_turn(spec, ctx, branch_thread(state), {"supplier_id": state["supplier_id"]})
     goto = TOOLS if update["messages"][0].tool_calls else FINDING
-    return Command(goto=goto, update=_on_transcript(update))
+    return Command(goto=goto, update=to_transcript(update))
 
 
 def assessor_tools(state: AssessorState, runtime: Runtime[OpsContext]) -> Command[Literal["agent"]]:
     """Execute the assessor's tool calls (permission checks and audit as everywhere)."""
-    update = execute_tool_calls(_thread(state), resolve_context(runtime.context))
-    return Command(goto=AGENT, update=_on_transcript(update))
+    update = execute_tool_calls(branch_thread(state), resolve_context(runtime.context))
+    return Command(goto=AGENT, update=to_transcript(update))
 
 
 def _ask_finding(spec: Any, ctx: OpsContext, state: AssessorState) -> tuple[Finding | None, list[dict], list[str]]:
     system = SystemMessage(load_prompt(spec.prompt, supplier_id=state["supplier_id"]))
     view = history_view(state["transcript"], spec.name, spec.history)
     try:
-        parsed, record = ctx.gateway.structured(spec.name, [system, *view], Finding, state=_thread(state))
+        parsed, record = ctx.gateway.structured(spec.name, [system, *view], Finding, state=branch_thread(state))
     except ValidationError as exc:
         return None, [], [f"malformed finding: {line}" for line in error_lines(exc)]
     except StructuredOutputError as exc:
