@@ -125,6 +125,12 @@ def not_found(kind: str, value: Any) -> NotFound:
     return NotFound(f"unknown {kind} {str(value)!r}" + (f"; {hint}" if hint else ""))
 
 
+def priced_line(row: Any) -> dict[str, Any]:
+    """A stored order or invoice line as connectors return it: SKU, quantity, unit price, line total."""
+    return {"sku_id": row["sku_id"], "quantity": row["quantity"], "unit_price": row["unit_price"],
+            "line_total": money(row["quantity"] * row["unit_price"])}
+
+
 def norm_id(value: Any) -> str:
     """Ids are case-insensitive for callers ('sh-0001' finds SH-0001)."""
     return str(value).strip().upper()

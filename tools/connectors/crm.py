@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from opsgraph.tools.connectors.base import (Conn, Connector, ValidationFailed, money, next_id, norm_id, not_found,
-                                            validate)
+                                            priced_line, validate)
 
 Plan = Literal["basic", "pro", "enterprise"]
 TicketStatus = Literal["open", "pending", "resolved", "closed"]
@@ -58,8 +58,7 @@ def load_order(conn: Conn, order_id: str) -> dict[str, Any]:
                        "customers c ON c.customer_id = o.customer_id WHERE o.order_id = ?", (norm_id(order_id),)).fetchone()
     if row is None:
         raise not_found("order", order_id)
-    lines = [{"sku_id": r["sku_id"], "sku_name": r["name"], "quantity": r["quantity"], "unit_price": r["unit_price"],
-              "line_total": money(r["quantity"] * r["unit_price"])} for r in conn.execute(
+    lines = [{"sku_id": r["sku_id"], "sku_name": r["name"], **priced_line(r)} for r in conn.execute(
         "SELECT l.*, k.name FROM sales_order_lines l JOIN skus k ON k.sku_id = l.sku_id WHERE l.order_id = ? "
         "ORDER BY l.line_no", (row["order_id"],))]
     invoices = [r[0] for r in conn.execute("SELECT invoice_id FROM invoices WHERE order_id = ? ORDER BY invoice_id",

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from opsgraph.tools.connectors.base import (ApprovalRequired, Conn, Connector, ValidationFailed, money, next_id,
-                                            norm_id, not_found, validate)
+                                            norm_id, not_found, priced_line, validate)
 from opsgraph.tools.connectors.wms import load_dc, load_sku
 
 
@@ -96,8 +96,7 @@ def load_purchase_order(conn: Conn, po_id: str) -> dict[str, Any]:
                        "ON s.supplier_id = p.supplier_id WHERE p.po_id = ?", (norm_id(po_id),)).fetchone()
     if row is None:
         raise not_found("purchase order", po_id)
-    lines = [{"sku_id": r["sku_id"], "quantity": r["quantity"], "unit_price": r["unit_price"],
-              "line_total": money(r["quantity"] * r["unit_price"])} for r in conn.execute(
+    lines = [priced_line(r) for r in conn.execute(
         "SELECT * FROM purchase_order_lines WHERE po_id = ? ORDER BY line_no", (row["po_id"],))]
     header = {k: row[k] for k in ("po_id", "supplier_id", "supplier_name", "dc_id", "cost_center", "status",
                                   "total_usd", "justification", "approved_by", "order_date", "expected_date")}

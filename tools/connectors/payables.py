@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from opsgraph.tools.connectors.base import ApprovalRequired, Conn, Connector, ValidationFailed, money, norm_id, not_found
+from opsgraph.tools.connectors.base import (ApprovalRequired, Conn, Connector, ValidationFailed, money, norm_id,
+                                            not_found, priced_line)
 from opsgraph.tools.connectors.erp import load_purchase_order
 
 MATCHED, MISMATCH = "matched", "mismatch"
@@ -22,8 +23,7 @@ def load_supplier_invoice(conn: Conn, invoice_id: str) -> dict[str, Any]:
     row = conn.execute("SELECT * FROM supplier_invoices WHERE supplier_invoice_id = ?", (norm_id(invoice_id),)).fetchone()
     if row is None:
         raise not_found("supplier invoice", invoice_id)
-    lines = [{"sku_id": r["sku_id"], "quantity": r["quantity"], "unit_price": r["unit_price"],
-              "line_total": money(r["quantity"] * r["unit_price"])} for r in conn.execute(
+    lines = [priced_line(r) for r in conn.execute(
         "SELECT * FROM supplier_invoice_lines WHERE supplier_invoice_id = ? ORDER BY line_no", (row["supplier_invoice_id"],))]
     header = {k: row[k] for k in ("supplier_invoice_id", "supplier_id", "po_id", "amount_usd", "status", "invoice_date",
                                   "due_date", "note", "decided_by", "decision_reason")}
